@@ -1,0 +1,117 @@
+"""Element-wise comparison of two arrays, and of ordered tap lists, with a located verdict.
+
+The error of element i is |a_i - b_i| / (|b_i| + rms(b)): relative for large elements, and floored by
+the tensor's RMS so that elements near zero cannot blow it up while tensors of tiny scale (gradients
+of 1e-6) are still judged relative to their own scale (an absolute 1e-5 would pass anything there).
+A check passes when the largest such error is <= tol. Shapes, dtypes and the NaN/inf masks must match
+exactly before any value is compared; a NaN is never zeroed out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class ArrayDiff:
+    name: str
+    passed: bool
+    max_abs: float
+    max_rel: float  # the normalised error above; compared with tol
+    tol: float
+    where: tuple[int, ...] | None  # index of the worst element
+    a_value: float | None  # the worst element in A (torch) and B (tf)
+    b_value: float | None
+    problem: str | None = None  # a structural mismatch (shape, dtype, NaN mask, missing key)
+
+    def describe(self) -> str:
+        if self.problem:
+            return f"{self.name}: {self.problem}"
+        return (
+            f"{self.name}: max_abs={self.max_abs:.3g} max_rel={self.max_rel:.3g} tol={self.tol:.3g} "
+            f"at {self.where} (torch {self.a_value!r} vs tf {self.b_value!r})"
+        )
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["where"] = list(self.where) if self.where is not None else None
+        return d
+
+
+def _structural(name: str, a: np.ndarray, b: np.ndarray, tol: float, problem: str) -> ArrayDiff:
+    return ArrayDiff(name, False, np.inf, np.inf, tol, None, None, None, problem)
+
+
+def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True) -> ArrayDiff:
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        return _structural(name, a, b, tol, f"shape {a.shape} (torch) != {b.shape} (tf)")
+    if check_dtype and a.dtype != b.dtype:
+        return _structural(name, a, b, tol, f"dtype {a.dtype} (torch) != {b.dtype} (tf)")
+    if a.size == 0:
+        return ArrayDiff(name, True, 0.0, 0.0, tol, None, None, None)
+    a64 = a.astype(np.float64)
+    b64 = b.astype(np.float64)
+    for label, mask in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        ma, mb = mask(a64), mask(b64)
+        if not np.array_equal(ma, mb):
+            idx = tuple(int(i) for i in np.argwhere(ma != mb)[0])
+            return ArrayDiff(
+                name, False, np.inf, np.inf, tol, idx, float(a64[idx]), float(b64[idx]),
+                f"{label} masks differ: {int(ma.sum())} in torch, {int(mb.sum())} in tf, first at {idx}",
+            )
+    finite = np.isfinite(a64) & np.isfinite(b64)
+    diff = np.where(finite, np.abs(a64 - b64), 0.0)
+    fb = np.where(finite, b64, 0.0)
+    rms = float(np.sqrt(np.mean(fb**2))) if finite.any() else 0.0
+    scale = np.abs(fb) + rms
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
+    flat = int(np.argmax(rel))
+    where = tuple(int(i) for i in np.unravel_index(flat, rel.shape))
+    max_rel = float(rel[where])
+    return ArrayDiff(
+        name=name,
+        passed=bool(max_rel <= tol),
+        max_abs=float(diff.max()),
+        max_rel=max_rel,
+        tol=tol,
+        where=where,
+        a_value=float(a64[where]),
+        b_value=float(b64[where]),
+    )
+
+
+def compare_named(
+    kind: str,
+    a: Mapping[str, np.ndarray],
+    b: Mapping[str, np.ndarray],
+    tol_for,
+    check_dtype: bool = True,
+) -> list[ArrayDiff]:
+    """Compare two name -> array maps in A's order. Keys must match exactly (and in order for taps).
+
+    `tol_for(name)` gives each entry's tolerance. Missing keys become structural failures.
+    """
+    diffs = []
+    a_keys, b_keys = list(a), list(b)
+    for key in a_keys:
+        if key not in b:
+            diffs.append(_structural(key, a[key], a[key], tol_for(key), f"{kind} {key!r} missing in tf"))
+            continue
+        diffs.append(compare_arrays(key, a[key], b[key], tol_for(key), check_dtype))
+    for key in b_keys:
+        if key not in a:
+            diffs.append(_structural(key, b[key], b[key], tol_for(key), f"{kind} {key!r} missing in torch"))
+    if kind == "tap" and [k for k in a_keys if k in b] != [k for k in b_keys if k in a]:
+        diffs.insert(0, _structural("<order>", np.zeros(0), np.zeros(0), 0.0,
+                                    f"taps in different order: torch {a_keys} vs tf {b_keys}"))
+    return diffs
+
+
+def first_failure(diffs: list[ArrayDiff]) -> ArrayDiff | None:
+    return next((d for d in diffs if not d.passed), None)

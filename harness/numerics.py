@@ -1,0 +1,101 @@
+"""Pinned numerics: threads, determinism flags, TF32 off, oneDNN rewrites off; and their record.
+
+Both frameworks are imported through `import_framework`, so the environment is set before either
+builds a kernel. torch is imported before tensorflow whenever both load (DEVELOPERS.md: the other
+order has crashed on this machine).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from functools import cache
+
+import numpy as np
+
+THREADS = int(os.environ.get("HARNESS_THREADS", "1"))
+
+# Set before tensorflow is imported (they are read once, at import).
+_TF_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",  # quiet C++ info logs
+    "TF_ENABLE_ONEDNN_OPTS": "0",  # oneDNN graph rewrites reorder float sums: off for reproducibility
+    "TF_DETERMINISTIC_OPS": "1",  # older spelling of enable_op_determinism, kept for subprocesses
+    "TF_USE_LEGACY_KERAS": "0",
+}
+
+
+@cache
+def _torch():
+    import torch
+
+    torch.set_num_threads(THREADS)
+    try:
+        torch.set_num_interop_threads(THREADS)
+    except RuntimeError:  # already set by an earlier import in this process
+        pass
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False  # PITFALLS: cudnn TF32 is on by default
+    torch.set_float32_matmul_precision("highest")
+    return torch
+
+
+@cache
+def _tf():
+    _torch()  # torch first, always
+    for key, value in _TF_ENV.items():
+        os.environ.setdefault(key, value)
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+        tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+    except RuntimeError:  # the runtime was initialised before us; record what it has
+        pass
+    tf.config.experimental.enable_op_determinism()
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # PITFALLS: TF32 on by default
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def import_framework(framework: str):
+    """Import and pin 'torch' or 'tf'; returns the module."""
+    return {"torch": _torch, "tf": _tf}[framework]()
+
+
+def seed_everything(seed: int, framework: str | None = None) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if framework == "torch":
+        _torch().manual_seed(seed)
+    elif framework == "tf":
+        _tf().keras.utils.set_random_seed(seed)
+
+
+def environment(frameworks: tuple[str, ...] = ()) -> dict:
+    """The numerics environment recorded with every result."""
+    env = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "threads": THREADS,
+        "device": "cpu",
+    }
+    if "torch" in frameworks:
+        torch = _torch()
+        env["torch"] = torch.__version__
+        env["torch_deterministic"] = torch.are_deterministic_algorithms_enabled()
+        env["torch_threads"] = torch.get_num_threads()
+        env["torch_matmul_precision"] = torch.get_float32_matmul_precision()
+    if "tf" in frameworks:
+        tf = _tf()
+        env["tensorflow"] = tf.__version__
+        env["keras"] = tf.keras.__version__
+        env["tf_intra_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
+        env["tf_tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
+        env["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    return env

@@ -1,0 +1,59 @@
+"""Finds the registered papers without naming them: the registry module is a setting.
+
+The registry module (default `reproductions`, or `$HARNESS_REGISTRY`) holds `PAPERS`, a tuple of the
+dotted paths of each paper's `paper` module, in publication order. Loading it imports only those
+framework-free modules; `model_class` imports an implementation on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import cache
+
+from .errors import UnknownPaperError
+from .spec import FRAMEWORKS, Paper
+
+DEFAULT_REGISTRY = "reproductions"
+
+
+@cache
+def papers() -> dict[str, Paper]:
+    module = importlib.import_module(os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY))
+    found: dict[str, Paper] = {}
+    for path in module.PAPERS:
+        paper = importlib.import_module(path).PAPER
+        if paper.key in found:
+            raise ValueError(f"paper key {paper.key!r} registered twice")
+        found[paper.key] = paper
+    return found
+
+
+def get(key: str) -> Paper:
+    known = papers()
+    if key not in known:
+        raise UnknownPaperError(
+            f"unknown paper {key!r}; registered papers: {', '.join(known)} (or 'all')"
+        )
+    return known[key]
+
+
+def select(key: str) -> list[Paper]:
+    """`all` or one paper key -> list of papers."""
+    return list(papers().values()) if key == "all" else [get(key)]
+
+
+def model_class(paper: Paper, framework: str) -> type:
+    """The `Model` class of `paper` in `framework` ('torch' or 'tf'), imported on demand."""
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; expected one of {FRAMEWORKS}")
+    from . import numerics  # pins threads/determinism before the framework builds anything
+
+    numerics.import_framework(framework)
+    module = importlib.import_module(f"{paper.package}.{framework}_impl")
+    return module.Model
+
+
+def impl_module(paper: Paper, framework: str):
+    model_class(paper, framework)
+    return importlib.import_module(f"{paper.package}.{framework}_impl")

@@ -1,0 +1,246 @@
+"""What a paper declares, framework-free: the `Paper` object each `reproductions/<paper>/paper.py` exports.
+
+Everything here is plain data (frozen dataclasses) plus framework-neutral callables, so that
+`python -m harness list` loads every paper without importing torch or tensorflow.
+
+The common model interface (`Model`) is written down here as a Protocol; each paper implements it twice,
+in `torch_impl.py` and `tf_impl.py`. Only NumPy crosses the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+Params = dict[str, np.ndarray]  # canonical names ("stage1/block0/conv1/kernel") -> canonical layout
+Batch = dict[str, np.ndarray]  # inputs AND all randomness (GAN z, DDPM noise and t, dropout masks)
+
+FRAMEWORKS = ("torch", "tf")
+DTYPES = ("float32", "float64")
+PROFILES = ("tiny", "reduced", "paper")
+
+
+class Model(Protocol):
+    """The common interface; `reproductions/<paper>/{torch,tf}_impl.py` each define `class Model`.
+
+    `config` is the paper's frozen config dataclass. Construction draws initial weights from `seed`
+    (the two frameworks need not draw the same ones: agreement copies A's parameters into B).
+    """
+
+    def __init__(self, config: Any, seed: int, dtype: str = "float32") -> None: ...
+
+    def get_params(self) -> Params:
+        """Every parameter and state variable (e.g. batch-norm moving statistics), canonical layout."""
+
+    def set_params(self, params: Params) -> None:
+        """Exact keys and shapes, else `harness.params.check_params` raises naming each bad key."""
+
+    def forward(self, batch: Batch, training: bool = False) -> dict[str, np.ndarray]:
+        """Named taps in computation order, ending with "output". Changes no state.
+
+        `training` selects train-mode behaviour (batch statistics, dropout with the batch's masks).
+        """
+
+    def grads(self, batch: Batch) -> tuple[float, Params]:
+        """Training-mode loss and d loss / d param for every trainable parameter. Changes no state."""
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        """One update with the framework's own optimizer object; returns at least {"loss": ...}."""
+
+    def evaluate(self, batches: Iterable[Batch]) -> dict[str, float]: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Agreement
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgreementCase:
+    """One agreement scenario: build both models from `config`, copy params A -> B, then compare.
+
+    `make_batches(rng, dtype, n)` returns n framework-free batches (all randomness included).
+    `depth` is the longest chain of layers from input to loss; it scales the tolerance (harness.tolerance).
+    `steps` optimizer steps are compared as a trajectory (0: forward and gradients only).
+    """
+
+    name: str
+    config: Any
+    make_batches: Callable[[np.random.Generator, str, int], list[Batch]]
+    depth: int
+    steps: int = 10
+    dtypes: tuple[str, ...] = DTYPES
+    seed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToleranceOverride:
+    """Replace the rule's tolerance for checks whose name matches `check` (fnmatch pattern).
+
+    `reason` is required and is printed beside every check it touches.
+    """
+
+    check: str
+    dtype: str
+    tol: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError(f"tolerance override for {self.check!r} needs a written reason")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mutation:
+    """A deliberate porting bug the engine must catch (tests/test_mutations.py).
+
+    On `framework`'s impl module, attribute `attribute` is replaced by `replacement` (a callable taking
+    the impl module and returning the new value, so torch/tf objects are built only inside the test).
+    The agreement engine must then report the first divergence at tap/parameter `first_divergence`.
+    """
+
+    name: str
+    framework: Literal["torch", "tf"]
+    attribute: str
+    replacement: Callable[[Any], Any]
+    case: str
+    first_divergence: str
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fidelity: experiments produce per-seed metrics, claims test them.
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """What an experiment gets: a way to build this framework's model, the seed, data and progress."""
+
+    framework: str
+    seed: int
+    profile: str
+    data_dir: str | None
+    make_model: Callable[..., Model]  # make_model(config, seed=..., dtype=...)
+    progress: Callable[[int], None] = lambda n: None  # advance this run's progress bar by n units
+
+
+@dataclass(frozen=True, kw_only=True)
+class Experiment:
+    """A framework-neutral training procedure, run once per (framework, seed).
+
+    `run(ctx, config) -> {metric: float}`; NaN marks a metric the seed did not reach (e.g. never
+    converged). `configs` maps profile -> config; `seeds` maps profile -> number of seeds.
+    `dataset` names what it trains on (recorded with every result); `units` is the progress total
+    per seed (e.g. sweeps).
+    """
+
+    name: str
+    run: Callable[[RunContext, Any], dict[str, float]]
+    configs: Mapping[str, Any]
+    seeds: Mapping[str, int]
+    dataset: str
+    units: Callable[[Any], int] = lambda config: 0
+    description: str = ""
+
+
+Statistic = Literal["median", "mean", "olympic", "min", "max"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A checkable statement of the paper, evaluated over seeds in each framework.
+
+    `reported` is the paper's own number (or None when the paper gives none) and `source` where it is
+    ("Fig. 1 caption", "Table 6"). `setting` says in words how the reduced run differs from the paper.
+    """
+
+    id: str
+    text: str
+    source: str
+    setting: str
+    reported: float | str | None = None
+    statistic: Statistic = "median"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Band(Claim):
+    """statistic(metric over seeds of `experiment`) lies in [lo, hi]."""
+
+    experiment: str
+    metric: str
+    lo: float = -np.inf
+    hi: float = np.inf
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ordering(Claim):
+    """statistic(a) `relation` statistic(b) (+ margin): e.g. plain-56 train loss > plain-20."""
+
+    a: tuple[str, str]  # (experiment, metric)
+    b: tuple[str, str]
+    relation: Literal[">", ">=", "<", "<="] = ">"
+    margin: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ratio(Claim):
+    """statistic(a) / statistic(b) lies in [lo, hi]."""
+
+    a: tuple[str, str]
+    b: tuple[str, str]
+    lo: float = -np.inf
+    hi: float = np.inf
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paper:
+    key: str
+    title: str
+    citation: str
+    year: int
+    package: str  # the python package holding paper.py, torch_impl.py, tf_impl.py
+    experiments: Sequence[Experiment] = ()
+    claims: Sequence[Claim] = ()
+    agreement: Sequence[AgreementCase] = ()
+    deviations: Sequence[str] = ()
+    tolerance_overrides: Sequence[ToleranceOverride] = ()
+    mutations: Sequence[Mutation] = ()
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.experiments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.key}: duplicate experiment names {names}")
+        known = set(names)
+        for claim in self.claims:
+            for exp, _metric in _claim_inputs(claim):
+                if exp not in known:
+                    raise ValueError(f"{self.key}: claim {claim.id!r} uses unknown experiment {exp!r}")
+        cases = {c.name for c in self.agreement}
+        for m in self.mutations:
+            if m.case not in cases:
+                raise ValueError(f"{self.key}: mutation {m.name!r} uses unknown agreement case {m.case!r}")
+
+    def experiment(self, name: str) -> Experiment:
+        for e in self.experiments:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    def profiles(self) -> list[str]:
+        return [p for p in PROFILES if all(p in e.configs for e in self.experiments)]
+
+
+def _claim_inputs(claim: Claim) -> list[tuple[str, str]]:
+    if isinstance(claim, Band):
+        return [(claim.experiment, claim.metric)]
+    if isinstance(claim, Ordering | Ratio):
+        return [claim.a, claim.b]
+    raise TypeError(f"unknown claim kind {type(claim).__name__}")
+
+
+claim_inputs = _claim_inputs

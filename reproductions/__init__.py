@@ -1,0 +1,5 @@
+"""The registry: one line per paper, in publication order (see harness/registry.py)."""
+
+PAPERS = (
+    "reproductions.backprop.paper",  # Rumelhart, Hinton & Williams 1986
+)
