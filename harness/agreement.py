@@ -96,20 +96,20 @@ def run_case(paper: Paper, case: AgreementCase, dtype: str, tamper: Tamper | Non
     tf_model.set_params(start)
     t, r = tol("params")
     checks.append(_summarise(paper, case, dtype, "params",
-                             compare_named("param", start, tf_model.get_params(), lambda k: t), t, r))
+                             compare_named("param", start, tf_model.get_params(), lambda k, t=t: t), t, r))
 
     batches = case.make_batches(np.random.default_rng(case.seed), dtype, max(case.steps, 1))
     for kind, training in (("forward", False), ("forward_train", True)):
         t, r = tol("forward")
         taps = compare_named("tap", torch_model.forward(batches[0], training=training),
-                             tf_model.forward(batches[0], training=training), lambda k: t)
+                             tf_model.forward(batches[0], training=training), lambda k, t=t: t)
         checks.append(_summarise(paper, case, dtype, kind, taps, t, r))
 
     t, r = tol("grad")
     loss_a, grads_a = torch_model.grads(batches[0])
     loss_b, grads_b = tf_model.grads(batches[0])
     diffs = [compare_arrays("loss", np.float64(loss_a), np.float64(loss_b), t)]
-    diffs += compare_named("grad", grads_a, grads_b, lambda k: t)
+    diffs += compare_named("grad", grads_a, grads_b, lambda k, t=t: t)
     checks.append(_summarise(paper, case, dtype, "grad", diffs, t, r))
 
     if case.steps > 0:
@@ -143,7 +143,7 @@ def _trajectory(paper, case, dtype, torch_model, tf_model, batches, start, tol) 
         if step in checkpoints:
             step_diffs += [
                 _rename(d, f"step {step} {d.name}")
-                for d in compare_named("param", torch_model.get_params(), tf_model.get_params(), lambda k: t)
+                for d in compare_named("param", torch_model.get_params(), tf_model.get_params(), lambda k, t=t: t)
             ]
         diffs += step_diffs
         bad = first_failure(step_diffs)

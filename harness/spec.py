@@ -73,6 +73,7 @@ class AgreementCase:
     steps: int = 10
     dtypes: tuple[str, ...] = DTYPES
     seed: int = 0
+    slow: bool = False  # minutes rather than seconds: excluded from the fast test tier, still run by `agree`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,6 +162,7 @@ class Claim:
     setting: str
     reported: float | str | None = None
     statistic: Statistic = "median"
+    report_only: bool = False  # measured and shown, never a pass/fail verdict (e.g. "report the LRN effect")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,219 @@
+"""The fidelity engine: run each experiment over seeds in each framework, then test the paper's claims.
+
+A claim is evaluated per framework on a statistic over seeds (median, mean, olympic mean, ...), and the
+two frameworks are tested for statistical consistency with each other: a Mann-Whitney U test on the
+per-seed values that are finite, and Fisher's exact test on how many seeds were finite (e.g. converged).
+Seed runs are saved as they finish (`runs.jsonl`), so an interrupted reproduction loses nothing and
+`--resume` continues it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, is_dataclass
+
+import numpy as np
+
+from . import registry
+from .errors import ConfigError
+from .spec import Band, Claim, Experiment, Ordering, Paper, Ratio, RunContext, claim_inputs
+
+CONSISTENCY_ALPHA = 0.01  # two frameworks "disagree" on a metric when p < 0.01
+
+SeedMetrics = dict[str, float]
+
+
+def config_dict(config) -> dict:
+    if is_dataclass(config):
+        return json.loads(json.dumps(asdict(config), default=str))
+    return {"value": repr(config)}
+
+
+def config_hash(config) -> str:
+    return hashlib.sha256(json.dumps(config_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def statistic(name: str, values: Sequence[float]) -> float:
+    """Statistic over seeds, ignoring NaN (a seed that never reached the metric)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return math.nan
+    if name == "median":
+        return float(np.median(v))
+    if name == "mean":
+        return float(np.mean(v))
+    if name == "olympic":  # drop the best and the worst seed when there are enough seeds
+        return float(np.mean(np.sort(v)[1:-1])) if v.size >= 4 else float(np.mean(v))
+    if name == "min":
+        return float(np.min(v))
+    if name == "max":
+        return float(np.max(v))
+    raise ValueError(f"unknown statistic {name!r}")
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    framework: str
+    value: float  # the statistic (Band), a - b (Ordering), a / b (Ratio)
+    passed: bool | None  # None: report-only claim
+    rule: str
+    inputs: dict  # "experiment.metric" -> {"statistic": x, "values": [...], "finite": k, "seeds": n}
+
+
+@dataclass
+class Consistency:
+    claim: Claim
+    p_value: float
+    passed: bool
+    detail: str
+
+
+def _inputs(claim, runs, framework) -> dict:
+    out = {}
+    for exp, metric in claim_inputs(claim):
+        seeds = runs[(framework, exp)]
+        values = [float(s.get(metric, math.nan)) for s in seeds]
+        out[f"{exp}.{metric}"] = {
+            "statistic": statistic(claim.statistic, values),
+            "values": values,
+            "finite": int(np.isfinite(values).sum()),
+            "seeds": len(values),
+        }
+    return out
+
+
+def evaluate(claim: Claim, runs: dict, framework: str) -> ClaimResult:
+    inputs = _inputs(claim, runs, framework)
+    stats = [v["statistic"] for v in inputs.values()]
+    if isinstance(claim, Band):
+        value = stats[0]
+        passed = bool(claim.lo <= value <= claim.hi)
+        rule = f"{claim.statistic} {claim.metric} in [{claim.lo:g}, {claim.hi:g}]"
+    elif isinstance(claim, Ordering):
+        a, b = stats
+        value = a - b
+        ops = {">": a > b + claim.margin, ">=": a >= b + claim.margin,
+               "<": a < b - claim.margin, "<=": a <= b - claim.margin}
+        passed = bool(ops[claim.relation])
+        margin = f" (margin {claim.margin:g})" if claim.margin else ""
+        rule = f"{claim.statistic} {'.'.join(claim.a)} {claim.relation} {'.'.join(claim.b)}{margin}"
+    elif isinstance(claim, Ratio):
+        a, b = stats
+        value = a / b if b != 0 else math.nan
+        passed = bool(claim.lo <= value <= claim.hi)
+        rule = f"{claim.statistic} {'.'.join(claim.a)} / {'.'.join(claim.b)} in [{claim.lo:g}, {claim.hi:g}]"
+    else:
+        raise TypeError(type(claim).__name__)
+    if not np.isfinite(value):
+        passed = False  # NaN (no seed reached the metric) never passes
+    if claim.report_only:
+        passed, rule = None, f"report only ({claim.statistic} shown)"
+    return ClaimResult(claim, framework, float(value), passed, rule, inputs)
+
+
+def consistency(claim: Claim, runs: dict) -> Consistency:
+    """Are torch's and tf's per-seed values draws from the same distribution? (each claim input)"""
+    from scipy import stats
+
+    p_values, notes = [], []
+    for exp, metric in claim_inputs(claim):
+        a = np.asarray([s.get(metric, math.nan) for s in runs[("torch", exp)]], dtype=np.float64)
+        b = np.asarray([s.get(metric, math.nan) for s in runs[("tf", exp)]], dtype=np.float64)
+        fa, fb = np.isfinite(a), np.isfinite(b)
+        if (~fa).any() or (~fb).any():  # reached-the-metric counts, e.g. convergence rates
+            p = stats.fisher_exact([[fa.sum(), (~fa).sum()], [fb.sum(), (~fb).sum()]]).pvalue
+            p_values.append(float(p))
+            notes.append(f"{metric} reached: torch {fa.sum()}/{a.size}, tf {fb.sum()}/{b.size} (Fisher p={p:.3g})")
+        a, b = a[fa], b[fb]
+        if a.size and b.size:
+            if np.array_equal(np.unique(a), np.unique(b)) and np.unique(a).size == 1:
+                p = 1.0  # both constant and equal (e.g. every seed correct): no evidence of a difference
+            else:
+                p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+            p_values.append(p)
+            notes.append(f"{metric}: Mann-Whitney p={p:.3g} (n={a.size}, {b.size})")
+    p_min = min(p_values) if p_values else math.nan
+    return Consistency(claim, p_min, bool(not p_values or p_min >= CONSISTENCY_ALPHA), "; ".join(notes))
+
+
+def seeds_for(experiment: Experiment, profile: str, override: int | None) -> list[int]:
+    if profile not in experiment.configs:
+        raise ConfigError(
+            f"experiment {experiment.name!r} has no {profile!r} profile; it has: {', '.join(experiment.configs)}"
+        )
+    n = override if override is not None else experiment.seeds[profile]
+    if n < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {n}")
+    return list(range(n))
+
+
+def run_experiments(
+    paper: Paper,
+    profile: str,
+    frameworks: Sequence[str],
+    seeds: int | None,
+    data_dir: str | None,
+    saved: dict[tuple, SeedMetrics] | None = None,
+    on_seed: Callable[[dict], None] | None = None,
+    progress_factory=None,
+) -> dict[tuple[str, str], list[SeedMetrics]]:
+    """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
+
+    `saved` maps run keys (see `run_key`) to metrics already computed (resume); `on_seed(entry)` is
+    called after each seed so the caller can persist it at once.
+    """
+    saved = saved or {}
+    runs: dict[tuple[str, str], list[SeedMetrics]] = {}
+    for framework in frameworks:
+        model_cls = registry.model_class(paper, framework)
+        for exp in paper.experiments:
+            config = exp.configs[profile]
+            seed_list = seeds_for(exp, profile, seeds)
+            results: list[SeedMetrics] = []
+            bar = progress_factory(f"{paper.key} {exp.name} [{framework}]", exp.units(config) * len(seed_list)) \
+                if progress_factory else None
+            for seed in seed_list:
+                key = run_key(paper, exp, framework, seed, profile, config)
+                if key in saved:
+                    results.append(saved[key])
+                    if bar:
+                        bar.update(exp.units(config))
+                    continue
+                ctx = RunContext(
+                    framework=framework,
+                    seed=seed,
+                    profile=profile,
+                    data_dir=data_dir,
+                    make_model=_model_factory(model_cls),
+                    progress=(bar.update if bar else (lambda n: None)),
+                )
+                metrics = {k: float(v) for k, v in exp.run(ctx, config).items()}
+                results.append(metrics)
+                if on_seed:
+                    on_seed({"key": list(key), "metrics": metrics, "dataset": exp.dataset})
+            if bar:
+                bar.close()
+            runs[(framework, exp.name)] = results
+    return runs
+
+
+def _model_factory(model_cls):
+    def make(config, seed: int, dtype: str = "float32"):
+        return model_cls(config, seed=seed, dtype=dtype)
+
+    return make
+
+
+def run_key(paper, exp, framework, seed, profile, config) -> tuple:
+    return (paper.key, exp.name, framework, int(seed), profile, config_hash(config))
+
+
+def evaluate_all(paper: Paper, runs: dict, frameworks: Sequence[str]):
+    """-> (claim results per framework, consistency results when both frameworks ran)."""
+    results = [evaluate(c, runs, fw) for c in paper.claims for fw in frameworks]
+    both = [consistency(c, runs) for c in paper.claims] if set(frameworks) == {"torch", "tf"} else []
+    return results, both
