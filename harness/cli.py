@@ -1,4 +1,4 @@
-"""python -m harness {list, agree, reproduce, table, compare, bench}.
+"""python -m harness {list, agree, reproduce, bench, table, compare}.
 
 Errors the user can fix print one line (`error: ...`) and exit 2; a failed check or claim exits 1.
 Neither framework is imported until a verb needs one (`list` imports neither).
@@ -189,6 +189,35 @@ def cmd_compare(args) -> int:
     return verdict.exit_code
 
 
+def cmd_bench(args) -> int:
+    from tabulate import tabulate
+
+    from . import bench, numerics, results
+
+    papers = registry.select(args.paper)
+    frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    env = numerics.environment(frameworks)
+    rows, records = [], []
+    for paper in papers:
+        if not paper.benchmarks:
+            print(f"{paper.key}: declares no benchmark cases", file=sys.stderr)
+            continue
+        for r in bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds):
+            rows.append([r.paper, r.case, r.framework, r.method, f"{r.items_per_second:,.1f} {r.unit}/s",
+                         f"{r.spread[0]:,.1f}-{r.spread[1]:,.1f}", r.calls])
+            records.append(results.make_record(
+                kind="benchmark", paper=r.paper, framework=r.framework, check=f"{r.case}/{r.method}",
+                metric=f"{r.unit}_per_second", value=r.items_per_second, expected={}, passed=None,
+                config={"case": r.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=env,
+                details={"min": r.spread[0], "max": r.spread[1], "repeats": r.repeats, "calls": r.calls},
+            ))
+    if records:
+        results.append(RESULTS_DIR / "records.jsonl", records)
+    print(tabulate(rows, headers=["paper", "case", "framework", "method", "throughput (median)", "min-max",
+                                  "calls"]))
+    return 0
+
+
 # --- parser ------------------------------------------------------------------------------------------------
 
 
@@ -213,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR, else bundled data)")
     p.add_argument("--resume", action="store_true", help="reuse seed runs saved by an interrupted run")
     p.set_defaults(fn=cmd_reproduce)
+
+    p = sub.add_parser("bench", help="throughput of both frameworks on the same work (figures, not asserts)")
+    p.add_argument("paper", help="a paper key from `list`, or 'all'")
+    p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
+    p.add_argument("--repeats", type=_positive_int, default=3)
+    p.add_argument("--min-seconds", type=float, default=1.0, help="minimum time per repeat")
+    p.set_defaults(fn=cmd_bench)
 
     sub.add_parser("table", help="regenerate the tables from the records").set_defaults(fn=cmd_table)
 

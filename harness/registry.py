@@ -11,7 +11,7 @@ import importlib
 import os
 from functools import cache
 
-from .errors import UnknownPaperError
+from .errors import HarnessError, UnknownPaperError
 from .spec import FRAMEWORKS, Paper
 
 DEFAULT_REGISTRY = "reproductions"
@@ -19,10 +19,18 @@ DEFAULT_REGISTRY = "reproductions"
 
 @cache
 def papers() -> dict[str, Paper]:
-    module = importlib.import_module(os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY))
+    name = os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as e:
+        raise HarnessError(f"cannot import the paper registry {name!r} ({e}); run from the repository root "
+                           "or `pip install -e .`") from e
     found: dict[str, Paper] = {}
     for path in module.PAPERS:
-        paper = importlib.import_module(path).PAPER
+        try:
+            paper = importlib.import_module(path).PAPER
+        except (ImportError, AttributeError) as e:
+            raise HarnessError(f"registry entry {path!r} in {name} cannot be loaded: {e}") from e
         if paper.key in found:
             raise ValueError(f"paper key {paper.key!r} registered twice")
         found[paper.key] = paper

@@ -196,6 +196,28 @@ class Ratio(Claim):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Benchmarks
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkCase:
+    """Throughput of one Model method on the same work in both frameworks (`python -m harness bench`).
+
+    `make_batch(rng, dtype)` gives the batch; `method` is a Model method taking that batch
+    ("train_step", "forward", or a paper's own, e.g. a DDPM "sample"); `items` is how many `unit`s
+    (images, sequences, samples) one call processes.
+    """
+
+    name: str
+    config: Any
+    make_batch: Callable[[np.random.Generator, str], Batch]
+    method: str
+    items: int
+    unit: str = "images"
+    dtype: str = "float32"
+
+
+# ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +233,7 @@ class Paper:
     deviations: Sequence[str] = ()
     tolerance_overrides: Sequence[ToleranceOverride] = ()
     mutations: Sequence[Mutation] = ()
+    benchmarks: Sequence[BenchmarkCase] = ()
     notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

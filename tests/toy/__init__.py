@@ -1,0 +1,3 @@
+"""A toy registry (HARNESS_REGISTRY=tests.toy) so the CLI can be tested end to end in seconds."""
+
+PAPERS = ("tests.toy.paper",)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.spec import AgreementCase, Paper
+import numpy as np
+
+from harness.errors import TrainingDivergedError
+from harness.spec import AgreementCase, Band, Experiment, Ordering, Paper
 
 
 @dataclass(frozen=True)
@@ -24,12 +27,37 @@ def batches(rng, dtype, n):
             for _ in range(n)]
 
 
+def fit(ctx, config: ToyConfig) -> dict[str, float]:
+    """Train on one fixed regression set; the loss must fall."""
+    rng = np.random.default_rng(ctx.seed)
+    data = batches(rng, "float32", 1)
+    model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
+    first = model.evaluate(data)["loss"]
+    for step in range(30):
+        loss = model.train_step(data[0])["loss"]
+        if not np.isfinite(loss):
+            raise TrainingDivergedError(f"toy: loss {loss} at step {step}")
+        ctx.progress(1)
+    return {"initial_loss": first, "final_loss": model.evaluate(data)["loss"]}
+
+
 PAPER = Paper(
     key="toy",
     title="toy MLP for engine tests",
     citation="none",
     year=2026,
     package="tests.toy",
+    deviations=("not a paper",),
+    experiments=(
+        Experiment(name="fit", run=fit, configs={"tiny": ToyConfig(), "reduced": ToyConfig()},
+                   seeds={"tiny": 3, "reduced": 5}, dataset="generated:gaussian", units=lambda c: 30),
+    ),
+    claims=(
+        Ordering(id="loss-falls", text="training lowers the loss", source="none", setting="30 SGD steps",
+                 a=("fit", "final_loss"), b=("fit", "initial_loss"), relation="<"),
+        Band(id="final-loss", text="the final loss is small", source="none", setting="30 SGD steps",
+             experiment="fit", metric="final_loss", hi=10.0, reported=None),
+    ),
     agreement=(
         AgreementCase(name="sgd", config=ToyConfig(), make_batches=batches, depth=2, steps=20),
         AgreementCase(name="adam", config=ToyConfig(optimizer="adam", lr=0.01), make_batches=batches,

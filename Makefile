@@ -1,0 +1,44 @@
+# One command to set up and run the main job, one to run the tests (README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup reproduce test test-all ci lint bench table clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 resolves to the CPU wheel on this machine's disk (see pyproject.toml).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,lint]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+reproduce: setup  ## the main job: agreement + every paper at the tiny profile, then the comparison table
+	$(BIN)/python -m harness agree all
+	$(BIN)/python -m harness reproduce all --profile tiny; test $$? -le 1
+	$(BIN)/python -m harness table
+
+test: setup  ## the fast tier (minutes)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: setup  ## every tier, slow included
+	$(BIN)/python -m pytest -q
+
+ci: setup  ## what .ci/run runs: lint, every test tier, and the regression verdict against the baseline
+	$(BIN)/ruff check harness reproductions tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check harness reproductions tests
+
+bench: setup
+	$(BIN)/python -m harness bench all
+
+table: setup
+	$(BIN)/python -m harness table
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
