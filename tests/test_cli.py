@@ -111,3 +111,23 @@ def test_interrupted_reproduction_keeps_finished_seeds_and_resumes(tmp_path):
     resumed = harness("reproduce", "toy", "--profile", "tiny", "--resume", results=tmp_path)
     assert resumed.returncode == 0
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(runs)  # nothing re-run
+
+
+def test_ctrl_c_keeps_finished_seed_runs(tmp_path):
+    import signal
+
+    env = {**os.environ, "HARNESS_REGISTRY": "tests.toy"}
+    cmd = [sys.executable, "-m", "harness", "--results-dir", str(tmp_path), "reproduce", "toy", "--seeds", "400"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not runs.exists() or len(runs.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    kept = runs.read_text().splitlines()
+    assert len(kept) >= 3
+    for line in kept:  # every saved line is whole
+        json.loads(line)

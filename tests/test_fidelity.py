@@ -1,0 +1,74 @@
+"""Claim evaluation over seeds and the cross-framework consistency test, on synthetic per-seed metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness import fidelity
+from harness.spec import Band, Ordering, Ratio
+
+COMMON = {"text": "t", "source": "Table 1", "setting": "reduced"}
+
+
+def runs(torch_values, tf_values, metric="m", exp="e"):
+    return {("torch", exp): [{metric: v} for v in torch_values], ("tf", exp): [{metric: v} for v in tf_values]}
+
+
+def test_statistics_ignore_seeds_that_never_reached_the_metric():
+    values = [1.0, math.nan, 3.0, 100.0, 2.0]
+    assert fidelity.statistic("median", values) == 2.5
+    assert fidelity.statistic("mean", values) == pytest.approx(26.5)
+    assert fidelity.statistic("olympic", values) == 2.5  # drops 1 and 100
+    assert math.isnan(fidelity.statistic("median", [math.nan, math.nan]))
+    with pytest.raises(ValueError):
+        fidelity.statistic("mode", values)
+
+
+def test_band_ordering_ratio_verdicts():
+    band = Band(id="b", experiment="e", metric="m", lo=712.5, hi=4275, **COMMON)
+    r = fidelity.evaluate(band, runs([1000, 2000, 1500], [1, 2, 3]), "torch")
+    assert r.passed and r.value == 1500 and "median m in [712.5, 4275]" == r.rule
+    assert not fidelity.evaluate(band, runs([1000, 2000, 1500], [1, 2, 3]), "tf").passed
+
+    both = {**runs([3, 3, 3], [3, 3, 3], metric="deep"), **runs([1, 1, 1], [1, 1, 1], metric="shallow", exp="f")}
+    both[("torch", "e")] = [{"deep": 3.0}] * 3
+    order = Ordering(id="o", a=("e", "deep"), b=("f", "shallow"), relation=">", **COMMON)
+    assert fidelity.evaluate(order, both, "torch").passed
+    assert not fidelity.evaluate(Ordering(id="o", a=("e", "deep"), b=("f", "shallow"), relation="<", **COMMON),
+                                 both, "torch").passed
+    ratio = Ratio(id="r", a=("e", "deep"), b=("f", "shallow"), lo=2, hi=4, **COMMON)
+    result = fidelity.evaluate(ratio, both, "tf")
+    assert result.passed and result.value == 3
+
+
+def test_nan_statistic_never_passes_and_report_only_has_no_verdict():
+    band = Band(id="b", experiment="e", metric="m", **COMMON)  # unbounded band
+    assert fidelity.evaluate(band, runs([math.nan] * 3, [1.0] * 3), "torch").passed is False
+    report = Band(id="b", experiment="e", metric="m", report_only=True, **COMMON)
+    assert fidelity.evaluate(report, runs([1.0] * 3, [1.0] * 3), "torch").passed is None
+
+
+def test_consistency_flags_frameworks_that_differ_and_accepts_ones_that_do_not():
+    rng = np.random.default_rng(0)
+    band = Band(id="b", experiment="e", metric="m", **COMMON)
+    same = fidelity.consistency(band, runs(list(rng.normal(0, 1, 20)), list(rng.normal(0, 1, 20))))
+    assert same.passed
+    different = fidelity.consistency(band, runs(list(rng.normal(0, 1, 20)), list(rng.normal(5, 1, 20))))
+    assert not different.passed and different.p_value < 1e-4
+    # convergence rates: 20/20 vs 2/20 seeds reached the metric
+    rates = fidelity.consistency(band, runs([1.0] * 20, [1.0] * 2 + [math.nan] * 18))
+    assert not rates.passed and "Fisher" in rates.detail
+
+
+def test_seed_override_and_missing_profile_errors():
+    from harness.errors import ConfigError
+    from harness.spec import Experiment
+
+    exp = Experiment(name="e", run=lambda ctx, c: {}, configs={"tiny": 1}, seeds={"tiny": 4}, dataset="d")
+    assert fidelity.seeds_for(exp, "tiny", None) == [0, 1, 2, 3]
+    assert fidelity.seeds_for(exp, "tiny", 2) == [0, 1]
+    with pytest.raises(ConfigError, match="no 'reduced' profile"):
+        fidelity.seeds_for(exp, "reduced", None)
