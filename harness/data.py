@@ -103,8 +103,8 @@ def _read_bytes(path: Path) -> bytes:
         return raw
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile (incl. CRC) is an OSError; EOFError: truncated
-        raise DataError(f"{path}: corrupt gzip file ({e}); the copy is damaged or truncated: {_FIX}") from None
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile (also CRC) is an OSError; EOFError: truncated
+        raise DataError(f"{path}: corrupt gzip file ({e}); damaged or truncated copy: {_FIX}") from None
 
 
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -134,11 +134,11 @@ def read_idx_pair(images: str | os.PathLike, labels: str | os.PathLike) -> tuple
     """An MNIST-style (images, labels) pair: uint8 (N, H, W) and uint8 (N,) with labels 0..9, same N."""
     x, y = read_idx(images), read_idx(labels)
     if x.dtype != np.uint8 or x.ndim != 3:
-        raise DataError(f"{images}: expected an image file (uint8, 3 dims, magic 00000803), got {x.dtype.name} "
-                        f"with shape {x.shape}; is it the right file?")
+        raise DataError(f"{images}: expected an image file (uint8, 3 dims, magic 00000803), got "
+                        f"{x.dtype.name} with shape {x.shape}; is it the right file?")
     if y.dtype != np.uint8 or y.ndim != 1:
-        raise DataError(f"{labels}: expected a label file (uint8, 1 dim, magic 00000801), got {y.dtype.name} "
-                        f"with shape {y.shape}; is it the right file?")
+        raise DataError(f"{labels}: expected a label file (uint8, 1 dim, magic 00000801), got "
+                        f"{y.dtype.name} with shape {y.shape}; is it the right file?")
     if len(x) != len(y):
         raise DataError(f"{labels} holds {len(y)} labels but {images} holds {len(x)} images: "
                         f"the two files do not belong together; {_FIX}")
@@ -157,7 +157,7 @@ def read_cifar_bin(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     raw = _read_bytes(path)
     if not raw or len(raw) % _CIFAR_RECORD:
         raise DataError(f"{path}: {len(raw)} bytes is not a whole number of CIFAR-10 records "
-                        f"({_CIFAR_RECORD} bytes each); the file is truncated or not a CIFAR-10 batch: {_FIX}")
+                        f"({_CIFAR_RECORD} bytes each); truncated, or not a CIFAR-10 batch: {_FIX}")
     records = np.frombuffer(raw, np.uint8).reshape(-1, _CIFAR_RECORD)
     return _cifar_hwc(path, records[:, 1:], records[:, 0])
 
@@ -202,7 +202,7 @@ def safe_unpickle(path: str | os.PathLike):
 
 
 def read_cifar_py(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """A CIFAR-10 python batch (a pickled dict with b'data' (N, 3072) uint8 and b'labels') -> as read_cifar_bin."""
+    """A CIFAR-10 python batch (a pickled dict: b'data' (N, 3072) uint8, b'labels') -> as read_cifar_bin."""
     path = Path(path)
     obj = safe_unpickle(path)
     if isinstance(obj, dict):
@@ -243,7 +243,7 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
 def _find_mnist(root: Path, name: str) -> dict[str, tuple[Path, Path]]:
     folders = [root / sub for sub in _SUBDIRS[name]]
     for folder in folders:
-        files = {split: tuple(_idx_file(folder, stem) for stem in stems) for split, stems in _IDX_FILES.items()}
+        files = {split: tuple(_idx_file(folder, s) for s in stems) for split, stems in _IDX_FILES.items()}
         if not any(p for pair in files.values() for p in pair):
             continue
         missing = [stem + "[.gz]" for split, stems in _IDX_FILES.items()
@@ -308,7 +308,8 @@ def _load_mnist(root: Path, name: str, limit_train, limit_test) -> Dataset:
     train, test = (read_idx_pair(*files[split]) for split in ("train", "test"))
     folder = files["train"][0].parent
     names = ", ".join(p.name for pair in files.values() for p in pair)
-    return _assemble(name, train, test, limit_train, limit_test, 255.0, f"{name}: IDX files in {folder} ({names})")
+    source = f"{name}: IDX files in {folder} ({names})"
+    return _assemble(name, train, test, limit_train, limit_test, 255.0, source)
 
 
 def _load_cifar(root: Path, limit_train, limit_test) -> Dataset:
