@@ -25,6 +25,7 @@ import _codecs
 import dataclasses
 import gzip
 import io
+import math
 import os
 import pickle
 import struct
@@ -81,7 +82,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     else:
         return None
     if not path.is_dir():
-        raise DataError(f"data directory {path}{origin} does not exist; {_NO_DIR}")
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise DataError(f"data directory {path}{origin} {what}; {_NO_DIR}")
     return path
 
 
@@ -122,7 +124,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dims need {header}): {_FIX}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "has trailing bytes"
         raise DataError(f"{path}: {what}: the header says {'x'.join(map(str, dims))} {dtype.name}, i.e. "

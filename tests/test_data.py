@@ -390,6 +390,8 @@ def test_missing_data_dir(tmp_path, monkeypatch):
     missing = tmp_path / "nope"
     with pytest.raises(DataError, match=f"data directory {missing} does not exist; pass --data-dir or set "):
         load("mnist", missing)
+    with pytest.raises(DataError, match="is not a directory"):
+        load("cifar10", write(tmp_path / "file", b""))
     monkeypatch.setenv(ENV_VAR, str(missing))
     with pytest.raises(DataError, match=rf"{missing} \(from \$HARNESS_DATA_DIR\) does not exist"):
         load("mnist")
