@@ -66,24 +66,28 @@ def _git(repo: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-@cache
 def git_sha(repo: str | os.PathLike | None = None) -> str | None:
     """HEAD of the git checkout holding `repo` (default: this package's checkout), "-dirty" appended when
     tracked files have uncommitted changes; None outside a checkout or without git.
 
-    HARNESS_GIT_SHA overrides it (CI images that ship the tree without .git). Cached per process: one run
-    of the harness is one state of the tree.
+    HARNESS_GIT_SHA overrides it (CI images that ship the tree without .git). Cached per process and
+    directory: one run of the harness is one state of the tree.
     """
     if os.environ.get("HARNESS_GIT_SHA"):
         return os.environ["HARNESS_GIT_SHA"]
     where = Path(repo) if repo is not None else Path(__file__).resolve().parent.parent
-    if not where.is_dir():
+    return _git_sha(str(where))
+
+
+@cache
+def _git_sha(where: str) -> str | None:
+    if not Path(where).is_dir():
         return None
-    sha = _git(where, "rev-parse", "HEAD")
+    sha = _git(Path(where), "rev-parse", "HEAD")
     if not sha:
         return None
     # Untracked files are not counted: scratch files and run outputs would mark every run dirty.
-    status = _git(where, "status", "--porcelain", "--untracked-files=no")
+    status = _git(Path(where), "status", "--porcelain", "--untracked-files=no")
     return f"{sha}-dirty" if status else sha
 
 
