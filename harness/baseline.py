@@ -84,11 +84,14 @@ class Verdict:
                f"{len(self.regressions)} regressions, {len(self.warnings)} warnings, "
                f"{len(self.improvements)} improvements, {len(self.new)} new"]
         out += [f"note: {n}" for n in self.notes]
+        out += [f"FAIL: {c.reason}" for c in self.regressions if c.key is None]
         for title, changes in (("REGRESSIONS", self.regressions), ("WARNINGS", self.warnings),
                                ("IMPROVEMENTS", self.improvements), ("NEW (not in the baseline)", self.new)):
+            changes = [c for c in changes if c.key is not None]
             if changes:
                 out += ["", f"{title} ({len(changes)})",
-                        tabulate([c.row() for c in changes], headers=headers, disable_numparse=True)]
+                        tabulate([c.row() for c in changes], headers=headers, disable_numparse=True,
+                                 maxcolwidths=[None] * 6 + [70])]
         out += ["", f"FAIL: {len(self.regressions)} regression(s)" if self.regressions
                 else "PASS: no regressions"]
         return "\n".join(out)
@@ -176,8 +179,8 @@ _RULES = {"agreement": _agreement, "claim": _claim, "consistency": _consistency}
 
 def _coverage(records: Iterable[Record]) -> str:
     records = list(records)
-    profiles = sorted({str(r.get("profile")) for r in records})
-    dtypes = sorted({str(r.get("dtype")) for r in records})
+    profiles = sorted({str(r.get("profile") or "none") for r in records})
+    dtypes = sorted({str(r.get("dtype") or "none") for r in records})
     return (f"{len(records)} checks (profiles: {', '.join(profiles) or '-'}; "
             f"dtypes: {', '.join(dtypes) or '-'})")
 
@@ -205,6 +208,7 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
     base = {key(r): r for r in base_all if r.get("kind") != "benchmark"}
     common = [k for k in base if k in cur]
     verdict.compared = len(common)
+    verdict.new = [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
     if not common:
         verdict.regressions.append(Change(None, (
             f"nothing comparable: the baseline has {_coverage(base.values())}, the current records have "
@@ -231,5 +235,4 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
             verdict.warnings.append(Change(k, "; ".join(warn), b, c))
         if improve:
             verdict.improvements.append(Change(k, "; ".join(improve), b, c))
-    verdict.new = [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
     return verdict
