@@ -1,0 +1,352 @@
+"""Comparison tables from result records: Markdown (tabulate), CSV and LaTeX, and the results README.
+
+Everything here is computed from records (harness/results.py); nothing is edited by hand. The claims
+table keeps the paper's number (`expected.reported`, with its source) apart from the reduced-scale torch
+and tf results, so a reduced number is never presented as the paper's.
+
+The DataFrames hold raw numbers (None where a framework has no result, NaN where a run produced NaN);
+numbers are formatted only when written: 3 significant digits, errors in scientific notation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .results import latest
+
+MISSING = "—"
+DIFF = "|torch-tf|"  # ASCII on purpose: a Unicode minus breaks pdflatex and some CSV readers
+
+AGREEMENT_COLUMNS = ["check", "dtype", "kind", "max abs", "max rel", "tol", "first divergence", "verdict",
+                     "tol reason"]
+CLAIM_COLUMNS = ["claim", "paper", "setting", "torch", "tf", DIFF, "rule", "verdict"]
+BENCHMARK_COLUMNS = ["paper", "check", "framework", "metric", "value", "min", "max"]
+
+_SCI_COLUMNS = {"max abs", "max rel", "tol"}
+_NUM_COLUMNS = {"torch", "tf", DIFF, "value", "min", "max"}
+
+
+# --- number formatting ------------------------------------------------------------------------------------
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def fmt_num(x: Any) -> str:
+    """3 significant digits; plain notation for 1e-3 <= |x| < 1e5 (integer digits kept), else scientific."""
+    if x is None:
+        return MISSING
+    if not _is_number(x):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e5:
+        digits = max(0, 2 - math.floor(math.log10(abs(x))))
+        return f"{x:.{digits}f}"
+    return f"{x:.2e}"
+
+
+def fmt_sci(x: Any) -> str:
+    """An error or tolerance: always scientific, 3 significant digits."""
+    if x is None:
+        return MISSING
+    if not _is_number(x):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return "0" if x == 0 else f"{x:.2e}"
+
+
+def fmt_reported(reported: Any, source: str | None) -> str:
+    """The paper's own number exactly as the paper gives it, with where it is: "1425 (Fig. 1 caption)"."""
+    if reported is None:
+        text = MISSING
+    elif _is_number(reported):
+        x = float(reported)
+        text = str(int(x)) if math.isfinite(x) and x.is_integer() and abs(x) < 1e15 else f"{x:g}"
+    else:
+        text = str(reported)
+    return f"{text} ({source})" if source else text
+
+
+# --- tables -----------------------------------------------------------------------------------------------
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    # object dtype keeps None (no result) apart from NaN (a result that is NaN).
+    return pd.DataFrame([[r.get(c) for c in columns] for r in rows], columns=columns, dtype=object)
+
+
+def _verdict(passed: bool | None) -> str:
+    return "report" if passed is None else "pass" if passed else "FAIL"
+
+
+def agreement_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per latest agreement record (torch vs tf on the same weights), in record order."""
+    rows = []
+    for r in latest(x for x in records if x.get("kind") == "agreement"):
+        details = r.get("details") or {}
+        expected = r.get("expected") or {}
+        rows.append({
+            "check": f"{r['paper']}/{r['check']}",
+            "dtype": r.get("dtype"),
+            "kind": details.get("kind") or r["check"].rsplit("/", 1)[-1],
+            "max abs": details.get("max_abs"),
+            "max rel": r.get("value"),
+            "tol": expected.get("tol"),
+            "first divergence": details.get("first_divergence") or "",
+            "verdict": _verdict(r.get("passed")),
+            "tol reason": expected.get("tol_reason") or "",
+        })
+    return _frame(rows, AGREEMENT_COLUMNS)
+
+
+def papers(records: Iterable[Mapping[str, Any]],
+           kinds: Sequence[str] = ("claim", "consistency")) -> list[str]:
+    """Papers with records of `kinds`, in order of first appearance."""
+    return list(dict.fromkeys(r["paper"] for r in records if r.get("kind") in kinds))
+
+
+def claims_table(records: Iterable[Mapping[str, Any]], paper: str) -> pd.DataFrame:
+    """One row per claim (and profile) of `paper`: the paper's number and source, the reduced setting,
+    the torch and tf results, their difference, the rule and a verdict over both frameworks."""
+    mine = latest(r for r in records if r.get("paper") == paper and r.get("kind") in ("claim", "consistency"))
+    groups: dict[tuple, dict[str, Mapping]] = {}
+    for r in mine:
+        g = groups.setdefault((r["check"], r.get("profile")), {})
+        g["consistency" if r["kind"] == "consistency" else r["framework"]] = r
+    rows = []
+    for (claim, profile), g in groups.items():
+        torch_rec, tf_rec = g.get("torch"), g.get("tf")
+        runs = [x for x in (torch_rec, tf_rec) if x is not None]
+        described = runs[0] if runs else g.get("consistency", {})
+        expected = described.get("expected") or {}
+        rules = [x["expected"].get("rule") for x in runs if x.get("passed") is not None] or \
+                [x["expected"].get("rule") for x in runs]
+        setting = expected.get("setting") or ""
+        tv = torch_rec.get("value") if torch_rec else None
+        fv = tf_rec.get("value") if tf_rec else None
+        rows.append({
+            "claim": claim,
+            "paper": fmt_reported(expected.get("reported"), expected.get("source")),
+            "setting": f"[{profile}] {setting}".strip() if profile else setting,
+            "torch": tv,
+            "tf": fv,
+            DIFF: abs(float(tv) - float(fv)) if _is_number(tv) and _is_number(fv) else None,
+            "rule": rules[0] if rules else "",
+            "verdict": claim_verdict(torch_rec, tf_rec, g.get("consistency")),
+        })
+    return _frame(rows, CLAIM_COLUMNS)
+
+
+def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency: Mapping | None) -> str:
+    """Both frameworks and their consistency in words: "reproduced (both)", "torch only", "tf only",
+    "not reproduced (torch: v, tf: v)", "report"; notes for a missing framework or inconsistent results."""
+    recs = {"torch": torch_rec, "tf": tf_rec}
+    ran = {fw: r for fw, r in recs.items() if r is not None}
+    judged = {fw: r["passed"] for fw, r in ran.items() if r.get("passed") is not None}
+    notes = [f"no {fw} result" for fw, r in recs.items() if r is None]
+    notes += [f"{fw} report-only" for fw in ran if fw not in judged and judged]
+    if not ran:
+        base = "no result"
+    elif not judged:
+        base = "report"
+    elif len(judged) == 2:
+        t, f = judged["torch"], judged["tf"]
+        if t and f:
+            base = "reproduced (both)"
+        elif t:
+            base = "torch only"
+        elif f:
+            base = "tf only"
+        else:
+            base = (f"not reproduced (torch: {fmt_num(torch_rec.get('value'))}, "
+                    f"tf: {fmt_num(tf_rec.get('value'))})")
+    else:
+        (fw, ok), = judged.items()
+        base = f"reproduced ({fw})" if ok else f"not reproduced ({fw}: {fmt_num(ran[fw].get('value'))})"
+    if consistency is not None and consistency.get("passed") is False:
+        p = consistency.get("value")
+        notes.append("frameworks inconsistent" + (f" (p={fmt_sci(p)})" if _is_number(p) else ""))
+    return "; ".join([base, *notes])
+
+
+def benchmark_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for r in latest(x for x in records if x.get("kind") == "benchmark"):
+        details = r.get("details") or {}
+        rows.append({"paper": r["paper"], "check": r["check"], "framework": r["framework"],
+                     "metric": r["metric"], "value": r.get("value"), "min": details.get("min"),
+                     "max": details.get("max")})
+    return _frame(rows, BENCHMARK_COLUMNS)
+
+
+# --- writers ----------------------------------------------------------------------------------------------
+
+
+def _display(df: pd.DataFrame) -> pd.DataFrame:
+    """All cells as strings, numbers formatted per column."""
+    out = df.copy()
+    for col in out.columns:
+        fmt: Callable[[Any], str] = fmt_sci if col in _SCI_COLUMNS else fmt_num if col in _NUM_COLUMNS else \
+            (lambda v: "" if v is None else str(v))
+        out[col] = [fmt(v) for v in df[col]]
+    return out
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "(no records)"
+    shown = _display(df).map(lambda s: s.replace("|", "\\|"))
+    shown.columns = [c.replace("|", "\\|") for c in shown.columns]
+    align = ["right" if c in _SCI_COLUMNS | _NUM_COLUMNS else "left" for c in df.columns]
+    # disable_numparse: tabulate would otherwise re-format the already formatted numbers.
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}",
+        "<": r"\textless{}", ">": r"\textgreater{}", "—": "---", "−": "-", "×": r"$\times$"}
+
+
+def tex_escape(text: str) -> str:
+    """LaTeX-safe text; < > | are escaped too (they print as other glyphs in the default OT1 encoding)."""
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def to_latex(df: pd.DataFrame) -> str:
+    shown = _display(df).map(tex_escape)
+    shown.columns = [tex_escape(c) for c in shown.columns]
+    column_format = "".join("r" if c in _SCI_COLUMNS | _NUM_COLUMNS else "l" for c in df.columns)
+    return shown.to_latex(index=False, escape=False, column_format=column_format or "l")
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    """Raw numbers at full precision; an empty cell is a missing result, "nan" a NaN result."""
+    raw = df.map(lambda v: "" if v is None else v)
+    return raw.to_csv(index=False, na_rep="nan", lineterminator="\n")
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write via a temporary file and rename, so a crash never leaves a half-written table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_formats(df: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
+    return [_write_text(out_dir / f"{stem}.md", to_markdown(df)),
+            _write_text(out_dir / f"{stem}.csv", to_csv(df)),
+            _write_text(out_dir / f"{stem}.tex", to_latex(df))]
+
+
+def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike,
+              readme_path: str | os.PathLike | None = None) -> list[Path]:
+    """Write `<paper>_claims.{md,csv,tex}` per paper, `agreement.{md,csv,tex}` and `benchmark.{md,csv,tex}`
+    (when there are such records) under `out_dir`, and the generated index at `readme_path` if given.
+    Returns the files written."""
+    recs = latest(records)
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    sections: list[tuple[str, pd.DataFrame, str]] = []
+    agreement = agreement_table(recs)
+    if not agreement.empty:
+        written += _write_formats(agreement, out_dir, "agreement")
+        sections.append(("Agreement: torch vs tf on the same weights", agreement, "agreement"))
+    for paper in papers(recs):
+        table = claims_table(recs, paper)
+        written += _write_formats(table, out_dir, f"{paper}_claims")
+        sections.append((f"Claims: {paper}", table, f"{paper}_claims"))
+    bench = benchmark_table(recs)
+    if not bench.empty:
+        written += _write_formats(bench, out_dir, "benchmark")
+        sections.append(("Benchmarks", bench, "benchmark"))
+    if readme_path is not None:
+        readme_path = Path(readme_path)
+        written.append(_write_text(readme_path, _readme(recs, sections, out_dir, readme_path.parent)))
+    return written
+
+
+def _counted(values: list[Any]) -> str:
+    counts = Counter("unknown" if v is None else str(v) for v in values)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{v} ({n} record{'s' if n > 1 else ''})" for v, n in counts.most_common())
+
+
+def provenance(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The git sha and numerics environment the records were made with (each distinct value counted;
+    records without a numerics environment are left out of its rows)."""
+    rows = [{"setting": "git sha", "recorded": _counted([r.get("git_sha") for r in records])}]
+    times = sorted(r["time"] for r in records if r.get("time"))
+    if times:
+        rows.append({"setting": "records made (UTC)", "recorded": f"{times[0]} .. {times[-1]}"})
+    envs = [r["numerics"] for r in records if r.get("numerics")]
+    for k in dict.fromkeys(k for env in envs for k in env):
+        rows.append({"setting": k, "recorded": _counted([env.get(k) for env in envs])})
+    return pd.DataFrame(rows, columns=["setting", "recorded"], dtype=object)
+
+
+def _readme(records, sections, out_dir: Path, readme_dir: Path) -> str:
+    rel = Path(os.path.relpath(out_dir, readme_dir)).as_posix()
+    lines = [
+        "<!-- GENERATED by `python -m harness table` from the result records. Do not edit by hand: "
+        "the next run overwrites it. -->",
+        "# Results",
+        "",
+        "Generated by `python -m harness table` from the result records; **do not edit by hand**.",
+        "",
+        "In the claims tables, *paper* is the paper's own number and where it is; *torch* and *tf* are this",
+        "project's reduced-scale results under *setting*, never the paper's numbers.",
+        "",
+    ]
+    dirty = any(str(r.get("git_sha") or "").endswith("-dirty") for r in records)
+    if dirty:
+        lines += ["**Warning:** some records were made from a tree with uncommitted changes (`-dirty`).", ""]
+    lines += ["## Provenance: numerics environment and git sha", "",
+              to_markdown(provenance(records)) if records else "(no records)", ""]
+    for title, df, stem in sections:
+        lines += [f"## {title}", "", f"Files: [{stem}.md]({rel}/{stem}.md), [{stem}.csv]({rel}/{stem}.csv), "
+                  f"[{stem}.tex]({rel}/{stem}.tex)", "", to_markdown(df), ""]
+    return "\n".join(lines)
+
+
+def render_for_terminal(records: Iterable[Mapping[str, Any]]) -> str:
+    """The agreement, claims and benchmark tables as Markdown, for the CLI to print."""
+    recs = latest(records)
+    if not recs:
+        return "(no records)"
+    parts = []
+    agreement = agreement_table(recs)
+    if not agreement.empty:
+        parts.append("Agreement (torch vs tf)\n" + to_markdown(agreement))
+    for paper in papers(recs):
+        parts.append(f"Claims: {paper}\n" + to_markdown(claims_table(recs, paper)))
+    bench = benchmark_table(recs)
+    if not bench.empty:
+        parts.append("Benchmarks\n" + to_markdown(bench))
+    return "\n\n".join(parts)

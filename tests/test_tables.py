@@ -1,0 +1,211 @@
+"""Tables from records: contents, verdict texts, the paper's number kept apart, and the written files."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pandas as pd
+import pytest
+
+from harness import results, tables
+
+ENV = {"python": "3.11.9", "torch": "2.13.0", "tensorflow": "2.21.0", "threads": 1}
+T0 = "2024-05-01T10:00:00.000000+00:00"
+T1 = "2024-05-02T10:00:00.000000+00:00"
+REPORT = "report only (median shown)"
+
+
+def claim(check, framework, value, passed, paper="backprop", reported=1425, source="Fig. 1 caption",
+          profile="reduced", time=T1, rule="median sweeps in [712.5, 4275]"):
+    return results.make_record(
+        kind="claim", paper=paper, framework=framework, check=check, metric=rule, value=value, passed=passed,
+        expected={"rule": rule, "lo": 712.5, "hi": 4275.0, "reported": reported, "source": source,
+                  "setting": "8 hidden units, 4 seeds"},
+        seed=[0, 1, 2, 3], dataset="symmetry", profile=profile, dtype="float32", numerics=ENV,
+        git_sha="abc123", time=time)
+
+
+def consistency(check, p, passed, paper="backprop"):
+    return results.make_record(
+        kind="consistency", paper=paper, framework="both", check=check, metric="p_value", value=p,
+        passed=passed, expected={"rule": "torch and tf consistent (p >= 0.01)"}, profile="reduced",
+        dtype="float32", numerics=ENV, git_sha="abc123", time=T1)
+
+
+def agreement(check, value, passed, tol, max_abs, first=None, reason=None, paper="backprop"):
+    return results.make_record(
+        kind="agreement", paper=paper, framework="both", check=check, metric="max_rel", value=value,
+        passed=passed, expected={"tol": tol, "tol_reason": reason}, seed=0, dataset="generated",
+        dtype=check.split("/")[1], numerics=ENV, git_sha="abc123", time=T1,
+        details={"max_abs": max_abs, "first_divergence": first, "detail": None})
+
+
+@pytest.fixture
+def records():
+    return [
+        agreement("symmetry/float64/grad", 3e-15, True, 1e-12, 1.2e-16),
+        agreement("symmetry/float32/forward", math.inf, False, 1e-5, math.inf, first="tap hidden"),
+        agreement("symmetry/float32/trajectory", 2e-6, True, 4e-5, 1e-7, reason="10 steps: rounding grows"),
+        claim("both-pass", "torch", 1500.0, True, time=T0),  # superseded by the next torch record
+        claim("both-pass", "torch", 1510.0, True),
+        claim("both-pass", "tf", 1490.0, True),
+        consistency("both-pass", 0.6, True),
+        claim("torch-only", "torch", 1000.0, True),
+        claim("torch-only", "tf", 5000.0, False),
+        consistency("torch-only", 0.001, False),
+        claim("tf-only", "torch", 9000.0, False),
+        claim("tf-only", "tf", 2000.0, True),
+        claim("neither", "torch", 5000.0, False),
+        claim("neither", "tf", math.nan, False),
+        claim("report", "torch", 0.25, None, reported=None, source="Table 2", rule=REPORT),
+        claim("report", "tf", 0.5, None, reported=None, source="Table 2", rule=REPORT),
+        claim("no-torch", "tf", 1000.0, True, reported="about 1/3", source="p. 535"),
+        claim("resnet-claim", "torch", 8.0, True, paper="resnet", reported=8.75, source="Table 6"),
+        results.make_record(kind="benchmark", paper="resnet", framework="torch", check="tiny/train_step",
+                            metric="images_per_second", value=1234.5678, expected={}, passed=None,
+                            numerics=ENV, git_sha="abc123", time=T1, details={"min": 1200.0, "max": 1300.0}),
+    ]
+
+
+def row(df, column, value):
+    (match,) = df.index[df[column] == value]
+    return df.loc[match]
+
+
+def test_number_formatting():
+    assert tables.fmt_num(1425) == "1425"
+    assert tables.fmt_num(1425.4) == "1425"
+    assert tables.fmt_num(12.345) == "12.3"
+    assert tables.fmt_num(0.012345) == "0.0123"
+    assert tables.fmt_num(1e-7) == "1.00e-07"
+    assert tables.fmt_num(123456.0) == "1.23e+05"
+    assert tables.fmt_num(0) == "0"
+    assert tables.fmt_num(math.nan) == "nan" and tables.fmt_num(-math.inf) == "-inf"
+    assert tables.fmt_num(None) == tables.MISSING
+    assert tables.fmt_sci(3e-15) == "3.00e-15" and tables.fmt_sci(0.5) == "5.00e-01"
+    assert tables.fmt_reported(1425.0, "Fig. 1 caption") == "1425 (Fig. 1 caption)"
+    assert tables.fmt_reported(8.75, "Table 6") == "8.75 (Table 6)"
+    assert tables.fmt_reported(None, "Table 2") == f"{tables.MISSING} (Table 2)"
+
+
+def test_agreement_table(records):
+    df = tables.agreement_table(records)
+    assert list(df.columns) == tables.AGREEMENT_COLUMNS
+    assert list(df["check"]) == ["backprop/symmetry/float64/grad", "backprop/symmetry/float32/forward",
+                                 "backprop/symmetry/float32/trajectory"]
+    assert list(df["verdict"]) == ["pass", "FAIL", "pass"]
+    assert list(df["kind"]) == ["grad", "forward", "trajectory"]
+    assert list(df["dtype"]) == ["float64", "float32", "float32"]
+    fail = row(df, "verdict", "FAIL")
+    assert fail["max rel"] == math.inf and fail["first divergence"] == "tap hidden" and fail["tol"] == 1e-5
+    assert row(df, "kind", "trajectory")["tol reason"] == "10 steps: rounding grows"
+
+
+def test_claims_table_verdicts(records):
+    df = tables.claims_table(records, "backprop")
+    assert list(df.columns) == tables.CLAIM_COLUMNS
+    assert list(df["claim"]) == ["both-pass", "torch-only", "tf-only", "neither", "report", "no-torch"]
+    verdict = dict(zip(df["claim"], df["verdict"], strict=True))
+    assert verdict["both-pass"] == "reproduced (both)"
+    assert verdict["torch-only"] == "torch only; frameworks inconsistent (p=1.00e-03)"
+    assert verdict["tf-only"] == "tf only"
+    assert verdict["neither"] == "not reproduced (torch: 5000, tf: nan)"
+    assert verdict["report"] == "report"
+    assert verdict["no-torch"] == "reproduced (tf); no torch result"
+
+
+def test_claims_table_numbers(records):
+    df = tables.claims_table(records, "backprop")
+    both = row(df, "claim", "both-pass")
+    assert both["torch"] == 1510.0  # the latest torch record, not the superseded 1500
+    assert both["tf"] == 1490.0
+    assert both[tables.DIFF] == pytest.approx(20.0)
+    assert row(df, "claim", "torch-only")[tables.DIFF] == pytest.approx(4000.0)
+    neither = row(df, "claim", "neither")
+    assert math.isnan(neither["tf"]) and math.isnan(neither[tables.DIFF])  # a NaN result: NaN difference
+    no_torch = row(df, "claim", "no-torch")
+    assert no_torch["torch"] is None and no_torch[tables.DIFF] is None
+    assert both["rule"] == "median sweeps in [712.5, 4275]"
+    assert both["setting"] == "[reduced] 8 hidden units, 4 seeds"
+
+
+def test_paper_column_is_only_the_papers_number(records):
+    df = tables.claims_table(records, "backprop")
+    assert row(df, "claim", "both-pass")["paper"] == "1425 (Fig. 1 caption)"
+    assert row(df, "claim", "report")["paper"] == f"{tables.MISSING} (Table 2)"  # the paper gives no number
+    assert row(df, "claim", "no-torch")["paper"] == "about 1/3 (p. 535)"
+    for measured in ("1510", "1490", "1000", "5000", "0.25"):
+        assert not any(measured in cell for cell in df["paper"])
+    resnet = tables.claims_table(records, "resnet")
+    assert list(resnet["paper"]) == ["8.75 (Table 6)"] and list(resnet["torch"]) == [8.0]
+
+
+def test_profiles_are_separate_rows():
+    recs = [claim("c", "torch", 1500.0, True), claim("c", "tf", 1500.0, True),
+            claim("c", "torch", 3.0, False, profile="tiny")]
+    df = tables.claims_table(recs, "backprop")
+    assert list(df["setting"].str.split("]").str[0]) == ["[reduced", "[tiny"]
+    assert list(df["verdict"]) == ["reproduced (both)", "not reproduced (torch: 3.00); no tf result"]
+
+
+def test_write_all(records, tmp_path):
+    out = tmp_path / "results" / "tables"
+    readme = tmp_path / "results" / "README.md"
+    written = tables.write_all(records, out, readme)
+    names = sorted(p.relative_to(tmp_path / "results").as_posix() for p in written)
+    assert names == sorted(["README.md"] + [f"tables/{stem}.{ext}" for stem in
+                                           ("agreement", "backprop_claims", "resnet_claims", "benchmark")
+                                           for ext in ("md", "csv", "tex")])
+    assert all(p.exists() for p in written)
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+    csv = pd.read_csv(io.StringIO((out / "backprop_claims.csv").read_text()), keep_default_na=False)
+    both = csv[csv["claim"] == "both-pass"].iloc[0]
+    assert float(both["torch"]) == 1510.0 and float(both[tables.DIFF]) == 20.0
+    assert both["paper"] == "1425 (Fig. 1 caption)"
+    neither = csv[csv["claim"] == "neither"].iloc[0]
+    assert neither["tf"] == "nan" and neither["torch"] == "5000.0"
+    no_torch = csv[csv["claim"] == "no-torch"].iloc[0]
+    assert no_torch["torch"] == "" and no_torch[tables.DIFF] == ""  # no result: empty, not "nan"
+
+    md = (out / "backprop_claims.md").read_text()
+    assert "\\|torch-tf\\|" in md  # a bare | would split the Markdown column
+    assert "| both-pass " in md and "1510" in md and "reproduced (both)" in md
+    agreement_md = (out / "agreement.md").read_text()
+    assert "3.00e-15" in agreement_md and "1.00e-12" in agreement_md  # not re-parsed by tabulate
+
+    tex = (out / "backprop_claims.tex").read_text()
+    assert tex.startswith("\\begin{tabular}") and "\\toprule" in tex and "\\end{tabular}" in tex
+    assert "\\textbar{}torch-tf\\textbar{}" in tex
+    assert "---" in tex and "—" not in tex
+    tex_agreement = (out / "agreement.tex").read_text()
+    assert "symmetry/float64/grad" in tex_agreement and "tap hidden" in tex_agreement
+
+    text = readme.read_text()
+    assert "generated by `python -m harness table`" in text.lower()
+    assert "do not edit by hand" in text.lower()
+    assert text.index("do not edit") < text.index("## ")  # said at the top
+    assert "abc123" in text and "3.11.9" in text and "2.21.0" in text
+    assert "reproduced (both)" in text and "tap hidden" in text and "8.75 (Table 6)" in text
+    assert "(tables/backprop_claims.csv)" in text
+
+
+def test_readme_warns_about_a_dirty_tree(tmp_path):
+    rec = dict(claim("c", "torch", 1.0, True))
+    rec["git_sha"] = "abc123-dirty"
+    tables.write_all([rec], tmp_path / "t", tmp_path / "README.md")
+    assert "uncommitted changes" in (tmp_path / "README.md").read_text()
+
+
+def test_write_all_with_no_claims_writes_only_agreement(records, tmp_path):
+    only = [r for r in records if r["kind"] == "agreement"]
+    written = tables.write_all(only, tmp_path)
+    assert sorted(p.name for p in written) == ["agreement.csv", "agreement.md", "agreement.tex"]
+
+
+def test_render_for_terminal(records):
+    text = tables.render_for_terminal(records)
+    assert "Agreement" in text and "Claims: backprop" in text and "Claims: resnet" in text
+    assert "torch only; frameworks inconsistent" in text and "1235" in text
+    assert tables.render_for_terminal([]) == "(no records)"
