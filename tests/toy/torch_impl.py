@@ -87,4 +87,5 @@ class Model:
         return {"loss": loss.item()}
 
     def evaluate(self, batches):
-        return {"loss": float(np.mean([float(self._loss(b)[0]) for b in batches]))}
+        with torch.no_grad():
+            return {"loss": float(np.mean([self._loss(b)[0].item() for b in batches]))}
