@@ -105,11 +105,12 @@ def cmd_reproduce(args) -> int:
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
         saved = {tuple(e["key"]): e["metrics"] for e in entries}
+    for paper in papers:  # refuse before loading any framework
+        if args.profile not in paper.profiles():
+            raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
     env = numerics.environment(frameworks)
     all_records = []
     for paper in papers:
-        if args.profile not in paper.profiles():
-            raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
         start = time.perf_counter()
         try:
             runs = fidelity.run_experiments(
