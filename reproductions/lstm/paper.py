@@ -1,0 +1,596 @@
+"""Hochreiter & Schmidhuber 1997, "Long Short-Term Memory": framework-free declaration.
+
+Tasks (procedural generators, section numbers of the paper):
+  adding problem (5.4), temporal order 6a (5.6), embedded Reber grammar (5.1), noise-free long-lag task 2a (5.2).
+Models (written by hand in torch_impl.py and tf_impl.py, same canonical parameter names):
+  "lstm1997"  the published memory block: input and output gates, constant error carousel, no forget gate,
+              g in [-2, 2], h in [-1, 1], blocks of several cells sharing their gates, truncated gradient;
+  "modern"    the LSTM with a forget gate (Gers et al. 2000), cross-checked against torch.nn.LSTM and
+              keras.layers.LSTM with converted weights;
+  "rnn"       the tanh (BPTT) baseline.
+
+Batches are dicts of NumPy arrays, padded to one length:
+  x (B, T, n_in) inputs, y (B, T, n_out) targets, w (B, T) loss weight of each step, m (B, T) 1 on real steps.
+The loss is per sequence: L = mean_b sum_t w_bt * 0.5 * ||y_bt - out_bt||^2 (the paper's squared error).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from harness.errors import TrainingDivergedError
+from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+
+CITATION = ("S. Hochreiter and J. Schmidhuber. Long Short-Term Memory. Neural Computation 9(8):1735-1780, 1997. "
+            "doi:10.1162/neco.1997.9.8.1735")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Configs
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """One network. `model`: "lstm1997" | "modern" | "rnn"."""
+
+    model: str = "lstm1997"
+    n_in: int = 2
+    n_out: int = 1
+    n_blocks: int = 2  # lstm1997: memory blocks (each has one input gate and one output gate)
+    cells_per_block: int = 2  # lstm1997: cells sharing the block's gates
+    n_hidden: int = 4  # modern / rnn: units
+    shortcut: bool = False  # direct input -> output connections (task 2a)
+    init_range: float = 0.1  # weights and biases drawn from U[-r, r]
+    input_gate_bias: tuple[float, ...] = ()  # lstm1997: per block; empty = drawn like the other biases
+    output_gate_bias: tuple[float, ...] = ()
+    truncate: bool = True  # lstm1997: the paper's truncated gradient (error flows back in time only in the CEC)
+    optimizer: str = "sgd"  # "sgd" | "adam"
+    lr: float = 0.5
+    adam_epsilon: float = 1e-7  # the Keras convention; torch's eps is set per step to match
+    cell_impl: str = "hand"  # modern only: "hand" | "builtin_torch" | "builtin_tf" (that side uses its built-in)
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_blocks * self.cells_per_block if self.model == "lstm1997" else self.n_hidden
+
+
+@dataclass(frozen=True)
+class AddingConfig:
+    net: NetConfig
+    T: int = 100  # sequence lengths uniform in [T, T + T // 10]
+    batch: int = 32
+    max_sequences: int = 100_000
+    eval_every: int = 10_000  # check the stopping rule on `stop_sequences` fresh sequences this often
+    stop_sequences: int = 2000
+    n_test: int = 2560
+
+
+@dataclass(frozen=True)
+class LagConfig:
+    net: NetConfig
+    p: int = 100
+    batch: int = 8
+    max_sequences: int = 20_000
+    eval_every: int = 200
+
+
+@dataclass(frozen=True)
+class ReberConfig:
+    net: NetConfig
+    batch: int = 8
+    max_sequences: int = 100_000
+    eval_every: int = 1000
+    n_train: int = 256
+    n_test: int = 256
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Task generators (exactly as defined in the paper). Each returns a list of (inputs (L, I), targets (L, O),
+# loss weights (L,)); `pad` turns a list into a batch.
+
+
+def pad(seqs, dtype: str, length: int | None = None) -> dict[str, np.ndarray]:
+    L = max(len(s[0]) for s in seqs) if length is None else length
+    B, n_in, n_out = len(seqs), seqs[0][0].shape[1], seqs[0][1].shape[1]
+    x, y = np.zeros((B, L, n_in), dtype), np.zeros((B, L, n_out), dtype)
+    w, m = np.zeros((B, L), dtype), np.zeros((B, L), dtype)
+    for b, (xi, yi, wi) in enumerate(seqs):
+        n = len(xi)
+        if n > L:
+            raise ValueError(f"sequence of length {n} does not fit a batch of length {L}")
+        x[b, :n], y[b, :n], w[b, :n], m[b, :n] = xi, yi, wi, 1.0
+    return {"x": x, "y": y, "w": w, "m": m}
+
+
+def adding_sequence(rng: np.random.Generator, T: int, length: int | None = None):
+    """Section 5.4. Pairs (value in U[-1, 1], marker); length uniform in [T, T + T/10]. One of the first 10
+    pairs is marked (marker 1), then one of the first T/2 - 1 pairs not yet marked; the first and last pairs
+    carry marker -1 unless marked; X1 = 0 when the first pair is marked. Target 0.5 + (X1 + X2) / 4 at the
+    last step only. `length` fixes the length (agreement cases for layers that take no mask)."""
+    L = int(rng.integers(T, T + T // 10 + 1)) if length is None else length
+    values = rng.uniform(-1.0, 1.0, size=L)
+    markers = np.zeros(L)
+    markers[0] = markers[-1] = -1.0
+    first = int(rng.integers(0, 10))
+    second = first
+    while second == first:
+        second = int(rng.integers(0, T // 2 - 1))
+    markers[first] = markers[second] = 1.0
+    if first == 0 or second == 0:
+        values[0] = 0.0
+    target = 0.5 + (values[first] + values[second]) / 4.0
+    y = np.zeros((L, 1))
+    y[-1, 0] = target
+    w = np.zeros(L)
+    w[-1] = 1.0
+    return np.stack([values, markers], axis=1), y, w
+
+
+TEMPORAL_SYMBOLS = "EBabcdXY"
+TEMPORAL_CLASSES = {"XX": 0, "XY": 1, "YX": 2, "YY": 3}  # Q, R, S, U
+
+
+def temporal_order_sequence(rng: np.random.Generator, length=(100, 110), t1=(10, 20), t2=(50, 60)):
+    """Section 5.6, task 6a. E ... B; the other symbols from {a, b, c, d} except X or Y at positions t1 in
+    [10, 20] and t2 in [50, 60] (1-based); length in [100, 110]. Classes XX->Q, XY->R, YX->S, YY->U, target
+    at the last step only; correct if every output's error is below 0.3."""
+    L = int(rng.integers(length[0], length[1] + 1))
+    sym = [TEMPORAL_SYMBOLS.index(c) for c in "abcd"]
+    seq = [int(rng.choice(sym)) for _ in range(L)]
+    seq[0], seq[-1] = TEMPORAL_SYMBOLS.index("E"), TEMPORAL_SYMBOLS.index("B")
+    p1, p2 = int(rng.integers(t1[0], t1[1] + 1)) - 1, int(rng.integers(t2[0], t2[1] + 1)) - 1
+    a, b = rng.choice(["X", "Y"]), rng.choice(["X", "Y"])
+    seq[p1], seq[p2] = TEMPORAL_SYMBOLS.index(a), TEMPORAL_SYMBOLS.index(b)
+    x = np.eye(len(TEMPORAL_SYMBOLS))[seq]
+    y = np.zeros((L, 4))
+    y[-1, TEMPORAL_CLASSES[a + b]] = 1.0
+    w = np.zeros(L)
+    w[-1] = 1.0
+    return x, y, w
+
+
+REBER_SYMBOLS = "BTPSXVE"
+# Reber grammar (Reber 1967, as in Cleeremans et al. 1989): node -> [(symbol, next node)], each taken w.p. 1/2.
+_REBER = {1: [("T", 2), ("P", 3)], 2: [("S", 2), ("X", 4)], 3: [("T", 3), ("V", 5)],
+          4: [("X", 3), ("S", 6)], 5: [("P", 4), ("V", 6)], 6: [("E", 0)]}
+
+
+def embedded_reber_string(rng: np.random.Generator) -> tuple[str, list[set[str]]]:
+    """Section 5.1: B (T|P) <Reber string> (same T|P) E. Returns the string and, for each symbol but the
+    last, the set of legal next symbols."""
+    outer = "T" if rng.random() < 0.5 else "P"
+    s, legal = ["B", outer, "B"], [{"T", "P"}, {"B"}]
+    node = 1
+    legal.append({"T", "P"})  # after the inner B
+    while node != 0:
+        sym, nxt = _REBER[node][int(rng.integers(0, len(_REBER[node])))]
+        s.append(sym)
+        node = nxt
+        legal.append({c for c, _ in _REBER[node]} if node else {outer})
+    s += [outer, "E"]
+    legal.append({"E"})
+    return "".join(s), legal
+
+
+def reber_sequence(string: str):
+    idx = [REBER_SYMBOLS.index(c) for c in string]
+    eye = np.eye(len(REBER_SYMBOLS))
+    return eye[idx[:-1]], eye[idx[1:]], np.ones(len(idx) - 1)
+
+
+def reber_legal(legal: list[set[str]]) -> np.ndarray:
+    out = np.zeros((len(legal), len(REBER_SYMBOLS)))
+    for t, options in enumerate(legal):
+        out[t, [REBER_SYMBOLS.index(c) for c in options]] = 1.0
+    return out
+
+
+def reber_sets(rng: np.random.Generator, n_train: int, n_test: int):
+    """256 training strings drawn at random, and 256 test strings drawn at random but never one used in
+    training (section 5.1)."""
+    train = [embedded_reber_string(rng) for _ in range(n_train)]
+    seen = {s for s, _ in train}
+    test = []
+    while len(test) < n_test:
+        s, legal = embedded_reber_string(rng)
+        if s not in seen:
+            test.append((s, legal))
+    return train, test
+
+
+def lag_sequences(p: int):
+    """Section 5.2, task 2a: symbols a_1..a_{p-1}, x = a_p, y = a_{p+1}, one-hot in p + 1 units; the two
+    training sequences (y, a_1, ..., a_{p-1}, y) and (x, a_1, ..., a_{p-1}, x); the net predicts the next
+    symbol at every step (targets at every step). Returns both (x first, then y)."""
+    out = []
+    for first in (p - 1, p):  # index of x, y
+        idx = [first] + list(range(p - 1)) + [first]
+        eye = np.eye(p + 1)
+        out.append((eye[idx[:-1]], eye[idx[1:]], np.ones(p)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Experiments (framework-neutral, written against the common Model interface)
+
+
+def _check(loss: float, what: str, seen: int) -> None:
+    if not np.isfinite(loss):
+        raise TrainingDivergedError(f"lstm {what}: loss {loss} after {seen} training sequences (step of batch "
+                                    f"ending at sequence {seen})")
+
+
+def _adding_batches(rng, T, n, batch, dtype="float32"):
+    L = T + T // 10
+    out = []
+    for start in range(0, n, batch):
+        out.append(pad([adding_sequence(rng, T) for _ in range(min(batch, n - start))], dtype, L))
+    return out
+
+
+def _adding_score(model, batches) -> tuple[float, float]:
+    """(fraction of sequences with |error| < 0.04, mean squared error) at each sequence's last step."""
+    errs = []
+    for b in batches:
+        out = model.forward(b)["output"][..., 0]
+        last = b["m"].sum(axis=1).astype(int) - 1
+        rows = np.arange(len(last))
+        errs.append(out[rows, last] - b["y"][rows, last, 0])
+    e = np.concatenate(errs)
+    return float(np.mean(np.abs(e) < 0.04)), float(np.mean(e**2))
+
+
+def run_adding(ctx, config: AddingConfig) -> dict[str, float]:
+    """Train on fresh sequences; every `eval_every` sequences apply the paper's stopping rule (mean squared
+    error below 0.01 and all of `stop_sequences` fresh sequences correct); then test on n_test sequences."""
+    rng = np.random.default_rng(ctx.seed)
+    model = ctx.make_model(config.net, seed=ctx.seed, dtype="float32")
+    seen, stopped_at = 0, math.nan
+    while seen < config.max_sequences:
+        batch = _adding_batches(rng, config.T, config.batch, config.batch)[0]
+        loss = model.train_step(batch)["loss"]
+        seen += config.batch
+        _check(loss, "adding problem", seen)
+        ctx.progress(config.batch)
+        if seen % config.eval_every < config.batch:
+            frac, mse = _adding_score(model, _adding_batches(rng, config.T, config.stop_sequences, 500))
+            if frac == 1.0 and mse < 0.01:
+                stopped_at = float(seen)
+                break
+    ctx.progress(max(0, config.max_sequences - seen))
+    frac, mse = _adding_score(model, _adding_batches(np.random.default_rng(10_000 + ctx.seed), config.T,
+                                                     config.n_test, 512))
+    return {"test_correct": frac, "test_mse": mse, "sequences_to_stop": stopped_at, "sequences": float(seen)}
+
+
+def _lag_final_correct(model, p: int) -> tuple[float, float]:
+    """(fraction of the two sequences whose final symbol is predicted (most active output), fraction of all
+    steps predicted)."""
+    batch = pad(lag_sequences(p), "float32")
+    out = model.forward(batch)["output"]
+    hit = out.argmax(-1) == batch["y"].argmax(-1)
+    return float(hit[:, -1].mean()), float(hit.mean())
+
+
+def run_lag(ctx, config: LagConfig) -> dict[str, float]:
+    """Task 2a: each training sequence is one of the two, w.p. 1/2. Success: every symbol of both sequences,
+    the final one included, is predicted (its output unit is the most active), checked every eval_every."""
+    rng = np.random.default_rng(ctx.seed)
+    model = ctx.make_model(config.net, seed=ctx.seed, dtype="float32")
+    seqs = lag_sequences(config.p)
+    seen, success_at = 0, math.nan
+    while seen < config.max_sequences:
+        pick = rng.integers(0, 2, size=config.batch)
+        loss = model.train_step(pad([seqs[i] for i in pick], "float32"))["loss"]
+        seen += config.batch
+        _check(loss, "task 2a", seen)
+        ctx.progress(config.batch)
+        if seen % config.eval_every < config.batch:
+            final, every = _lag_final_correct(model, config.p)
+            if final == 1.0 and every == 1.0:
+                success_at = float(seen)
+                break
+    ctx.progress(max(0, config.max_sequences - seen))
+    final, every = _lag_final_correct(model, config.p)
+    return {"final_correct": final, "all_correct": every, "sequences_to_success": success_at,
+            "success": float(np.isfinite(success_at))}
+
+
+def _reber_batches(strings, dtype="float32", batch=256):
+    out = []
+    for start in range(0, len(strings), batch):
+        chunk = strings[start:start + batch]
+        b = pad([reber_sequence(s) for s, _ in chunk], dtype)
+        legal = np.zeros(b["y"].shape)
+        for i, (_, lg) in enumerate(chunk):
+            legal[i, :len(lg)] = reber_legal(lg)
+        out.append((b, legal))
+    return out
+
+
+def _reber_correct(model, batches) -> float:
+    """Fraction of strings all of whose next symbols are predicted: at every step the k most active outputs
+    are exactly the k legal next symbols (section 5.1's success criterion)."""
+    ok = []
+    for b, legal in batches:
+        out = model.forward(b)["output"]
+        k = legal.sum(-1, keepdims=True)
+        rank = np.argsort(np.argsort(-out, axis=-1), axis=-1)  # 0 = most active
+        top = rank < k
+        step_ok = np.all(top == (legal > 0), axis=-1) | (b["m"] == 0)
+        ok.append(step_ok.all(axis=1))
+    return float(np.concatenate(ok).mean())
+
+
+def _bucket(n: int) -> int:
+    return 8 * math.ceil(n / 8)  # few distinct padded lengths: few TF traces
+
+
+def run_reber(ctx, config: ReberConfig) -> dict[str, float]:
+    """Embedded Reber: sample training strings at random from the fixed training set (targets: the next
+    symbol); success when every string of the training and the test set is predicted (checked every
+    eval_every sequences)."""
+    rng = np.random.default_rng(ctx.seed)
+    train, test = reber_sets(rng, config.n_train, config.n_test)
+    model = ctx.make_model(config.net, seed=ctx.seed, dtype="float32")
+    train_eval, test_eval = _reber_batches(train), _reber_batches(test)
+    seen, success_at = 0, math.nan
+    while seen < config.max_sequences:
+        pick = rng.integers(0, len(train), size=config.batch)
+        seqs = [reber_sequence(train[i][0]) for i in pick]
+        loss = model.train_step(pad(seqs, "float32", _bucket(max(len(s[0]) for s in seqs))))["loss"]
+        seen += config.batch
+        _check(loss, "embedded Reber", seen)
+        ctx.progress(config.batch)
+        if seen % config.eval_every < config.batch:
+            if _reber_correct(model, train_eval) == 1.0 and _reber_correct(model, test_eval) == 1.0:
+                success_at = float(seen)
+                break
+    ctx.progress(max(0, config.max_sequences - seen))
+    return {"train_correct": _reber_correct(model, train_eval), "test_correct": _reber_correct(model, test_eval),
+            "sequences_to_success": success_at, "success": float(np.isfinite(success_at))}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The networks of each task (section numbers of the paper)
+
+# 5.4: 2 blocks x 2 cells, 2 inputs, 1 output, all non-input units biased; weights in [-0.1, 0.1];
+# input-gate biases -3 and -6; lr 0.5 (93 weights).
+ADDING_LSTM = NetConfig(model="lstm1997", n_in=2, n_out=1, n_blocks=2, cells_per_block=2, init_range=0.1,
+                        input_gate_bias=(-3.0, -6.0), lr=0.5)
+# A tanh RNN of about the same size: 8 units -> 8*2 + 8*8 + 8 + 8 + 1 = 97 weights.
+ADDING_RNN = NetConfig(model="rnn", n_in=2, n_out=1, n_hidden=8, init_range=0.1, lr=0.5)
+
+
+def lag_lstm(p: int) -> NetConfig:
+    """5.2 (Table 2): one memory block with one cell, the output layer also fed by the inputs, lr 1.0."""
+    return NetConfig(model="lstm1997", n_in=p + 1, n_out=p + 1, n_blocks=1, cells_per_block=1, shortcut=True,
+                     init_range=0.1, lr=1.0)
+
+
+def lag_rnn(p: int) -> NetConfig:
+    """5.2: the RTRL/BPTT comparison net, one self-recurrent hidden unit (plus input->output weights)."""
+    return NetConfig(model="rnn", n_in=p + 1, n_out=p + 1, n_hidden=1, shortcut=True, init_range=0.1, lr=1.0)
+
+
+# 5.1 (Table 1, best row): 3 blocks x 2 cells, lr 0.5; weights in [-0.2, 0.2]; output-gate biases -1, -2, -3.
+REBER_LSTM = NetConfig(model="lstm1997", n_in=7, n_out=7, n_blocks=3, cells_per_block=2, init_range=0.2,
+                       output_gate_bias=(-1.0, -2.0, -3.0), lr=0.5)
+
+
+EXPERIMENTS = (
+    Experiment(
+        name="adding_lstm", run=run_adding, dataset="generated:adding-problem(5.4)",
+        configs={"tiny": AddingConfig(net=ADDING_LSTM, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
+                                      stop_sequences=500, n_test=512),
+                 "reduced": AddingConfig(net=ADDING_LSTM, T=50, batch=32, max_sequences=60_000, eval_every=10_000,
+                                         stop_sequences=2000, n_test=2560)},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
+        description="1997 LSTM on the adding problem; fraction of test sequences within 0.04",
+    ),
+    Experiment(
+        name="adding_rnn", run=run_adding, dataset="generated:adding-problem(5.4)",
+        configs={"tiny": AddingConfig(net=ADDING_RNN, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
+                                      stop_sequences=500, n_test=512),
+                 "reduced": AddingConfig(net=ADDING_RNN, T=50, batch=32, max_sequences=60_000, eval_every=10_000,
+                                         stop_sequences=2000, n_test=2560)},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
+        description="tanh RNN (BPTT) of the same size on the adding problem",
+    ),
+    Experiment(
+        name="lag_lstm", run=run_lag, dataset="generated:task-2a(5.2)",
+        configs={"tiny": LagConfig(net=lag_lstm(20), p=20, batch=8, max_sequences=4_000, eval_every=200),
+                 "reduced": LagConfig(net=lag_lstm(50), p=50, batch=8, max_sequences=20_000, eval_every=200)},
+        seeds={"tiny": 2, "reduced": 5}, units=lambda c: c.max_sequences,
+        description="1997 LSTM (one cell) on the noise-free long-lag task 2a",
+    ),
+    Experiment(
+        name="lag_rnn", run=run_lag, dataset="generated:task-2a(5.2)",
+        configs={"tiny": LagConfig(net=lag_rnn(20), p=20, batch=8, max_sequences=4_000, eval_every=200),
+                 "reduced": LagConfig(net=lag_rnn(50), p=50, batch=8, max_sequences=20_000, eval_every=200)},
+        seeds={"tiny": 2, "reduced": 5}, units=lambda c: c.max_sequences,
+        description="one self-recurrent unit trained by BPTT on task 2a",
+    ),
+    Experiment(
+        name="reber_lstm", run=run_reber, dataset="generated:embedded-reber(5.1)",
+        configs={"tiny": ReberConfig(net=REBER_LSTM, batch=8, max_sequences=4_000, eval_every=1_000),
+                 "reduced": ReberConfig(net=REBER_LSTM, batch=8, max_sequences=40_000, eval_every=1_000)},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
+        description="1997 LSTM (3 blocks x 2 cells, lr 0.5) on the embedded Reber grammar",
+    ),
+)
+
+
+CLAIMS = (
+    Band(id="adding-lstm-solves", text="LSTM solves the adding problem: most test sequences within 0.04",
+         source="Sec. 5.4, Table 7", reported="T=100: at most 1 of 2560 wrong, after 74,000 sequences",
+         setting="T=50 (reduced from 100), minibatches of 32, 60,000 sequences max, 3 seeds, 2560 test sequences",
+         experiment="adding_lstm", metric="test_correct", lo=0.9),
+    Band(id="adding-rnn-chance", text="a tanh RNN of the same size stays near chance (15.4% within 0.04)",
+         source="Sec. 5.4 (no RNN is reported to solve it); chance from PAPERS.md",
+         reported="no baseline solves it; chance 0.154",
+         setting="T=50, 8 tanh units (97 weights), full BPTT, same budget as the LSTM, 3 seeds",
+         experiment="adding_rnn", metric="test_correct", hi=0.25),
+    Ordering(id="adding-lstm-beats-rnn", text="LSTM gets more test sequences right than the tanh RNN",
+             source="Sec. 5.4", reported=None, setting="T=50, same budget, 3 seeds",
+             a=("adding_lstm", "test_correct"), b=("adding_rnn", "test_correct"), relation=">"),
+    Band(id="lag-lstm-succeeds", text="LSTM solves task 2a (long lag) in every trial",
+         source="Sec. 5.2, Table 2", reported="p=100: 100% of trials, 5,040 sequences",
+         setting="p=50 (reduced from 100), one cell, minibatches of 8, 20,000 sequences max, 5 seeds",
+         experiment="lag_lstm", metric="final_correct", statistic="min", lo=1.0),
+    Band(id="lag-rnn-fails", text="a BPTT net with one self-recurrent unit fails task 2a (final symbol at chance)",
+         source="Sec. 5.2, Table 2", reported="BPTT p=100 and RTRL p=10: 0% of trials in 5,000,000 sequences",
+         setting="p=50, one tanh unit plus input->output weights, full BPTT, 20,000 sequences, 5 seeds",
+         experiment="lag_rnn", metric="final_correct", statistic="max", hi=0.5),
+    Band(id="reber-success", text="LSTM reaches the success criterion on embedded Reber in every trial",
+         source="Sec. 5.1, Table 1", reported="3 blocks x 2 cells, lr 0.5: 100% of trials",
+         setting="3 blocks x 2 cells, lr 0.5, minibatches of 8, 40,000 sequences max, 3 seeds",
+         experiment="reber_lstm", metric="success", statistic="mean", lo=1.0),
+    Band(id="reber-sequences", text="sequences to success on embedded Reber (Table 1's number beside ours)",
+         source="Sec. 5.1, Table 1", reported=8440,
+         setting="3 blocks x 2 cells, lr 0.5, minibatches of 8 (paper: online), success checked every 1,000",
+         experiment="reber_lstm", metric="sequences_to_success", report_only=True),
+)
+
+
+DEVIATIONS = (
+    "Minibatches (32 sequences on the adding problem, 8 on task 2a and Reber) with the loss averaged over the "
+    "batch, instead of online SGD (one update per sequence); the learning rates are the paper's.",
+    "Shorter lags and smaller budgets: adding problem T=50 (paper 100, 500, 1000) with at most 60,000 "
+    "sequences; task 2a with p=50 (paper 100) and at most 20,000 sequences; Reber at most 40,000 sequences.",
+    "Recurrent connections come from the memory cells' outputs only; the paper also feeds gate activations "
+    "back (it notes that less connectivity works as well).",
+    "The paper's stopping rules are checked periodically on fresh held-out sequences (adding: every 10,000 "
+    "sequences, 2,000 fresh ones all correct and mean squared error < 0.01) rather than on the last training "
+    "sequences; task 2a success means every symbol of both sequences is predicted (most active output unit).",
+    "Embedded Reber targets are the actual next symbol (one-hot); the criterion counts a step correct when "
+    "the k most active outputs are exactly the k legal next symbols. Training strings are padded into "
+    "minibatches (padded steps carry no state change and no loss).",
+    "Fewer trials: 3-5 seeds per experiment instead of 10-30.",
+    "The tanh RNN baseline of the adding problem is ours (the paper reports no RNN on it); the task-2a "
+    "baseline uses a tanh unit (the paper's RTRL/BPTT nets used logistic units) and has biases.",
+    "The truncated gradient is computed exactly as the paper defines it (errors reaching the gates' and "
+    "cells' net inputs are not propagated back in time; only the constant error carousel carries error "
+    "back), via a sequential forward pass followed by one vectorised backward pass over time.",
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Agreement
+
+
+def _agree_adding(T, batch=4, fixed=False):
+    """Adding-problem batches: lengths in [T, T + T/10] padded (masks exercised), or all of length T (the
+    built-in layers take no mask)."""
+    def make(rng, dtype, n):
+        L = T if fixed else T + T // 10
+        return [pad([adding_sequence(rng, T, length=L if fixed else None) for _ in range(batch)], dtype, L)
+                for _ in range(n)]
+    return make
+
+
+def _agree_reber(rng, dtype, n, batch=4):
+    out = []
+    for _ in range(n):
+        seqs = [reber_sequence(embedded_reber_string(rng)[0]) for _ in range(batch)]
+        out.append(pad(seqs, dtype, max(len(s[0]) for s in seqs)))
+    # one padded length for all steps: pad again to the longest
+    L = max(b["x"].shape[1] for b in out)
+    return [_repad(b, L) for b in out]
+
+
+def _repad(b, L):
+    T = b["x"].shape[1]
+    return {k: np.concatenate([v, np.zeros((v.shape[0], L - T) + v.shape[2:], v.dtype)], axis=1)
+            for k, v in b.items()}
+
+
+def _agree_lag(p, batch=2):
+    def make(rng, dtype, n):
+        seqs = lag_sequences(p)
+        return [pad([seqs[i] for i in rng.integers(0, 2, size=batch)], dtype) for _ in range(n)]
+    return make
+
+
+def _agree_temporal(rng, dtype, n, batch=4):
+    """Task 6a scaled to 20-22 steps (t1 in [3, 5], t2 in [10, 12]) to keep per-step taps few."""
+    return [pad([temporal_order_sequence(rng, (20, 22), (3, 5), (10, 12)) for _ in range(batch)], dtype, 22)
+            for _ in range(n)]
+
+
+AGREE_1997 = replace(ADDING_LSTM, lr=0.5)
+AGREE_1997_BPTT = replace(REBER_LSTM, truncate=False, lr=0.1)
+AGREE_LAG = lag_lstm(8)
+AGREE_MODERN = NetConfig(model="modern", n_in=8, n_out=4, n_hidden=3, init_range=0.3, optimizer="adam",
+                         lr=0.01)
+AGREE_BUILTIN = NetConfig(model="modern", n_in=2, n_out=1, n_hidden=3, init_range=0.3, optimizer="sgd", lr=0.5)
+AGREE_RNN = replace(ADDING_RNN, n_hidden=3, lr=0.2)
+
+# depth: the longest chain of layers from input to loss, i.e. the unrolled time steps plus the output layer.
+AGREEMENT = (
+    AgreementCase(name="lstm1997-adding", config=AGREE_1997, make_batches=_agree_adding(10), depth=13,
+                  steps=100),
+    AgreementCase(name="lstm1997-reber-bptt", config=AGREE_1997_BPTT, make_batches=_agree_reber, depth=40,
+                  steps=100),
+    AgreementCase(name="lstm1997-lag", config=AGREE_LAG, make_batches=_agree_lag(8), depth=10, steps=100),
+    AgreementCase(name="modern-temporal-adam", config=AGREE_MODERN, make_batches=_agree_temporal, depth=24,
+                  steps=100),
+    AgreementCase(name="modern-vs-torch-builtin", config=replace(AGREE_BUILTIN, cell_impl="builtin_torch"),
+                  make_batches=_agree_adding(10, fixed=True), depth=12, steps=100),
+    AgreementCase(name="modern-vs-keras-builtin", config=replace(AGREE_BUILTIN, cell_impl="builtin_tf"),
+                  make_batches=_agree_adding(10, fixed=True), depth=12, steps=100),
+    AgreementCase(name="rnn-adding", config=AGREE_RNN, make_batches=_agree_adding(10), depth=13, steps=100),
+)
+
+
+MUTATIONS = (
+    Mutation(name="g-range-[-1,1]", framework="tf", attribute="G_SCALE", replacement=lambda m: 2.0,
+             case="lstm1997-adding", first_divergence="t000/memory/cell_input"),
+    Mutation(name="h-range-[-2,2]", framework="torch", attribute="H_SCALE", replacement=lambda m: 4.0,
+             case="lstm1997-adding", first_divergence="t000/memory/cell_output"),
+    Mutation(name="gate-hard-sigmoid", framework="tf", attribute="GATE", replacement=lambda m: m.hard_sigmoid,
+             case="lstm1997-lag", first_divergence="t000/memory/input_gate"),
+    Mutation(name="no-truncation", framework="torch", attribute="TRUNCATE_RECURRENT", replacement=lambda m: False,
+             case="lstm1997-adding", first_divergence="memory/kernel"),
+    Mutation(name="forget-gate-tanh", framework="torch", attribute="FORGET_GATE", replacement=lambda m: m.tanh,
+             case="modern-temporal-adam", first_divergence="t000/lstm/forget_gate"),
+    Mutation(name="torch-trains-both-biases", framework="torch", attribute="TRAIN_BIAS_HH",
+             replacement=lambda m: True, case="modern-vs-torch-builtin", first_divergence="step 1 lstm/bias"),
+    Mutation(name="bias-grad-summed", framework="torch", attribute="canonical_bias_grad",
+             replacement=lambda m: (lambda g_ih, g_hh: g_ih + g_hh), case="modern-temporal-adam",
+             first_divergence="lstm/bias"),
+)
+
+
+def _bench_adding(T, batch):
+    def make(rng, dtype):
+        return pad([adding_sequence(rng, T) for _ in range(batch)], dtype, T + T // 10)
+    return make
+
+
+BENCHMARKS = (
+    BenchmarkCase(name="adding-T50-train", config=ADDING_LSTM, make_batch=_bench_adding(50, 32), method="train_step",
+                  items=32, unit="sequences"),
+    BenchmarkCase(name="adding-T50-rnn-train", config=ADDING_RNN, make_batch=_bench_adding(50, 32),
+                  method="train_step", items=32, unit="sequences"),
+    BenchmarkCase(name="adding-T100-train", config=ADDING_LSTM, make_batch=_bench_adding(100, 32),
+                  method="train_step", items=32, unit="sequences"),
+)
+
+
+PAPER = Paper(
+    key="lstm",
+    title="Long Short-Term Memory",
+    citation=CITATION,
+    year=1997,
+    package="reproductions.lstm",
+    experiments=EXPERIMENTS,
+    claims=CLAIMS,
+    agreement=AGREEMENT,
+    deviations=DEVIATIONS,
+    mutations=MUTATIONS,
+    benchmarks=BENCHMARKS,
+)

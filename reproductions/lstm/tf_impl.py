@@ -1,0 +1,290 @@
+"""Hochreiter & Schmidhuber 1997, "Long Short-Term Memory", in idiomatic TensorFlow/Keras (see paper.py).
+
+Same equations as torch_impl.py (its docstring has them in full):
+    1997 block: i, o = sigmoid(net_in), sigmoid(net_out); g = 4 sigmoid(net_c) - 2; s(t) = s(t-1) + i g (CEC,
+    no forget gate); y^c = o h(s), h = 2 sigmoid - 1; gates shared by the cells of a block; truncated gradient:
+    y^c(t-1) enters the net inputs under tf.stop_gradient, so s = cumsum(i g) and the gradient is one
+    vectorised pass over time after a sequential forward pass.
+    modern LSTM (forget gate), gates i, f, c, o in Keras's order (= torch's i, f, g, o), one bias;
+    or keras.layers.LSTM itself (cell_impl == "builtin_tf").
+    tanh RNN: h(t) = tanh(x W + h(t-1) U + b).
+Variables are stored in the canonical layout natively (kernel (in, G), recurrent_kernel (H, G), bias (G,)).
+Steps run in tf.function (no jit_compile); time loops are unrolled at trace time (shapes are static).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+from harness.conventions import keras_floatx, keras_scalar
+from harness.params import check_params
+
+# g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
+# (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
+G_SCALE = 4.0  # g's range is [-G_SCALE/2, G_SCALE/2]
+H_SCALE = 2.0  # h's range is [-H_SCALE/2, H_SCALE/2]
+GATE = tf.math.sigmoid
+OUTPUT_ACTIVATION = tf.math.sigmoid
+TRUNCATE_RECURRENT = True
+FORGET_GATE = tf.math.sigmoid
+MODERN_GATE = tf.math.sigmoid
+MODERN_CELL = tf.math.tanh
+RNN_ACTIVATION = tf.math.tanh
+tanh = tf.math.tanh
+hard_sigmoid = keras.activations.hard_sigmoid
+
+
+def g_squash(z):
+    return (0.5 * G_SCALE) * tf.math.tanh(0.5 * z)  # = G_SCALE sigmoid(z) - G_SCALE / 2
+
+
+def h_squash(z):
+    return (0.5 * H_SCALE) * tf.math.tanh(0.5 * z)  # = H_SCALE sigmoid(z) - H_SCALE / 2
+
+
+def _init(r, seed):
+    return keras.initializers.RandomUniform(-r, r, seed=seed)
+
+
+class Memory1997(keras.layers.Layer):
+    def __init__(self, c, seed, **kw):
+        super().__init__(**kw)
+        self.c, self.nb, self.cs, self.nc = c, c.n_blocks, c.cells_per_block, c.n_cells
+        G = 2 * self.nb + self.nc
+        self.kernel = self.add_weight(name="kernel", shape=(c.n_in, G), initializer=_init(c.init_range, seed))
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.nc, G),
+                                                initializer=_init(c.init_range, seed + 1))
+        self.bias = self.add_weight(name="bias", shape=(G,), initializer=_init(c.init_range, seed + 2))
+        b = self.bias.numpy()
+        for j, v in enumerate(c.input_gate_bias):
+            b[j] = v
+        for j, v in enumerate(c.output_gate_bias):
+            b[self.nb + self.nc + j] = v
+        self.bias.assign(b)
+
+    def gates(self, z):
+        nb, nc = self.nb, self.nc
+        return GATE(z[..., :nb]), g_squash(z[..., nb:nb + nc]), GATE(z[..., nb + nc:])
+
+    def taps(self, x, m):
+        T = x.shape[1]
+        zx = tf.matmul(x, self.kernel) + self.bias
+        h = s = tf.zeros((tf.shape(x)[0], self.nc), x.dtype)
+        taps, hs = {}, []
+        for t in range(T):
+            i, g, o = self.gates(zx[:, t] + tf.matmul(h, self.recurrent_kernel))
+            mt = m[:, t, None]
+            s = s + mt * tf.repeat(i, self.cs, axis=-1) * g
+            h = tf.where(mt > 0, tf.repeat(o, self.cs, axis=-1) * h_squash(s), h)
+            taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
+                         f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
+                         f"t{t:03d}/memory/cell_output": h})
+            hs.append(h)
+        return taps, tf.stack(hs, 1)
+
+    def sequence(self, x, m):
+        if self.c.truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
+            hs = tf.stop_gradient(self.taps(x, m)[1])
+            h_prev = tf.concat([tf.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)  # y^c(t-1), constants
+            i, g, o = self.gates(tf.matmul(x, self.kernel) + tf.matmul(h_prev, self.recurrent_kernel) + self.bias)
+            s = tf.cumsum(m[..., None] * tf.repeat(i, self.cs, axis=-1) * g, axis=1)  # the CEC
+            return tf.repeat(o, self.cs, axis=-1) * h_squash(s)
+        return self.taps(x, m)[1]  # full BPTT through the same loop
+
+
+class ModernLSTM(keras.layers.Layer):
+    def __init__(self, c, seed, **kw):
+        super().__init__(**kw)
+        H, r = c.n_hidden, c.init_range
+        self.H = H
+        self.kernel = self.add_weight(name="kernel", shape=(c.n_in, 4 * H), initializer=_init(r, seed))
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(H, 4 * H),
+                                                initializer=_init(r, seed + 1))
+        self.bias = self.add_weight(name="bias", shape=(4 * H,), initializer=_init(r, seed + 2))
+
+    def run(self, x, m, with_taps):
+        T, H = x.shape[1], self.H
+        zx = tf.matmul(x, self.kernel) + self.bias
+        h = c = tf.zeros((tf.shape(x)[0], H), x.dtype)
+        taps, hs = {}, []
+        for t in range(T):
+            z = zx[:, t] + tf.matmul(h, self.recurrent_kernel)
+            i, f = MODERN_GATE(z[:, :H]), FORGET_GATE(z[:, H:2 * H])
+            g, o = MODERN_CELL(z[:, 2 * H:3 * H]), MODERN_GATE(z[:, 3 * H:])
+            mt = m[:, t, None] > 0
+            c = tf.where(mt, f * c + i * g, c)
+            h = tf.where(mt, o * MODERN_CELL(c), h)
+            if with_taps:
+                taps.update({f"t{t:03d}/lstm/input_gate": i, f"t{t:03d}/lstm/forget_gate": f,
+                             f"t{t:03d}/lstm/cell_input": g, f"t{t:03d}/lstm/cell_state": c,
+                             f"t{t:03d}/lstm/output_gate": o, f"t{t:03d}/lstm/hidden": h})
+            hs.append(h)
+        return taps, tf.stack(hs, 1), c
+
+
+class BuiltinLSTM(keras.layers.Layer):
+    def __init__(self, c, seed, **kw):
+        super().__init__(**kw)
+        r = c.init_range
+        self.lstm = keras.layers.LSTM(
+            c.n_hidden, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+            kernel_initializer=_init(r, seed), recurrent_initializer=_init(r, seed + 1),
+            bias_initializer=_init(r, seed + 2), unit_forget_bias=False, dropout=0.0, recurrent_dropout=0.0,
+            return_sequences=True, return_state=True, go_backwards=False, stateful=False, unroll=False,
+            use_cudnn=False, dtype=kw.get("dtype"))
+        self.lstm.build((None, None, c.n_in))
+
+    def run(self, x, m, with_taps):
+        hs, _, c = self.lstm(x)
+        return {}, hs, c
+
+
+class TanhRNN(keras.layers.Layer):
+    def __init__(self, c, seed, **kw):
+        super().__init__(**kw)
+        H, r = c.n_hidden, c.init_range
+        self.H = H
+        self.kernel = self.add_weight(name="kernel", shape=(c.n_in, H), initializer=_init(r, seed))
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(H, H), initializer=_init(r, seed + 1))
+        self.bias = self.add_weight(name="bias", shape=(H,), initializer=_init(r, seed + 2))
+
+    def run(self, x, m, with_taps):
+        zx = tf.matmul(x, self.kernel) + self.bias
+        h = tf.zeros((tf.shape(x)[0], self.H), x.dtype)
+        taps, hs = {}, []
+        for t in range(x.shape[1]):
+            h = tf.where(m[:, t, None] > 0, RNN_ACTIVATION(zx[:, t] + tf.matmul(h, self.recurrent_kernel)), h)
+            if with_taps:
+                taps[f"t{t:03d}/rnn/hidden"] = h
+            hs.append(h)
+        return taps, tf.stack(hs, 1)
+
+
+class Net(keras.Model):
+    def __init__(self, c, seed, dtype):
+        super().__init__(dtype=dtype)
+        self.c = c
+        if c.model == "lstm1997":
+            self.memory = Memory1997(c, seed, dtype=dtype)
+        elif c.model == "modern":
+            self.lstm = (BuiltinLSTM if c.cell_impl == "builtin_tf" else ModernLSTM)(c, seed, dtype=dtype)
+        elif c.model == "rnn":
+            self.rnn = TanhRNN(c, seed, dtype=dtype)
+        else:
+            raise ValueError(f"unknown model {c.model!r}")
+        self.output_layer = keras.layers.Dense(c.n_out, kernel_initializer=_init(c.init_range, seed + 3),
+                                               bias_initializer=_init(c.init_range, seed + 4), dtype=dtype)
+        self.output_layer.build((None, c.n_cells))
+        if c.shortcut:
+            self.shortcut = keras.layers.Dense(c.n_out, use_bias=False, dtype=dtype,
+                                               kernel_initializer=_init(c.init_range, seed + 5))
+            self.shortcut.build((None, c.n_in))
+
+    def head(self, hs, x):
+        z = tf.matmul(hs, self.output_layer.kernel) + self.output_layer.bias
+        if self.c.shortcut:
+            z = z + tf.matmul(x, self.shortcut.kernel)
+        return OUTPUT_ACTIVATION(z)
+
+    def taps(self, x, m):
+        c = self.c
+        if c.model == "lstm1997":
+            taps, hs = self.memory.taps(x, m)
+        elif c.model == "modern":
+            taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
+            if c.cell_impl != "hand":
+                taps = {"lstm/hidden": hs, "lstm/cell_state_last": c_last}
+        else:
+            taps, hs = self.rnn.run(x, m, with_taps=True)
+        taps["output"] = self.head(hs, x)
+        return taps
+
+    def outputs(self, x, m):
+        c = self.c
+        if c.model == "lstm1997":
+            hs = self.memory.sequence(x, m)
+        elif c.model == "modern":
+            hs = self.lstm.run(x, m, with_taps=False)[1]
+        else:
+            hs = self.rnn.run(x, m, with_taps=False)[1]
+        return self.head(hs, x)
+
+
+def _variables(net, c) -> dict:
+    if c.model == "lstm1997":
+        core = {"memory/kernel": net.memory.kernel, "memory/recurrent_kernel": net.memory.recurrent_kernel,
+                "memory/bias": net.memory.bias}
+    elif c.model == "modern":
+        cell = net.lstm.lstm.cell if c.cell_impl == "builtin_tf" else net.lstm
+        core = {"lstm/kernel": cell.kernel, "lstm/recurrent_kernel": cell.recurrent_kernel, "lstm/bias": cell.bias}
+    else:
+        core = {"rnn/kernel": net.rnn.kernel, "rnn/recurrent_kernel": net.rnn.recurrent_kernel,
+                "rnn/bias": net.rnn.bias}
+    core.update({"output/kernel": net.output_layer.kernel, "output/bias": net.output_layer.bias})
+    if c.shortcut:
+        core["shortcut/kernel"] = net.shortcut.kernel
+    return core
+
+
+class Model:
+    def __init__(self, config, seed, dtype="float32"):
+        keras.utils.set_random_seed(seed)
+        self.config = config
+        self.dtype = dtype
+        self.net = Net(config, seed, dtype)
+        self._vars = _variables(self.net, config)
+        with keras_floatx(dtype):
+            if config.optimizer == "sgd":
+                self.opt = keras.optimizers.SGD(learning_rate=config.lr, momentum=keras_scalar(0.0, dtype),
+                                                nesterov=False)
+            else:
+                self.opt = keras.optimizers.Adam(
+                    learning_rate=config.lr, beta_1=keras_scalar(0.9, dtype), beta_2=keras_scalar(0.999, dtype),
+                    epsilon=keras_scalar(config.adam_epsilon, dtype), amsgrad=False)
+        self._train = tf.function(self._train_step)
+        self._grads = tf.function(self._grad_fn)
+        self._taps = tf.function(self.net.taps)
+        self._eval = tf.function(self._loss)
+
+    def get_params(self):
+        return {k: v.numpy().copy() for k, v in self._vars.items()}
+
+    def set_params(self, params):
+        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "lstm tf Model")
+        for k, v in self._vars.items():
+            v.assign(params[k])
+
+    def _loss(self, x, y, w, m):
+        out = self.net.outputs(x, m)
+        return tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1)) / tf.cast(tf.shape(x)[0], x.dtype)
+
+    def _grad_fn(self, x, y, w, m):
+        variables = list(self._vars.values())
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, y, w, m)
+        return loss, tape.gradient(loss, variables)
+
+    def _train_step(self, x, y, w, m):
+        variables = list(self._vars.values())
+        loss, grads = self._grad_fn(x, y, w, m)
+        self.opt.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    @staticmethod
+    def _args(batch):
+        return batch["x"], batch["y"], batch["w"], batch["m"]
+
+    def forward(self, batch, training=False):
+        return {k: v.numpy() for k, v in self._taps(batch["x"], batch["m"]).items()}
+
+    def grads(self, batch):
+        loss, g = self._grads(*self._args(batch))
+        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+
+    def train_step(self, batch):
+        return {"loss": float(self._train(*self._args(batch)))}
+
+    def evaluate(self, batches):
+        return {"loss": float(np.mean([float(self._eval(*self._args(b))) for b in batches]))}

@@ -1,0 +1,371 @@
+"""Hochreiter & Schmidhuber 1997, "Long Short-Term Memory", in idiomatic PyTorch (see paper.py).
+
+The 1997 memory block (Sec. 4, Eqs. 1-3 of the paper's notation), block j with cells c_j^v sharing gates:
+    y^in_j(t)  = f(net_in_j(t)),   y^out_j(t) = f(net_out_j(t)),      f = logistic sigmoid      (gates)
+    net_x(t)   = W_x [x(t); y^c(t-1)] + b_x                             (x in {in_j, c_j^v, out_j})
+    s_c(t)     = s_c(t-1) + y^in_j(t) g(net_c(t)),   s_c(0) = 0          (constant error carousel, no forget gate)
+    y^c(t)     = y^out_j(t) h(s_c(t))
+    g(z) = 4 sigmoid(z) - 2  in [-2, 2],   h(z) = 2 sigmoid(z) - 1  in [-1, 1]
+    output units: y^k(t) = sigmoid(W_k y^c(t) [+ V_k x(t)] + b_k)
+Truncated gradient (Sec. 4, App. A.1): errors arriving at the gates' and cells' net inputs are not propagated
+back in time through the recurrent weights; only the CEC carries error back. Here: y^c(t-1) enters net_x(t)
+detached. Because the state is then a running sum, s = cumsum(y^in g), the gradient is computed by one
+vectorised pass over time after a sequential forward pass (no-grad) that provides y^c(t-1).
+
+The modern LSTM (forget gate; Gers et al. 2000), gates i, f, g, o as torch.nn.LSTM:
+    c(t) = f c(t-1) + i g,  h(t) = o tanh(c(t)),  with weight_ih, weight_hh, bias_ih, bias_hh like nn.LSTM.
+torch has two biases, Keras one: the canonical bias is bias_ih + bias_hh; bias_hh is kept at zero and frozen,
+otherwise every optimizer step would move the effective bias twice (PITFALLS.md).
+
+The tanh RNN baseline: h(t) = tanh(W x(t) + U h(t-1) + b), full BPTT.
+Canonical layout (harness.layout): kernels (in, G), recurrent kernels (H, G), one bias (G,); the 1997 block
+stacks its G = n_blocks + n_cells + n_blocks columns as [input gates | cell inputs | output gates].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness import conventions, layout
+from harness.params import check_params
+
+# g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
+# (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
+G_SCALE = 4.0  # g's range is [-G_SCALE/2, G_SCALE/2]
+H_SCALE = 2.0  # h's range is [-H_SCALE/2, H_SCALE/2]
+GATE = torch.sigmoid  # 1997 input/output gates
+OUTPUT_ACTIVATION = torch.sigmoid  # output units
+TRUNCATE_RECURRENT = True  # when config.truncate: the paper's truncated gradient
+FORGET_GATE = torch.sigmoid  # modern LSTM
+MODERN_GATE = torch.sigmoid
+MODERN_CELL = torch.tanh
+RNN_ACTIVATION = torch.tanh
+TRAIN_BIAS_HH = False  # see the docstring: the second torch bias stays zero
+tanh = torch.tanh
+hard_sigmoid = nn.functional.hardsigmoid
+
+
+def g_squash(z):
+    return (0.5 * G_SCALE) * torch.tanh(0.5 * z)  # = G_SCALE sigmoid(z) - G_SCALE / 2
+
+
+def h_squash(z):
+    return (0.5 * H_SCALE) * torch.tanh(0.5 * z)  # = H_SCALE sigmoid(z) - H_SCALE / 2
+
+
+def canonical_bias_grad(g_ih, g_hh):
+    """d loss / d (bias_ih + bias_hh) = d loss / d bias_ih (both enter as a sum): never their sum."""
+    return g_ih
+
+
+def _uniform(shape, r, dtype):
+    return nn.Parameter(torch.empty(shape, dtype=dtype).uniform_(-r, r))
+
+
+class Memory1997(nn.Module):
+    """n_blocks memory blocks of cells_per_block cells; weight_ih (G, I), weight_hh (G, C), bias (G,)."""
+
+    def __init__(self, c, dtype):
+        super().__init__()
+        self.nb, self.cs, self.nc = c.n_blocks, c.cells_per_block, c.n_cells
+        G, r = 2 * self.nb + self.nc, c.init_range
+        self.weight_ih = _uniform((G, c.n_in), r, dtype)
+        self.weight_hh = _uniform((G, self.nc), r, dtype)
+        self.bias = _uniform((G,), r, dtype)
+        with torch.no_grad():
+            for j, b in enumerate(c.input_gate_bias):
+                self.bias[j] = b
+            for j, b in enumerate(c.output_gate_bias):
+                self.bias[self.nb + self.nc + j] = b
+
+    def gates(self, z):
+        nb, nc = self.nb, self.nc
+        i = GATE(z[..., :nb])
+        g = g_squash(z[..., nb:nb + nc])
+        o = GATE(z[..., nb + nc:])
+        return i, g, o
+
+    def step(self, zx, h, s, m):
+        """One time step: zx = x(t) W + b precomputed, h = y^c(t-1), s = s_c(t-1), m (B, 1) mask."""
+        i, g, o = self.gates(zx + h @ self.weight_hh.T)
+        s_new = s + m * i.repeat_interleave(self.cs, dim=-1) * g
+        h_new = o.repeat_interleave(self.cs, dim=-1) * h_squash(s_new)
+        return i, g, o, s_new, torch.where(m > 0, h_new, h)
+
+    def taps(self, x, m):
+        B, T, _ = x.shape
+        zx = x @ self.weight_ih.T + self.bias
+        h = s = torch.zeros(B, self.nc, dtype=x.dtype)
+        taps, hs = {}, []
+        for t in range(T):
+            i, g, o, s, h = self.step(zx[:, t], h, s, m[:, t, None])
+            taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
+                         f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
+                         f"t{t:03d}/memory/cell_output": h})
+            hs.append(h)
+        return taps, torch.stack(hs, 1)
+
+    def sequence(self, x, m, truncate):
+        """y^c(t) for all t, differentiable: the truncated gradient, or full BPTT."""
+        if truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
+            with torch.no_grad():
+                _, hs = self.taps(x, m)
+            h_prev = torch.cat([torch.zeros_like(hs[:, :1]), hs[:, :-1]], dim=1)  # y^c(t-1), constants
+            i, g, o = self.gates(x @ self.weight_ih.T + h_prev @ self.weight_hh.T + self.bias)
+            s = torch.cumsum(m[..., None] * i.repeat_interleave(self.cs, dim=-1) * g, dim=1)  # the CEC
+            return o.repeat_interleave(self.cs, dim=-1) * h_squash(s)
+        B, T, _ = x.shape
+        zx = x @ self.weight_ih.T + self.bias
+        h = s = torch.zeros(B, self.nc, dtype=x.dtype)
+        hs = []
+        for t in range(T):  # full BPTT
+            i, g, o = self.gates(zx[:, t] + h @ self.weight_hh.T)
+            mt = m[:, t, None]
+            s = s + mt * i.repeat_interleave(self.cs, dim=-1) * g
+            h = torch.where(mt > 0, o.repeat_interleave(self.cs, dim=-1) * h_squash(s), h)
+            hs.append(h)
+        return torch.stack(hs, 1)
+
+
+class ModernLSTM(nn.Module):
+    """LSTM with forget gate, parameters exactly as torch.nn.LSTM (gates i, f, g, o)."""
+
+    def __init__(self, c, dtype):
+        super().__init__()
+        H, r = c.n_hidden, c.init_range
+        self.H = H
+        self.weight_ih_l0 = _uniform((4 * H, c.n_in), r, dtype)
+        self.weight_hh_l0 = _uniform((4 * H, H), r, dtype)
+        self.bias_ih_l0 = _uniform((4 * H,), r, dtype)
+        self.bias_hh_l0 = nn.Parameter(torch.zeros(4 * H, dtype=dtype))
+
+    def run(self, x, m, with_taps):
+        B, T, _ = x.shape
+        H = self.H
+        zx = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
+        h = c = torch.zeros(B, H, dtype=x.dtype)
+        taps, hs = {}, []
+        for t in range(T):
+            z = zx[:, t] + h @ self.weight_hh_l0.T
+            i, f = MODERN_GATE(z[:, :H]), FORGET_GATE(z[:, H:2 * H])
+            g, o = MODERN_CELL(z[:, 2 * H:3 * H]), MODERN_GATE(z[:, 3 * H:])
+            mt = m[:, t, None] > 0
+            c = torch.where(mt, f * c + i * g, c)
+            h = torch.where(mt, o * MODERN_CELL(c), h)
+            if with_taps:
+                taps.update({f"t{t:03d}/lstm/input_gate": i, f"t{t:03d}/lstm/forget_gate": f,
+                             f"t{t:03d}/lstm/cell_input": g, f"t{t:03d}/lstm/cell_state": c,
+                             f"t{t:03d}/lstm/output_gate": o, f"t{t:03d}/lstm/hidden": h})
+            hs.append(h)
+        return taps, torch.stack(hs, 1), c
+
+
+class BuiltinLSTM(nn.Module):
+    def __init__(self, c, dtype):
+        super().__init__()
+        self.lstm = nn.LSTM(c.n_in, c.n_hidden, num_layers=1, bias=True, batch_first=True, dropout=0.0,
+                            bidirectional=False, proj_size=0, dtype=dtype)
+
+    def run(self, x, m, with_taps):
+        hs, (_, c) = self.lstm(x)
+        return {}, hs, c[0]
+
+
+class TanhRNN(nn.Module):
+    def __init__(self, c, dtype):
+        super().__init__()
+        H, r = c.n_hidden, c.init_range
+        self.H = H
+        self.weight_ih = _uniform((H, c.n_in), r, dtype)
+        self.weight_hh = _uniform((H, H), r, dtype)
+        self.bias = _uniform((H,), r, dtype)
+
+    def run(self, x, m, with_taps):
+        B, T, _ = x.shape
+        zx = x @ self.weight_ih.T + self.bias
+        h = torch.zeros(B, self.H, dtype=x.dtype)
+        taps, hs = {}, []
+        for t in range(T):
+            h = torch.where(m[:, t, None] > 0, RNN_ACTIVATION(zx[:, t] + h @ self.weight_hh.T), h)
+            if with_taps:
+                taps[f"t{t:03d}/rnn/hidden"] = h
+            hs.append(h)
+        return taps, torch.stack(hs, 1)
+
+
+class Net(nn.Module):
+    def __init__(self, c, dtype):
+        super().__init__()
+        self.c = c
+        if c.model == "lstm1997":
+            self.memory = Memory1997(c, dtype)
+        elif c.model == "modern":
+            self.lstm = (BuiltinLSTM if c.cell_impl == "builtin_torch" else ModernLSTM)(c, dtype)
+        elif c.model == "rnn":
+            self.rnn = TanhRNN(c, dtype)
+        else:
+            raise ValueError(f"unknown model {c.model!r}")
+        self.output = nn.Linear(c.n_cells, c.n_out, dtype=dtype)
+        nn.init.uniform_(self.output.weight, -c.init_range, c.init_range)
+        nn.init.uniform_(self.output.bias, -c.init_range, c.init_range)
+        if c.shortcut:
+            self.shortcut = nn.Linear(c.n_in, c.n_out, bias=False, dtype=dtype)
+            nn.init.uniform_(self.shortcut.weight, -c.init_range, c.init_range)
+
+    def head(self, hs, x):
+        z = self.output(hs)
+        if self.c.shortcut:
+            z = z + self.shortcut(x)
+        return OUTPUT_ACTIVATION(z)
+
+    def taps(self, x, m):
+        c = self.c
+        if c.model == "lstm1997":
+            taps, hs = self.memory.taps(x, m)
+        elif c.model == "modern":
+            taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
+            if c.cell_impl != "hand":  # the built-ins expose the hidden sequence and the last cell state only
+                taps = {"lstm/hidden": hs, "lstm/cell_state_last": c_last}
+        else:
+            taps, hs = self.rnn.run(x, m, with_taps=True)
+        taps["output"] = self.head(hs, x)
+        return taps
+
+    def outputs(self, x, m):
+        c = self.c
+        if c.model == "lstm1997":
+            hs = self.memory.sequence(x, m, c.truncate)
+        elif c.model == "modern":
+            hs = self.lstm.run(x, m, with_taps=False)[1]
+        else:
+            hs = self.rnn.run(x, m, with_taps=False)[1]
+        return self.head(hs, x)
+
+
+def _names(c):
+    """canonical name -> (torch parameter name, kind)."""
+    if c.model == "lstm1997":
+        names = {"memory/kernel": ("memory.weight_ih", "dense"), "memory/recurrent_kernel":
+                 ("memory.weight_hh", "dense"), "memory/bias": ("memory.bias", "vector")}
+    elif c.model == "modern":
+        p = "lstm.lstm." if c.cell_impl == "builtin_torch" else "lstm."
+        names = {"lstm/kernel": (p, "lstm_kernel"), "lstm/recurrent_kernel": (p, "lstm_recurrent"),
+                 "lstm/bias": (p, "lstm_bias")}
+    else:
+        names = {"rnn/kernel": ("rnn.weight_ih", "dense"), "rnn/recurrent_kernel": ("rnn.weight_hh", "dense"),
+                 "rnn/bias": ("rnn.bias", "vector")}
+    names.update({"output/kernel": ("output.weight", "dense"), "output/bias": ("output.bias", "vector")})
+    if c.shortcut:
+        names["shortcut/kernel"] = ("shortcut.weight", "dense")
+    return names
+
+
+class Model:
+    def __init__(self, config, seed, dtype="float32"):
+        torch.manual_seed(seed)
+        self.config = config
+        self.dtype = getattr(torch, dtype)
+        self.net = Net(config, self.dtype)
+        if config.model == "modern":
+            self._bias_hh().data.zero_()
+            self._bias_hh().requires_grad_(TRAIN_BIAS_HH)
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        if config.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=config.lr, momentum=0.0, dampening=0.0, nesterov=False,
+                                       weight_decay=0.0)
+        else:
+            self.opt = torch.optim.Adam(params, lr=config.lr, betas=(0.9, 0.999), eps=config.adam_epsilon,
+                                        weight_decay=0.0, amsgrad=False)
+        self.steps = 0
+
+    def _state(self):
+        return dict(self.net.named_parameters())
+
+    def _bias_hh(self):
+        return self._state()["lstm.lstm.bias_hh_l0" if self.config.cell_impl == "builtin_torch"
+                             else "lstm.bias_hh_l0"]
+
+    def _export(self, grads: bool):
+        state = self._state()
+
+        def val(name):
+            p = state[name]
+            t = p.grad if grads else p
+            if t is None:
+                return np.zeros(tuple(p.shape), dtype=np.dtype(str(p.dtype).removeprefix("torch.")))
+            return t.detach().numpy().copy()
+
+        out = {}
+        for key, (name, kind) in _names(self.config).items():
+            if kind == "dense":
+                out[key] = layout.dense_from_torch(val(name))
+            elif kind == "vector":
+                out[key] = val(name)
+            elif kind == "lstm_kernel":
+                out[key] = layout.dense_from_torch(val(name + "weight_ih_l0"))
+            elif kind == "lstm_recurrent":
+                out[key] = layout.dense_from_torch(val(name + "weight_hh_l0"))
+            elif grads:
+                out[key] = canonical_bias_grad(val(name + "bias_ih_l0"), val(name + "bias_hh_l0"))
+            else:
+                out[key] = layout.lstm_from_torch(val(name + "weight_ih_l0"), val(name + "weight_hh_l0"),
+                                                  val(name + "bias_ih_l0"), val(name + "bias_hh_l0"))["bias"]
+        return out
+
+    def get_params(self):
+        return self._export(grads=False)
+
+    def set_params(self, params):
+        check_params({k: v.shape for k, v in self.get_params().items()}, params, "lstm torch Model")
+        state = self._state()
+        with torch.no_grad():
+            for key, (name, kind) in _names(self.config).items():
+                if kind == "dense":
+                    state[name].copy_(torch.from_numpy(layout.dense_to_torch(params[key])))
+                elif kind == "vector":
+                    state[name].copy_(torch.from_numpy(np.asarray(params[key])))
+            if self.config.model == "modern":
+                p = "lstm.lstm." if self.config.cell_impl == "builtin_torch" else "lstm."
+                conv = layout.lstm_to_torch(params["lstm/kernel"], params["lstm/recurrent_kernel"],
+                                            params["lstm/bias"])
+                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    state[p + k + "_l0"].copy_(torch.from_numpy(conv[k]))
+
+    def _tensors(self, batch):
+        return (torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"]), torch.from_numpy(batch["w"]),
+                torch.from_numpy(batch["m"]))
+
+    def _loss(self, batch):
+        x, y, w, m = self._tensors(batch)
+        out = self.net.outputs(x, m)
+        return (0.5 * w * ((out - y) ** 2).sum(-1)).sum() / x.shape[0]
+
+    def forward(self, batch, training=False):
+        x, _, _, m = self._tensors(batch)
+        with torch.no_grad():
+            return {k: v.numpy() for k, v in self.net.taps(x, m).items()}
+
+    def grads(self, batch):
+        self.net.zero_grad(set_to_none=True)
+        loss = self._loss(batch)
+        loss.backward()
+        out = self._export(grads=True)
+        self.net.zero_grad(set_to_none=True)
+        return loss.item(), out
+
+    def train_step(self, batch):
+        self.steps += 1
+        if self.config.optimizer == "adam":
+            for g in self.opt.param_groups:
+                g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self.steps)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self._loss(batch)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    def evaluate(self, batches):
+        with torch.no_grad():
+            return {"loss": float(np.mean([self._loss(b).item() for b in batches]))}
