@@ -29,7 +29,7 @@ def _cases(slow: bool):
 def test_paper_module_imports_no_framework(paper):
     module = paper.package + ".paper"
     code = (f"import sys, {module}; bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
-            "sys.exit(', '.join(bad))")
+            "sys.exit(', '.join(bad) or None)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, f"{module} imports {result.stderr.strip()}"
 

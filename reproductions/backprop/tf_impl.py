@@ -1,0 +1,191 @@
+"""Rumelhart, Hinton & Williams 1986 in TensorFlow/Keras (see paper.py for the tasks and claims).
+
+Units are logistic, y_j = 1 / (1 + exp(-x_j)) with x_j = sum_i y_i w_ji + b_j (Eqs. 1-2). The error is
+E = 1/2 sum_c sum_j (y_jc - d_jc)^2, SUMMED over cases (Eq. 3), optionally with the family-trees margin
+(no error when an on-unit is above 0.8 or an off-unit below 0.2). Weights change once per sweep by
+Delta w(t) = -epsilon dE/dw + alpha Delta w(t-1) (Eq. 9), which is exactly keras.optimizers.SGD's
+m = momentum m - lr g; w += m. Then every weight is decayed by `weight_decay` (0.2% for family trees).
+
+Every default that differs from PyTorch is written out (../shared/PITFALLS.md): the init range (not
+glorot_uniform, and biases not zero), SGD's nesterov, and float64 hyperparameters (harness.conventions:
+Keras would otherwise round the learning rate and momentum through float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
+
+from harness.conventions import keras_floatx, keras_scalar
+from harness.params import check_params
+
+# Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
+LOGISTIC = tf.math.sigmoid
+REDUCE_CASES = tf.reduce_sum  # Eq. 3: summed over cases and output units, not averaged
+
+
+def decay_weights(variables, rate: float) -> None:
+    """w <- (1 - rate) w for every weight and bias, after the update (p. 535: "decayed by 0.2%")."""
+    if rate:
+        for v in variables:
+            v.assign(v * (1.0 - rate))
+
+
+def _dense(units, c, dtype, name):
+    init = keras.initializers.RandomUniform(-c.init_range, c.init_range)  # weights AND biases U[-r, r]
+    return keras.layers.Dense(units, activation=LOGISTIC, use_bias=True, kernel_initializer=init,
+                              bias_initializer=init, dtype=dtype, name=name)
+
+
+class SymmetryNet(keras.Model):
+    """Fig. 1: 6 inputs -> n_hidden logistic units -> 1 logistic output (n_hidden=0: no hidden layer)."""
+
+    def __init__(self, c, dtype):
+        super().__init__(dtype=dtype)
+        self.hidden = _dense(c.n_hidden, c, dtype, "hidden") if c.n_hidden else None
+        self.output_layer = _dense(1, c, dtype, "output")
+        self.layer_names = (["hidden"] if c.n_hidden else []) + ["output"]
+
+    def call(self, batch):
+        x, taps = batch["x"], {}
+        if self.hidden is not None:
+            x = taps["hidden"] = self.hidden(x)
+        taps["output"] = self.output_layer(x)
+        return taps
+
+    def dense_layers(self):
+        return dict(zip(self.layer_names, [l for l in (self.hidden, self.output_layer) if l], strict=True))
+
+
+class FamilyTreesNet(keras.Model):
+    """Fig. 3: person (24) -> 6 and relation (12) -> 6 local encodings, both -> 12 central units ->
+    6 units encoding person 2 -> 24 outputs, every unit logistic."""
+
+    def __init__(self, c, dtype):
+        super().__init__(dtype=dtype)
+        self.person_encoding = _dense(c.n_encoding, c, dtype, "person_encoding")
+        self.relation_encoding = _dense(c.n_encoding, c, dtype, "relation_encoding")
+        self.central = _dense(c.n_central, c, dtype, "central")
+        self.output_encoding = _dense(c.n_encoding, c, dtype, "output_encoding")
+        self.output_layer = _dense(c.n_people, c, dtype, "output")
+
+    def call(self, batch):
+        taps = {"person_encoding": self.person_encoding(batch["person"]),
+                "relation_encoding": self.relation_encoding(batch["relation"])}
+        both = tf.concat([taps["person_encoding"], taps["relation_encoding"]], axis=1)
+        taps["central"] = self.central(both)
+        taps["output_encoding"] = self.output_encoding(taps["central"])
+        taps["output"] = self.output_layer(taps["output_encoding"])
+        return taps
+
+    def dense_layers(self):
+        return {"person_encoding": self.person_encoding, "relation_encoding": self.relation_encoding,
+                "central": self.central, "output_encoding": self.output_encoding, "output": self.output_layer}
+
+
+def summed_squared_error(output, target, margin):
+    """Eq. 3, with the family-trees margin (off, on): zero error where the unit is already close enough."""
+    err2 = tf.square(output - target)
+    if margin is not None:
+        off, on = margin
+        inside = tf.where(target > 0.5, output > on, output < off)
+        err2 = tf.where(inside, tf.zeros_like(err2), err2)
+    return 0.5 * REDUCE_CASES(err2)
+
+
+def _fit(output, target):
+    """The largest |o - d|, and the fraction of cases with every output within 0.5."""
+    err = tf.abs(output - target)
+    return tf.reduce_max(err), tf.reduce_mean(tf.cast(tf.reduce_all(err < 0.5, axis=1), tf.float64))
+
+
+class Model:
+    def __init__(self, config, seed, dtype="float32"):
+        keras.utils.set_random_seed(seed)
+        self.config = config
+        self.dtype = dtype
+        if config.task == "symmetry":
+            self.net = SymmetryNet(config, dtype)
+            self.net({"x": np.zeros((1, config.n_inputs), dtype)})
+        else:
+            self.net = FamilyTreesNet(config, dtype)
+            self.net({"person": np.zeros((1, config.n_people), dtype),
+                      "relation": np.zeros((1, config.n_relations), dtype)})
+        self._vars = {}
+        for name, layer in self.net.dense_layers().items():
+            self._vars[f"{name}/kernel"] = layer.kernel
+            self._vars[f"{name}/bias"] = layer.bias
+        self.lr, self.momentum = config.phase(1)
+        with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
+            self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(self.momentum, dtype),
+                                            nesterov=False, weight_decay=None)
+        self._step = tf.function(self._train_step)
+        self.sweeps = 0
+
+    # --- parameters ---------------------------------------------------------------------------------------
+
+    def get_params(self):
+        return {k: v.numpy().copy() for k, v in self._vars.items()}
+
+    def set_params(self, params):
+        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "backprop tf Model")
+        for k, v in self._vars.items():
+            v.assign(np.asarray(params[k], dtype=self.dtype))
+
+    # --- computation --------------------------------------------------------------------------------------
+
+    def _tensors(self, batch):
+        return {k: tf.convert_to_tensor(v, dtype=self.dtype) for k, v in batch.items()}
+
+    def _loss(self, batch):
+        output = self.net(batch)["output"]
+        return summed_squared_error(output, batch["target"], self.config.margin), output
+
+    def forward(self, batch, training=False):
+        return {k: v.numpy() for k, v in self.net(self._tensors(batch)).items()}
+
+    def grads(self, batch):
+        batch = self._tensors(batch)
+        with tf.GradientTape() as tape:
+            loss, _ = self._loss(batch)
+        g = tape.gradient(loss, list(self._vars.values()))
+        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+
+    def _train_step(self, batch):
+        variables = list(self._vars.values())
+        with tf.GradientTape() as tape:
+            loss, output = self._loss(batch)
+        self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        decay_weights(variables, self.config.weight_decay)
+        return (loss, *_fit(output, batch["target"]))
+
+    def _set_phase(self, lr: float, momentum: float) -> None:
+        if lr != self.lr:
+            self.opt.learning_rate = lr  # a variable: assigned, no retracing
+            self.lr = lr
+        if momentum != self.momentum:
+            # Keras reads `momentum` as a Python number while tracing: retrace for the new value.
+            self.opt.momentum = keras_scalar(momentum, self.dtype)
+            self.momentum = momentum
+            self._step = tf.function(self._train_step)
+
+    def train_step(self, batch):
+        """One sweep: the gradient of E over the whole batch, one Eq. 9 update, then the weight decay.
+        The returned loss and fit are measured before the update."""
+        self.sweeps += 1
+        self._set_phase(*self.config.phase(self.sweeps))
+        loss, max_err, accuracy = self._step(self._tensors(batch))
+        return {"loss": float(loss), "max_abs_error": float(max_err), "accuracy": float(accuracy)}
+
+    def evaluate(self, batches):
+        losses, errs, correct, n = 0.0, 0.0, 0.0, 0
+        for batch in batches:
+            batch = self._tensors(batch)
+            loss, output = self._loss(batch)
+            max_err, accuracy = _fit(output, batch["target"])
+            losses += float(loss)
+            errs = max(errs, float(max_err))
+            correct += float(accuracy) * int(output.shape[0])
+            n += int(output.shape[0])
+        return {"loss": losses, "max_abs_error": errs, "accuracy": correct / n}
