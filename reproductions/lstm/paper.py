@@ -559,9 +559,9 @@ MUTATIONS = (
              case="modern-temporal-adam", first_divergence="t000/lstm/forget_gate"),
     Mutation(name="torch-trains-both-biases", framework="torch", attribute="TRAIN_BIAS_HH",
              replacement=lambda m: True, case="modern-vs-torch-builtin", first_divergence="step 1 lstm/bias"),
-    Mutation(name="bias-grad-summed", framework="torch", attribute="canonical_bias_grad",
-             replacement=lambda m: (lambda g_ih, g_hh: g_ih + g_hh), case="modern-temporal-adam",
-             first_divergence="lstm/bias"),
+    Mutation(name="gate-order-ifog", framework="torch", attribute="GATE_ORDER",
+             replacement=lambda m: ("i", "f", "o", "g"), case="modern-temporal-adam",
+             first_divergence="t000/lstm/cell_input"),
 )
 
 

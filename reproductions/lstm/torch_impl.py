@@ -42,6 +42,7 @@ FORGET_GATE = torch.sigmoid  # modern LSTM
 MODERN_GATE = torch.sigmoid
 MODERN_CELL = torch.tanh
 RNN_ACTIVATION = torch.tanh
+GATE_ORDER = ("i", "f", "g", "o")  # torch.nn.LSTM's stacking of the four gate blocks (Keras: i, f, c, o)
 TRAIN_BIAS_HH = False  # see the docstring: the second torch bias stays zero
 tanh = torch.tanh
 hard_sigmoid = nn.functional.hardsigmoid
@@ -148,9 +149,9 @@ class ModernLSTM(nn.Module):
         h = c = torch.zeros(B, H, dtype=x.dtype)
         taps, hs = {}, []
         for t in range(T):
-            z = zx[:, t] + h @ self.weight_hh_l0.T
-            i, f = MODERN_GATE(z[:, :H]), FORGET_GATE(z[:, H:2 * H])
-            g, o = MODERN_CELL(z[:, 2 * H:3 * H]), MODERN_GATE(z[:, 3 * H:])
+            z = dict(zip(GATE_ORDER, (zx[:, t] + h @ self.weight_hh_l0.T).split(H, dim=-1), strict=True))
+            i, f = MODERN_GATE(z["i"]), FORGET_GATE(z["f"])
+            g, o = MODERN_CELL(z["g"]), MODERN_GATE(z["o"])
             mt = m[:, t, None] > 0
             c = torch.where(mt, f * c + i * g, c)
             h = torch.where(mt, o * MODERN_CELL(c), h)
