@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup reproduce test test-all ci lint bench table clean
+.PHONY: setup reproduce test test-all ci verdict baseline lint bench table clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,22 @@ test-all: setup  ## every tier, slow included
 ci: setup  ## what .ci/run runs: lint, every test tier, and the regression verdict against the baseline
 	$(BIN)/ruff check harness reproductions tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) verdict
+
+# The CI regression verdict: fresh agreement checks and tiny-profile claims in a scratch results
+# directory, compared with the committed baseline (exit 1 on any regression).
+verdict: setup
+	dir=$$(mktemp -d) && \
+	{ $(BIN)/python -m harness --results-dir $$dir agree all; test $$? -le 1; } && \
+	{ $(BIN)/python -m harness --results-dir $$dir reproduce all --profile tiny; test $$? -le 1; } && \
+	$(BIN)/python -m harness --results-dir $$dir compare results/baseline.jsonl
+
+baseline: setup  ## regenerate results/baseline.jsonl (commit it with the change that moved it, and say why)
+	rm -rf results/.baseline-run
+	$(BIN)/python -m harness --results-dir results/.baseline-run agree all; test $$? -le 1
+	$(BIN)/python -m harness --results-dir results/.baseline-run reproduce all --profile tiny; test $$? -le 1
+	cp results/.baseline-run/records.jsonl results/baseline.jsonl
+	rm -rf results/.baseline-run
 
 lint: setup
 	$(BIN)/ruff check harness reproductions tests

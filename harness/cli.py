@@ -104,7 +104,7 @@ def cmd_reproduce(args) -> int:
         entries, problems = results.read_runs(runs_path)
         for p in problems:
             print(f"warning: {p}", file=sys.stderr)
-        saved = {tuple(e["key"]): e["metrics"] for e in entries}
+        saved = {tuple(e["key"]): e for e in entries}
     for paper in papers:  # refuse before loading any framework
         if args.profile not in paper.profiles():
             raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
@@ -112,18 +112,19 @@ def cmd_reproduce(args) -> int:
     all_records = []
     for paper in papers:
         start = time.perf_counter()
+        used: dict[tuple[str, str], set[str]] = {}
         try:
             runs = fidelity.run_experiments(
                 paper, args.profile, frameworks, args.seeds, data_dir, saved=saved,
                 on_seed=lambda entry: results.append_run(runs_path, entry),
-                progress_factory=_progress_factory(),
+                progress_factory=_progress_factory(), datasets=used,
             )
         except KeyboardInterrupt:
             print(f"\ninterrupted: finished seed runs are kept in {runs_path}; "
                   f"rerun with --resume to continue", file=sys.stderr)
             return 130
         claim_results, consistency = fidelity.evaluate_all(paper, runs, frameworks)
-        records = _claim_records(paper, args.profile, claim_results, consistency, env, data_dir)
+        records = _claim_records(paper, args.profile, claim_results, consistency, env, data_dir, used)
         results.append(RESULTS_DIR / "records.jsonl", records)
         all_records += records
         print(f"{paper.key}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -132,13 +133,17 @@ def cmd_reproduce(args) -> int:
     return 1 if failed else 0
 
 
-def _claim_records(paper, profile, claim_results, consistency, env, data_dir):
+def _claim_records(paper, profile, claim_results, consistency, env, data_dir, used=None):
+    """`used`: (framework, experiment) -> the datasets the seeds actually used (see fidelity.run_experiments)."""
     from . import fidelity, results
+
+    used = used or {}
 
     def common(claim):
         exps = {e for e, _ in fidelity.claim_inputs(claim)}
         configs = {e: fidelity.config_dict(paper.experiment(e).configs[profile]) for e in exps}
-        datasets = sorted({paper.experiment(e).dataset for e in exps})
+        datasets = sorted(set().union(*(used.get((fw, e)) or {paper.experiment(e).dataset}
+                                        for e in exps for fw in FRAMEWORKS)))
         return configs, ";".join(datasets)
 
     records = []

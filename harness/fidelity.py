@@ -157,16 +157,20 @@ def run_experiments(
     frameworks: Sequence[str],
     seeds: int | None,
     data_dir: str | None,
-    saved: dict[tuple, SeedMetrics] | None = None,
+    saved: dict[tuple, dict] | None = None,
     on_seed: Callable[[dict], None] | None = None,
     progress_factory=None,
+    datasets: dict[tuple[str, str], set[str]] | None = None,
 ) -> dict[tuple[str, str], list[SeedMetrics]]:
     """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
 
-    `saved` maps run keys (see `run_key`) to metrics already computed (resume); `on_seed(entry)` is
-    called after each seed so the caller can persist it at once.
+    `saved` maps run keys (see `run_key`) to entries saved by an earlier run ({"metrics": ..., "dataset":
+    ...}; resume); `on_seed(entry)` is called after each seed so the caller can persist it at once.
+    `datasets`, when given, is filled with (framework, experiment) -> the datasets the seeds actually used
+    (an experiment's run may return a string under "dataset", e.g. when it fell back to bundled data).
     """
     saved = saved or {}
+    datasets = datasets if datasets is not None else {}
     runs: dict[tuple[str, str], list[SeedMetrics]] = {}
     for framework in frameworks:
         model_cls = registry.model_class(paper, framework)
@@ -179,7 +183,8 @@ def run_experiments(
             for seed in seed_list:
                 key = run_key(paper, exp, framework, seed, profile, config)
                 if key in saved:
-                    results.append(saved[key])
+                    results.append(saved[key]["metrics"])
+                    datasets.setdefault((framework, exp.name), set()).add(saved[key].get("dataset") or exp.dataset)
                     if bar:
                         bar.update(exp.units(config))
                     continue
@@ -191,14 +196,33 @@ def run_experiments(
                     make_model=_model_factory(model_cls),
                     progress=(bar.update if bar else (lambda n: None)),
                 )
-                metrics = {k: float(v) for k, v in exp.run(ctx, config).items()}
+                metrics, dataset = split_metrics(exp.run(ctx, config), exp)
                 results.append(metrics)
+                datasets.setdefault((framework, exp.name), set()).add(dataset)
                 if on_seed:
-                    on_seed({"key": list(key), "metrics": metrics, "dataset": exp.dataset})
+                    on_seed({"key": list(key), "metrics": metrics, "dataset": dataset})
             if bar:
                 bar.close()
             runs[(framework, exp.name)] = results
     return runs
+
+
+def split_metrics(out: dict, exp: Experiment) -> tuple[SeedMetrics, str]:
+    """An experiment's return value -> (float metrics, the dataset it used).
+
+    Every value must be a number, except an optional string under "dataset" (what the seed actually
+    trained on, e.g. a fallback); without one, the experiment's declared dataset is recorded."""
+    out = dict(out)
+    dataset = out.pop("dataset", None) or exp.dataset
+    if not isinstance(dataset, str):
+        raise TypeError(f"experiment {exp.name!r}: 'dataset' must be a string, got {type(dataset).__name__}")
+    metrics = {}
+    for k, v in out.items():
+        try:
+            metrics[k] = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"experiment {exp.name!r}: metric {k!r} is {v!r}, not a number") from None
+    return metrics, dataset
 
 
 def _model_factory(model_cls):

@@ -72,3 +72,14 @@ def test_seed_override_and_missing_profile_errors():
     assert fidelity.seeds_for(exp, "tiny", 2) == [0, 1]
     with pytest.raises(ConfigError, match="no 'reduced' profile"):
         fidelity.seeds_for(exp, "reduced", None)
+
+
+def test_an_experiment_may_say_which_dataset_it_used_and_every_other_value_is_a_number():
+    from harness.spec import Experiment
+
+    exp = Experiment(name="e", run=lambda ctx, c: {}, configs={"tiny": 1}, seeds={"tiny": 1}, dataset="cifar10")
+    assert fidelity.split_metrics({"acc": np.float32(0.5)}, exp) == ({"acc": 0.5}, "cifar10")
+    metrics, dataset = fidelity.split_metrics({"acc": 1, "dataset": "digits (FALLBACK: no cifar10)"}, exp)
+    assert metrics == {"acc": 1.0} and dataset.startswith("digits")
+    with pytest.raises(TypeError, match="metric 'note' is 'x', not a number"):
+        fidelity.split_metrics({"note": "x"}, exp)
