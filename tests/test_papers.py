@@ -52,6 +52,47 @@ def test_agreement(paper, case, dtype):
     assert not failed, "\n".join(failed)
 
 
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("paper", PAPERS, ids=lambda p: p.key)
+def test_set_params_names_every_missing_unexpected_and_misshaped_key(paper, framework):
+    from harness.errors import ParamsError
+
+    case = paper.agreement[0]
+    model = registry.model_class(paper, framework)(case.config, seed=0, dtype="float64")
+    params = model.get_params()
+    assert params and all(isinstance(v, np.ndarray) for v in params.values())
+    model.set_params(params)  # its own parameters round-trip
+    first, second = list(params)[:2] if len(params) > 1 else (list(params)[0], None)
+    bad = dict(params)
+    del bad[first]
+    bad["no/such/kernel"] = np.zeros(3)
+    if second is not None:
+        bad[second] = np.zeros(params[second].shape + (2,))
+    with pytest.raises(ParamsError) as err:
+        model.set_params(bad)
+    message = str(err.value)
+    assert first in message and "no/such/kernel" in message
+    assert second is None or second in message
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("paper", PAPERS, ids=lambda p: p.key)
+def test_initial_parameters_are_independent_draws(paper, framework):
+    """No two randomly initialised tensors start with the same numbers (a reused, unseeded Keras 3
+    initializer draws identical values for every variable it initialises), and two seeds differ."""
+    cls = registry.model_class(paper, framework)
+    config = paper.agreement[0].config
+    params = cls(config, seed=0, dtype="float64").get_params()
+    random = {k: v.ravel() for k, v in params.items() if np.unique(v).size > 1}
+    names = list(random)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            n = min(random[a].size, random[b].size, 4)
+            assert not np.array_equal(random[a][:n], random[b][:n]), f"{a} and {b} start with the same draws"
+    other = cls(config, seed=1, dtype="float64").get_params()
+    assert any(not np.array_equal(params[k], other[k]) for k in random), "seed does not change the init"
+
+
 @pytest.mark.parametrize(
     "paper,mutation",
     [pytest.param(p, m, id=f"{p.key}-{m.name}") for p in PAPERS for m in p.mutations],

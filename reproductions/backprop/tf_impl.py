@@ -32,10 +32,17 @@ def decay_weights(variables, rate: float) -> None:
             v.assign(v * (1.0 - rate))
 
 
+def _uniform(c):
+    """A NEW initializer per variable: an unseeded Keras 3 initializer takes a fixed seed when it is built,
+    so one instance shared by kernel and bias draws the same numbers twice (the bias would equal the
+    kernel's first entries; docs/pitfalls-found.md)."""
+    return keras.initializers.RandomUniform(-c.init_range, c.init_range)
+
+
 def _dense(units, c, dtype, name):
-    init = keras.initializers.RandomUniform(-c.init_range, c.init_range)  # weights AND biases U[-r, r]
-    return keras.layers.Dense(units, activation=LOGISTIC, use_bias=True, kernel_initializer=init,
-                              bias_initializer=init, dtype=dtype, name=name)
+    # weights AND biases U[-r, r] (not Keras's glorot_uniform kernel and zero bias)
+    return keras.layers.Dense(units, activation=LOGISTIC, use_bias=True, kernel_initializer=_uniform(c),
+                              bias_initializer=_uniform(c), dtype=dtype, name=name)
 
 
 class SymmetryNet(keras.Model):
