@@ -1,0 +1,318 @@
+"""Dosovitskiy et al. 2020, "An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale" (ViT),
+framework-free declaration.
+
+The model (Sec. 3.1, Eqs. 1-4; written by hand in torch_impl.py and tf_impl.py, layout in configs.py): patch
+embedding, [class] token, learned 1-D position embeddings, pre-LayerNorm encoder blocks of multi-head
+self-attention and a GELU MLP, the pre-training MLP head. Table 1's Base/Large/Huge configurations are in
+configs.py (their parameter counts are checked in tests/test_vit_param_counts.py). Optimizer (App. B.1): Adam
+(beta1 0.9, beta2 0.999, epsilon 1e-8 after bias correction), decoupled weight decay 0.1, linear warmup and
+linear decay of the learning rate.
+
+Claims at reduced scale (PAPERS.md section 7(c); Figs. 3-4 and Table 8): trained from scratch on small
+data, a small ResNet (the paper's BiT baselines are pre-activation ResNets with GroupNorm) beats a ViT of
+similar size, and the gap shrinks as the training set grows; removing the position embedding hurts.
+Data: MNIST (28 x 28, patches 7 x 7: 16 tokens and the [class] token) from the data directory; the bundled
+8 x 8 digits (patches 2 x 2, also 16 tokens) when no MNIST is found.
+
+Batches are dicts of NumPy arrays: x (B, H, W, C) images in [0, 1], y (B,) int64 labels, and in training
+the ViT's dropout masks "mask/embed", "mask/block{i}/attn", "mask/block{i}/mlp_hidden", "mask/block{i}/mlp_out"
+(values 0 or 1 / (1 - rate)), drawn here with NumPy so that both frameworks drop the same units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cache
+
+import numpy as np
+
+from harness import data as harness_data
+from harness.errors import TrainingDivergedError
+from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+
+from .configs import ResNetConfig, ViTConfig, model_depth, param_count
+
+CITATION = ("A. Dosovitskiy, L. Beyer, A. Kolesnikov, D. Weissenborn, X. Zhai, T. Unterthiner, M. Dehghani, "
+            "M. Minderer, G. Heigold, S. Gelly, J. Uszkoreit, N. Houlsby. An Image is Worth 16x16 Words: "
+            "Transformers for Image Recognition at Scale. ICLR 2021 (arXiv:2010.11929, 2020).")
+
+# ---------------------------------------------------------------------------------------------------------
+# Batches
+
+
+def dropout_masks(rng: np.random.Generator, c: ViTConfig, batch: int, dtype: str) -> dict[str, np.ndarray]:
+    """Inverted-dropout masks for one ViT training batch (empty when the rate is 0)."""
+    if c.arch != "vit" or not c.dropout:
+        return {}
+    n, keep = c.n_patches + 1, 1.0 - c.dropout
+    shapes = {"embed": (batch, n, c.dim)}
+    for i in range(c.depth):
+        shapes.update({f"block{i}/attn": (batch, n, c.dim), f"block{i}/mlp_hidden": (batch, n, c.mlp),
+                       f"block{i}/mlp_out": (batch, n, c.dim)})
+    return {"mask/" + k: ((rng.random(s) < keep) / keep).astype(dtype) for k, s in shapes.items()}
+
+
+def random_batches(config, batch: int = 4):
+    """Agreement batches: uniform images, random labels, fresh dropout masks per step."""
+
+    def make(rng, dtype, n):
+        out = []
+        for _ in range(n):
+            b = {"x": rng.random((batch, config.image_size, config.image_size, config.channels)).astype(dtype),
+                 "y": rng.integers(0, config.classes, batch).astype(np.int64)}
+            b.update(dropout_masks(rng, config, batch, dtype))
+            out.append(b)
+        return out
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reduced models
+
+# ~70k parameters each (param_count below): ViT D=64, 2 blocks, 4 heads, MLP 128, 16 patches of 7 x 7; the
+# ResNet: 3x3 stem (16 ch, stride 2), pre-activation blocks of 32 (stride 1) and 64 (stride 2) channels.
+REDUCED_VIT = ViTConfig()
+REDUCED_RESNET = ResNetConfig()
+
+
+@dataclass(frozen=True)
+class DataSizeConfig:
+    """One training-set size: the ResNet, the ViT (and optionally the ViT without position embeddings) trained
+    from scratch on the same `n_train` images, in the same batch order, for `steps` steps each."""
+
+    n_train: int
+    steps: int
+    batch: int = 64
+    n_test: int = 2000  # the first n_test test images
+    dataset: str = "mnist"
+    vit: ViTConfig = REDUCED_VIT
+    resnet: ResNetConfig = REDUCED_RESNET
+    no_pos: bool = False  # also train the ViT without position embeddings (Table 8)
+    warmup_steps: int = 50
+
+
+@cache
+def _load(name: str, data_dir: str | None):
+    return harness_data.load(name, data_dir)
+
+
+def _for_data(c, ds):
+    """Adapt a model config to the loaded images (the digits fallback is 8 x 8: ViT patches 2 x 2)."""
+    size, channels = ds.x_train.shape[1], ds.x_train.shape[3]
+    if c.arch == "vit" and size != c.image_size:
+        return replace(c, image_size=size, channels=channels, patch=max(1, size // c.grid))
+    return replace(c, image_size=size, channels=channels)
+
+
+def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what: str) -> float:
+    model = ctx.make_model(model_config, seed=ctx.seed, dtype="float32")
+    order_rng = np.random.default_rng([ctx.seed, 1])  # the same batch order for every model of this seed
+    mask_rng = np.random.default_rng([ctx.seed, 2])
+    perm, pos = order_rng.permutation(len(x)), 0
+    for step in range(1, cfg.steps + 1):
+        if pos + cfg.batch > len(perm):
+            perm, pos = order_rng.permutation(len(x)), 0
+        idx = perm[pos:pos + cfg.batch]
+        pos += cfg.batch
+        batch = {"x": x[idx], "y": y[idx]}
+        batch.update(dropout_masks(mask_rng, model_config, len(idx), "float32"))
+        loss = model.train_step(batch)["loss"]
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(f"vit {what}: loss {loss} at step {step} (n={cfg.n_train}); lower the "
+                                        "learning rate or check the config")
+        if step % 50 == 0:
+            ctx.progress(50)
+    ctx.progress(cfg.steps % 50)
+    return model.evaluate(test_batches)["accuracy"]
+
+
+def run_data_size(ctx, cfg: DataSizeConfig) -> dict:
+    ds = _load(cfg.dataset, ctx.data_dir)
+    rng = np.random.default_rng([ctx.seed, 0])
+    n = min(cfg.n_train, len(ds.x_train))
+    idx = np.sort(rng.choice(len(ds.x_train), size=n, replace=False))  # a fresh random subset per seed
+    x, y = ds.x_train[idx], ds.y_train[idx]
+    xt, yt = ds.x_test[:cfg.n_test], ds.y_test[:cfg.n_test]
+    test_batches = [{"x": xt[i:i + 500], "y": yt[i:i + 500]} for i in range(0, len(xt), 500)]
+    schedule = {"warmup_steps": cfg.warmup_steps, "total_steps": cfg.steps}
+    resnet = replace(_for_data(cfg.resnet, ds), **schedule)
+    vit = replace(_for_data(cfg.vit, ds), **schedule)
+    out = {"resnet_acc": _train_eval(ctx, resnet, cfg, x, y, test_batches, "resnet"),
+           "vit_acc": _train_eval(ctx, vit, cfg, x, y, test_batches, "vit")}
+    out["gap"] = out["resnet_acc"] - out["vit_acc"]
+    out["n_train"] = float(n)
+    if cfg.no_pos:
+        out["vit_nopos_acc"] = _train_eval(ctx, replace(vit, pos_embed=False), cfg, x, y, test_batches, "vit-no-pos")
+        out["pos_gain"] = out["vit_acc"] - out["vit_nopos_acc"]
+    out["dataset"] = f"{ds.name}: {ds.subset}; {n} training images drawn per seed ({ds.source})"
+    return out
+
+
+def _units(cfg: DataSizeConfig) -> int:
+    return cfg.steps * (3 if cfg.no_pos else 2)
+
+
+# Reduced profile: the sizes and budgets below, 3 seeds, both frameworks (the budget in the issue: under
+# 10 minutes for both frameworks on the 2-core machine; measured figures in the module's report).
+SIZES = {"n_small": 250, "n_mid": 1000, "n_large": 4000}
+REDUCED_STEPS = 500
+TINY_STEPS = 60
+
+
+def _profiles(name: str, no_pos: bool = False) -> dict[str, DataSizeConfig]:
+    n = SIZES[name]
+    return {"tiny": DataSizeConfig(n_train=n, steps=TINY_STEPS, n_test=500, no_pos=no_pos, warmup_steps=10),
+            "reduced": DataSizeConfig(n_train=n, steps=REDUCED_STEPS, no_pos=no_pos)}
+
+
+EXPERIMENTS = tuple(
+    Experiment(name=name, run=run_data_size, configs=_profiles(name, no_pos=(name == "n_large")),
+               seeds={"tiny": 1, "reduced": 3}, dataset="mnist", units=_units,
+               description=f"ResNet vs ViT{' (and ViT without position embeddings)' if name == 'n_large' else ''} "
+                           f"from scratch on {SIZES[name]} MNIST images")
+    for name in SIZES
+)
+
+SETTING = (f"MNIST from scratch, {{n}} random training images per seed, the first 2000 test images; ViT "
+           f"(D=64, 2 blocks, 4 heads, MLP 128, 7x7 patches, dropout 0.1; {param_count(REDUCED_VIT):,} params) vs "
+           f"pre-activation GroupNorm ResNet ({param_count(REDUCED_RESNET):,} params); {REDUCED_STEPS} AdamW steps "
+           "of 64 (lr 1e-3, wd 0.1, warmup 50 then linear decay), no augmentation")
+
+CLAIMS = (
+    Ordering(id="resnet-beats-vit-small-data", a=("n_small", "resnet_acc"), b=("n_small", "vit_acc"), relation=">",
+             source="Figs. 3-4 (Sec. 4.3)", setting=SETTING.format(n=SIZES["n_small"]),
+             reported="ViT-B/32 'much worse' than ResNet50 on the 9M JFT subset",
+             text="trained from scratch on the smallest set, the ResNet's test accuracy beats the ViT's"),
+    Ordering(id="gap-shrinks-with-data", a=("n_small", "gap"), b=("n_large", "gap"), relation=">",
+             source="Figs. 3-4 (Sec. 4.3)", setting=SETTING.format(n=f"{SIZES['n_small']} vs {SIZES['n_large']}"),
+             reported="ViT overtakes ResNets from 90M+ JFT images",
+             text="the ResNet - ViT accuracy gap is smaller on the largest set than on the smallest"),
+    Ordering(id="gap-shrinks-small-to-mid", a=("n_small", "gap"), b=("n_mid", "gap"), relation=">",
+             source="Figs. 3-4 (Sec. 4.3)", setting=SETTING.format(n=f"{SIZES['n_small']} vs {SIZES['n_mid']}"),
+             report_only=True, text="the gap at the middle size, against the smallest"),
+    Band(id="gap-small", experiment="n_small", metric="gap", report_only=True, source="Figs. 3-4",
+         setting=SETTING.format(n=SIZES["n_small"]), text="ResNet - ViT test accuracy, smallest set"),
+    Band(id="gap-mid", experiment="n_mid", metric="gap", report_only=True, source="Figs. 3-4",
+         setting=SETTING.format(n=SIZES["n_mid"]), text="ResNet - ViT test accuracy, middle set"),
+    Band(id="gap-large", experiment="n_large", metric="gap", report_only=True, source="Figs. 3-4",
+         setting=SETTING.format(n=SIZES["n_large"]), text="ResNet - ViT test accuracy, largest set"),
+    Band(id="vit-accuracy-large", experiment="n_large", metric="vit_acc", report_only=True, source="Figs. 3-4",
+         setting=SETTING.format(n=SIZES["n_large"]), text="ViT test accuracy on the largest set"),
+    Ordering(id="position-embedding-helps", a=("n_large", "vit_acc"), b=("n_large", "vit_nopos_acc"),
+             relation=">", source="Table 8 (App. D.4)", reported="5-shot ImageNet linear: 1-D 0.642 vs none 0.614",
+             setting=SETTING.format(n=SIZES["n_large"]) + "; the same ViT without E_pos",
+             text="the ViT with learned 1-D position embeddings beats the same ViT without them"),
+    Band(id="position-embedding-gain", experiment="n_large", metric="pos_gain", report_only=True,
+         source="Table 8 (App. D.4)", reported=0.642 - 0.614, setting=SETTING.format(n=SIZES["n_large"]),
+         text="test accuracy with minus without position embeddings"),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Agreement
+
+# 8 x 8 x 3 images (3 channels so the (i, j, c) patch flatten order is exercised), 4 patches of 4 x 4.
+AGREE_VIT = ViTConfig(image_size=8, channels=3, patch=4, dim=16, depth=2, heads=2, mlp=32, head_hidden=16,
+                      dropout=0.1, zero_head=False, warmup_steps=3, total_steps=10)
+# The paper's own init (zero head kernel), no position embeddings, a linear head.
+AGREE_VIT_PLAIN = replace(AGREE_VIT, pos_embed=False, head_hidden=0, zero_head=True, dropout=0.0)
+AGREE_RESNET = ResNetConfig(image_size=8, channels=3, stem_width=8, widths=(16, 32), strides=(1, 2), groups=4,
+                            warmup_steps=3, total_steps=10)
+AGREE_REDUCED = replace(REDUCED_VIT, warmup_steps=5, total_steps=20, zero_head=False)
+
+AGREEMENT = (
+    AgreementCase(name="vit", config=AGREE_VIT, make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT),
+                  steps=10),
+    AgreementCase(name="resnet", config=AGREE_RESNET, make_batches=random_batches(AGREE_RESNET),
+                  depth=model_depth(AGREE_RESNET), steps=10),
+    # One side uses its framework's built-in attention layer, with converted weights, the other the hand-written
+    # one: the conversion users need when they port a ViT onto these layers.
+    AgreementCase(name="vit-vs-torch-builtin-attention", config=replace(AGREE_VIT, attention_impl="builtin_torch"),
+                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=3,
+                  dtypes=("float64",)),
+    AgreementCase(name="vit-vs-keras-builtin-attention", config=replace(AGREE_VIT, attention_impl="builtin_tf"),
+                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=3,
+                  dtypes=("float64",)),
+    # Slow tier (still run by `agree`): float32 of the built-ins, other config branches, the reduced configs.
+    AgreementCase(name="vit-vs-keras-builtin-attention-float32", config=replace(AGREE_VIT, attention_impl="builtin_tf"),
+                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=10,
+                  dtypes=("float32",), slow=True),
+    AgreementCase(name="vit-vs-torch-builtin-attention-float32",
+                  config=replace(AGREE_VIT, attention_impl="builtin_torch"), make_batches=random_batches(AGREE_VIT),
+                  depth=model_depth(AGREE_VIT), steps=10, dtypes=("float32",), slow=True),
+    AgreementCase(name="vit-no-pos-linear-head", config=AGREE_VIT_PLAIN, make_batches=random_batches(AGREE_VIT_PLAIN),
+                  depth=model_depth(AGREE_VIT_PLAIN), steps=10, slow=True),
+    AgreementCase(name="vit-reduced-config", config=AGREE_REDUCED, make_batches=random_batches(AGREE_REDUCED, 16),
+                  depth=model_depth(AGREE_REDUCED), steps=20, slow=True),
+    AgreementCase(name="resnet-reduced-config", config=replace(REDUCED_RESNET, warmup_steps=5, total_steps=20),
+                  make_batches=random_batches(REDUCED_RESNET, 16), depth=model_depth(REDUCED_RESNET), steps=20,
+                  slow=True),
+)
+
+MUTATIONS = (
+    Mutation(name="layernorm-eps-keras-default", framework="tf", attribute="LN_EPS", replacement=lambda m: 1e-3,
+             case="vit", first_divergence="block0/ln1"),
+    Mutation(name="gelu-tanh-approximation", framework="tf", attribute="GELU_APPROXIMATE",
+             replacement=lambda m: True, case="vit", first_divergence="block0/mlp_hidden"),
+    Mutation(name="qkv-kernel-not-transposed", framework="torch", attribute="qkv_block_from_torch",
+             replacement=lambda m: (lambda a: np.array(a, copy=True)), case="vit",
+             first_divergence="block0/attn_weights"),
+    Mutation(name="patch-flatten-order-swapped", framework="torch", attribute="PATCH_AXES",
+             replacement=lambda m: (0, 2, 4, 1, 5, 3), case="vit", first_divergence="patch_embed"),
+    Mutation(name="adam-epsilon-keras-convention", framework="tf", attribute="ADAM_EPSILON_HAT",
+             replacement=lambda m: (lambda eps, beta2, step: eps), case="vit", first_divergence="step 1 "),
+    Mutation(name="weight-decay-coupled-l2", framework="torch", attribute="OPTIMIZER",
+             replacement=lambda m: m.torch.optim.Adam, case="vit", first_divergence="step 1 "),
+    Mutation(name="groupnorm-eps-keras-default", framework="tf", attribute="GN_EPS", replacement=lambda m: 1e-3,
+             case="resnet", first_divergence="stage1"),
+)
+
+
+def _bench_batch(config, batch: int, training: bool):
+    def make(rng, dtype):
+        b = random_batches(config, batch)(rng, dtype, 1)[0]
+        return b if training else {"x": b["x"], "y": b["y"]}
+
+    return make
+
+
+BENCHMARKS = (
+    BenchmarkCase(name="vit-train", config=REDUCED_VIT, make_batch=_bench_batch(REDUCED_VIT, 64, True),
+                  method="train_step", items=64),
+    BenchmarkCase(name="vit-inference", config=REDUCED_VIT, make_batch=_bench_batch(REDUCED_VIT, 500, False),
+                  method="predict", items=500),
+    BenchmarkCase(name="resnet-train", config=REDUCED_RESNET, make_batch=_bench_batch(REDUCED_RESNET, 64, True),
+                  method="train_step", items=64),
+    BenchmarkCase(name="resnet-inference", config=REDUCED_RESNET, make_batch=_bench_batch(REDUCED_RESNET, 500, False),
+                  method="predict", items=500),
+)
+
+PAPER = Paper(
+    key="vit",
+    title="An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
+    citation=CITATION,
+    year=2020,
+    package="reproductions.vit",
+    experiments=EXPERIMENTS,
+    claims=CLAIMS,
+    agreement=AGREEMENT,
+    mutations=MUTATIONS,
+    benchmarks=BENCHMARKS,
+    deviations=(
+        "Scale: MNIST (28x28, 1 channel; the bundled 8x8 digits when MNIST is absent) subsets of 250, 1,000 and "
+        "4,000 images instead of ImageNet / ImageNet-21k / JFT-300M; a 2-block D=64 ViT and a 2-stage ResNet of "
+        "similar size instead of ViT-B..H and BiT ResNets; 500 steps of batch 64 instead of 7-300 epochs at "
+        "batch 4096; no fine-tuning stage (accuracy is measured on the pre-training task).",
+        "Patch size 7 on 28x28 images (a 4x4 grid, 16 tokens + [class]) rather than 16 on 224x224 (14x14).",
+        "The comparison CNN is a pre-activation ResNet with GroupNorm (as BiT) but without Weight "
+        "Standardization, with one basic block per stage.",
+        "No key bias in the attention: it cannot change the output (softmax removes q.b_k) and its gradient is "
+        "exactly zero; the paper's code has one (9,216 parameters in ViT-B/16, counted apart in the test).",
+        "Softmax cross-entropy on 10 classes; no label smoothing, no data augmentation, no gradient clipping "
+        "(the paper clips at global norm 1).",
+        "Fewer seeds (3) than a claim about data-size trends would like; the training subset is drawn afresh per "
+        "seed.",
+    ),
+    notes={"claims": "PAPERS.md section 7(c), claims 1, 2 and 4"},
+)
