@@ -64,6 +64,9 @@ class Memory1997(keras.layers.Layer):
             b[self.nb + self.nc + j] = v
         self.bias.assign(b)
 
+    def recur(self, h):
+        return tf.matmul(h, self.recurrent_kernel) if self.c.recurrent else tf.zeros((), h.dtype)
+
     def gates(self, z):
         nb, nc = self.nb, self.nc
         return GATE(z[..., :nb]), g_squash(z[..., nb:nb + nc]), GATE(z[..., nb + nc:])
@@ -74,7 +77,7 @@ class Memory1997(keras.layers.Layer):
         h = s = tf.zeros((tf.shape(x)[0], self.nc), x.dtype)
         taps, hs = {}, []
         for t in range(T):
-            i, g, o = self.gates(zx[:, t] + tf.matmul(h, self.recurrent_kernel))
+            i, g, o = self.gates(zx[:, t] + self.recur(h))
             mt = m[:, t, None]
             s = s + mt * tf.repeat(i, self.cs, axis=-1) * g
             h = tf.where(mt > 0, tf.repeat(o, self.cs, axis=-1) * h_squash(s), h)
@@ -88,7 +91,7 @@ class Memory1997(keras.layers.Layer):
         if self.c.truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
             hs = tf.stop_gradient(self.taps(x, m)[1])
             h_prev = tf.concat([tf.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)  # y^c(t-1), constants
-            i, g, o = self.gates(tf.matmul(x, self.kernel) + tf.matmul(h_prev, self.recurrent_kernel) + self.bias)
+            i, g, o = self.gates(tf.matmul(x, self.kernel) + self.recur(h_prev) + self.bias)
             s = tf.cumsum(m[..., None] * tf.repeat(i, self.cs, axis=-1) * g, axis=1)  # the CEC
             return tf.repeat(o, self.cs, axis=-1) * h_squash(s)
         return self.taps(x, m)[1]  # full BPTT through the same loop
@@ -258,7 +261,8 @@ class Model:
 
     def _loss(self, x, y, w, m):
         out = self.net.outputs(x, m)
-        return tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1)) / tf.cast(tf.shape(x)[0], x.dtype)
+        total = tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1))
+        return total / tf.reduce_sum(w) if self.config.loss == "step_mean" else total
 
     def _grad_fn(self, x, y, w, m):
         variables = list(self._vars.values())

@@ -71,6 +71,7 @@ class Memory1997(nn.Module):
     def __init__(self, c, dtype):
         super().__init__()
         self.nb, self.cs, self.nc = c.n_blocks, c.cells_per_block, c.n_cells
+        self.recurrent = c.recurrent
         G, r = 2 * self.nb + self.nc, c.init_range
         self.weight_ih = _uniform((G, c.n_in), r, dtype)
         self.weight_hh = _uniform((G, self.nc), r, dtype)
@@ -81,6 +82,10 @@ class Memory1997(nn.Module):
             for j, b in enumerate(c.output_gate_bias):
                 self.bias[self.nb + self.nc + j] = b
 
+    def recur(self, h):
+        """The recurrent input y^c(t-1) W_hh; none in nets without recurrent connections (config.recurrent)."""
+        return h @ self.weight_hh.T if self.recurrent else torch.zeros((), dtype=h.dtype)
+
     def gates(self, z):
         nb, nc = self.nb, self.nc
         i = GATE(z[..., :nb])
@@ -90,7 +95,7 @@ class Memory1997(nn.Module):
 
     def step(self, zx, h, s, m):
         """One time step: zx = x(t) W + b precomputed, h = y^c(t-1), s = s_c(t-1), m (B, 1) mask."""
-        i, g, o = self.gates(zx + h @ self.weight_hh.T)
+        i, g, o = self.gates(zx + self.recur(h))
         s_new = s + m * i.repeat_interleave(self.cs, dim=-1) * g
         h_new = o.repeat_interleave(self.cs, dim=-1) * h_squash(s_new)
         return i, g, o, s_new, torch.where(m > 0, h_new, h)
@@ -114,7 +119,7 @@ class Memory1997(nn.Module):
             with torch.no_grad():
                 _, hs = self.taps(x, m)
             h_prev = torch.cat([torch.zeros_like(hs[:, :1]), hs[:, :-1]], dim=1)  # y^c(t-1), constants
-            i, g, o = self.gates(x @ self.weight_ih.T + h_prev @ self.weight_hh.T + self.bias)
+            i, g, o = self.gates(x @ self.weight_ih.T + self.recur(h_prev) + self.bias)
             s = torch.cumsum(m[..., None] * i.repeat_interleave(self.cs, dim=-1) * g, dim=1)  # the CEC
             return o.repeat_interleave(self.cs, dim=-1) * h_squash(s)
         B, T, _ = x.shape
@@ -122,7 +127,7 @@ class Memory1997(nn.Module):
         h = s = torch.zeros(B, self.nc, dtype=x.dtype)
         hs = []
         for t in range(T):  # full BPTT
-            i, g, o = self.gates(zx[:, t] + h @ self.weight_hh.T)
+            i, g, o = self.gates(zx[:, t] + self.recur(h))
             mt = m[:, t, None]
             s = s + mt * i.repeat_interleave(self.cs, dim=-1) * g
             h = torch.where(mt > 0, o.repeat_interleave(self.cs, dim=-1) * h_squash(s), h)
@@ -341,7 +346,8 @@ class Model:
     def _loss(self, batch):
         x, y, w, m = self._tensors(batch)
         out = self.net.outputs(x, m)
-        return (0.5 * w * ((out - y) ** 2).sum(-1)).sum() / x.shape[0]
+        total = (0.5 * w * ((out - y) ** 2).sum(-1)).sum()
+        return total / w.sum() if self.config.loss == "step_mean" else total
 
     def forward(self, batch, training=False):
         x, _, _, m = self._tensors(batch)
