@@ -268,7 +268,7 @@ class Model:
         variables = list(self._vars.values())
         with tf.GradientTape() as tape:
             loss = self._loss(x, y, w, m)
-        return loss, tape.gradient(loss, variables)
+        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     def _train_step(self, x, y, w, m):
         variables = list(self._vars.values())
