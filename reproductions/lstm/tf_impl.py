@@ -268,7 +268,8 @@ class Model:
         variables = list(self._vars.values())
         with tf.GradientTape() as tape:
             loss = self._loss(x, y, w, m)
-        return loss, tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = tape.gradient(loss, variables)  # None for a weight that does not reach the loss (recurrent=False)
+        return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)]
 
     def _train_step(self, x, y, w, m):
         variables = list(self._vars.values())
