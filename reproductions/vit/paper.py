@@ -236,11 +236,12 @@ AGREEMENT = (
                   depth=model_depth(AGREE_RESNET), steps=10),
     # One side uses its framework's built-in attention layer, with converted weights, the other the hand-written
     # one: the conversion users need when they port a ViT onto these layers.
+    # Forward taps and gradients only in the fast tier (the optimizer path is the "vit" case's).
     AgreementCase(name="vit-vs-torch-builtin-attention", config=replace(AGREE_VIT, attention_impl="builtin_torch"),
-                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=3,
+                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=0,
                   dtypes=("float64",)),
     AgreementCase(name="vit-vs-keras-builtin-attention", config=replace(AGREE_VIT, attention_impl="builtin_tf"),
-                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=3,
+                  make_batches=random_batches(AGREE_VIT), depth=model_depth(AGREE_VIT), steps=0,
                   dtypes=("float64",)),
     # Slow tier (still run by `agree`): float32 of the built-ins, other config branches, the reduced configs.
     AgreementCase(name="vit-vs-keras-builtin-attention-float32", config=replace(AGREE_VIT, attention_impl="builtin_tf"),
@@ -253,9 +254,13 @@ AGREEMENT = (
                   depth=model_depth(AGREE_VIT_PLAIN), steps=10, slow=True),
     AgreementCase(name="vit-reduced-config", config=AGREE_REDUCED, make_batches=random_batches(AGREE_REDUCED, 16),
                   depth=model_depth(AGREE_REDUCED), steps=20, slow=True),
+    # float64 only: in float32 this trajectory leaves the linear-growth rule at step 16 (max_rel 1.1e-3 against
+    # 9.0e-4): Adam at lr 3e-3 divides tiny gradients by their own root-mean-square, so float32 rounding in
+    # near-zero gradient entries grows faster than linearly. DESIGN.md step 6: such runs are compared in float64
+    # and as distributions over seeds (the reproduction's torch-vs-tf consistency test), not by widening bands.
     AgreementCase(name="resnet-reduced-config", config=replace(REDUCED_RESNET, warmup_steps=5, total_steps=20),
                   make_batches=random_batches(REDUCED_RESNET, 16), depth=model_depth(REDUCED_RESNET), steps=20,
-                  slow=True),
+                  dtypes=("float64",), slow=True),
 )
 
 MUTATIONS = (
