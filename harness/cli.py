@@ -285,3 +285,7 @@ def main(argv=None) -> int:
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # records are appended whole or not at all (results.append), so none is torn
+        print(f"\ninterrupted: `{args.verb}` stopped; the records it finished are kept in {RESULTS_DIR}",
+              file=sys.stderr)
+        return 130

@@ -158,3 +158,13 @@ def test_ctrl_c_keeps_finished_seed_runs(tmp_path):
     assert len(kept) >= 3
     for line in kept:  # every saved line is whole
         json.loads(line)
+
+
+def test_ctrl_c_in_any_verb_is_one_line_and_exit_130(tmp_path, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_table", interrupted)
+    result = harness("table", results=tmp_path)
+    assert result.returncode == 130
+    assert "interrupted: `table` stopped" in result.stderr and "Traceback" not in result.stderr
