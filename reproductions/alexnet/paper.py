@@ -1,0 +1,419 @@
+"""Krizhevsky, Sutskever & Hinton 2012, "ImageNet Classification with Deep Convolutional Neural Networks"
+(framework-free).
+
+Networks (one class in torch_impl.py and tf_impl.py, built from a config of conv specs):
+- the paper's AlexNet (section 3.5, Fig. 2) at 224x224: conv1 96x11x11/4, LRN, max-pool 3/2; conv2 256x5x5
+  in two groups, LRN, pool; conv3 384x3x3; conv4 384x3x3 and conv5 256x3x3 in two groups, pool; fc 4096,
+  4096 (dropout 0.5), 1000; ReLU everywhere; 60,965,224 parameters (checked in tests/test_cnn_param_counts.py);
+- a reduced AlexNet for 32x32 CIFAR-10 images with every one of those parts (grouping, LRN, overlapping
+  pooling, dropout), at about 1/10 of the channels;
+- the small "four-layer" CNN of Fig. 1 (three conv layers and a softmax layer), with ReLU or tanh units.
+
+Claims at reduced scale (../shared/PAPERS.md section 3): ReLUs reach a 25% training error several times
+faster than tanh units (Fig. 1: six times); dropout narrows the train-test gap (section 4.2); the LRN effect
+is reported (section 3.3: 13% vs 11% CIFAR-10 test error for a four-layer CNN), never asserted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from harness import data
+from harness.errors import TrainingDivergedError
+from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+
+CITATION = ("A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep Convolutional Neural "
+            "Networks. Advances in Neural Information Processing Systems 25 (NIPS 2012), 1097-1105.")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    filters: int
+    kernel: int
+    stride: int = 1
+    pad: int = 0  # explicit, symmetric
+    groups: int = 1  # 2: the paper's two-GPU split (kernels see only the maps on their GPU)
+    lrn: bool = False  # local response normalization after this layer's activation
+    pool: bool = False  # overlapping max-pool (3, stride 2) after it
+    bias_one: bool = False  # bias initialised to 1 (the paper: conv2, conv4, conv5)
+
+
+@dataclass(frozen=True)
+class AlexNetConfig:
+    convs: tuple[ConvSpec, ...]
+    fc: tuple[int, ...] = (4096, 4096)  # hidden fully connected layers (dropout after each)
+    image_size: int = 224
+    in_channels: int = 3
+    num_classes: int = 1000
+    activation: str = "relu"  # "relu" | "tanh"
+    use_lrn: bool = True
+    lrn_k: float = 2.0
+    lrn_n: int = 5
+    lrn_alpha: float = 1e-4  # the paper's alpha (torch's LocalResponseNorm needs n * alpha)
+    lrn_beta: float = 0.75
+    pool_size: int = 3
+    pool_stride: int = 2
+    dropout: float = 0.5  # on the hidden fc layers; masks come in the batch
+    init_std: float = 0.01  # weights N(0, 0.01^2)
+    fc_bias_one: bool = True  # hidden fc biases initialised to 1
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # coupled: g + wd w, on every weight and bias
+    lr_drops: tuple[int, ...] = ()  # lr / 10 from each of these (0-based) steps on
+
+    @property
+    def flat_shape(self) -> tuple[int, int, int]:
+        """(h, w, c) of the last conv block's output, which the first fc layer sees flattened."""
+        size = self.image_size
+        for s in self.convs:
+            size = (size + 2 * s.pad - s.kernel) // s.stride + 1
+            if s.pool:
+                size = (size - self.pool_size) // self.pool_stride + 1
+        return size, size, self.convs[-1].filters
+
+    @property
+    def flat_features(self) -> int:
+        return math.prod(self.flat_shape)
+
+    @property
+    def fc_names(self) -> tuple[str, ...]:
+        first = len(self.convs) + 1
+        return tuple(f"fc{first + j}" for j in range(len(self.fc) + 1))
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers plus LRN layers on the path from input to loss."""
+        return len(self.convs) + len(self.fc) + 1 + sum(s.lrn for s in self.convs) * self.use_lrn
+
+    def lr_at(self, step: int) -> float:
+        return self.lr / 10 ** sum(step >= s for s in self.lr_drops)
+
+
+PAPER_NET = AlexNetConfig(convs=(
+    ConvSpec(96, 11, stride=4, pad=2, lrn=True, pool=True),
+    ConvSpec(256, 5, pad=2, groups=2, lrn=True, pool=True, bias_one=True),
+    ConvSpec(384, 3, pad=1),
+    ConvSpec(384, 3, pad=1, groups=2, bias_one=True),
+    ConvSpec(256, 3, pad=1, groups=2, pool=True, bias_one=True),
+))
+
+# 32x32: every part of the paper's net at about 1/10 of its width (1/3 for conv1, strided like the paper's).
+REDUCED_NET = AlexNetConfig(convs=(
+    ConvSpec(32, 5, stride=2, pad=2, lrn=True, pool=True),  # 32 -> 16 -> 7
+    ConvSpec(64, 5, pad=2, groups=2, lrn=True, pool=True, bias_one=True),  # 7 -> 3
+    ConvSpec(96, 3, pad=1),
+    ConvSpec(96, 3, pad=1, groups=2, bias_one=True),
+    ConvSpec(64, 3, pad=1, groups=2, pool=True, bias_one=True),  # 3 -> 1
+), fc=(256, 256), image_size=32, num_classes=10)
+
+# Fig. 1's "four-layer convolutional neural network": three conv layers with max-pooling and a softmax
+# layer, no LRN, no dropout, no weight decay ("no regularization of any kind", Fig. 1 caption).
+FIG1_NET = AlexNetConfig(convs=(
+    ConvSpec(16, 5, pad=2, pool=True),  # 32 -> 15
+    ConvSpec(16, 5, pad=2, pool=True),  # 15 -> 7
+    ConvSpec(32, 5, pad=2, pool=True),  # 7 -> 3
+), fc=(), image_size=32, num_classes=10, use_lrn=False, dropout=0.0, weight_decay=0.0, fc_bias_one=False)
+
+
+def count_params(config: AlexNetConfig) -> int:
+    """Weights and biases of every conv and fc layer (LRN, pooling and dropout have none)."""
+    total, cin = 0, config.in_channels
+    for s in config.convs:
+        total += s.kernel * s.kernel * (cin // s.groups) * s.filters + s.filters
+        cin = s.filters
+    fin = config.flat_features
+    for width in (*config.fc, config.num_classes):
+        total += fin * width + width
+        fin = width
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data and training loop
+
+
+def _pool(x: np.ndarray, size: int) -> np.ndarray:
+    f = x.shape[1] // size if x.shape[1] > size else 1
+    if f == 1:
+        return x
+    n, h, w, c = x.shape
+    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4), dtype=np.float32)
+
+
+def prepare_cifar(data_dir, train_images: int, test_images: int, image_size: int):
+    """CIFAR-10 (or the documented digits fallback), standardised per channel with the training set's
+    statistics (the paper subtracts the mean activity over the training set from each pixel)."""
+    ds = data.load("cifar10", data_dir, limit_train=train_images, limit_test=test_images)
+    xtr, xte = _pool(ds.x_train, image_size), _pool(ds.x_test, image_size)
+    mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))
+    return ds, ((xtr - mean) / std).astype(np.float32), ds.y_train, ((xte - mean) / std).astype(np.float32), ds.y_test
+
+
+def dataset_label(ds) -> str:
+    return f"{ds.name}: {ds.subset} ({ds.source})"
+
+
+def dropout_masks(rng: np.random.Generator, config: AlexNetConfig, n: int, dtype: str = "float32") -> dict:
+    """Inverted-dropout masks for the hidden fc layers: 0 with probability p, else 1 / (1 - p)."""
+    if config.dropout <= 0:
+        return {}
+    keep = 1.0 - config.dropout
+    return {f"mask_{name}": (rng.random((n, width)) < keep).astype(dtype) / np.asarray(keep, dtype)
+            for name, width in zip(config.fc_names[:-1], config.fc, strict=True)}
+
+
+def fit_config(config: AlexNetConfig, xtr) -> AlexNetConfig:
+    """The net for the data actually loaded (the digits fallback is 8x8x1)."""
+    return replace(config, image_size=xtr.shape[1], in_channels=xtr.shape[3])
+
+
+def batches_of(x, y, size):
+    return [{"x": x[i:i + size], "y": y[i:i + size]} for i in range(0, len(x), size)]
+
+
+def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
+    """SGD over shuffled minibatches (the last partial batch dropped; the order and the dropout masks depend
+    on the seed only). Returns the model and the mean train-mode minibatch error (%) of each epoch; with
+    `stop_at_error`, training stops after the first epoch whose error is at or below it."""
+    rng = np.random.default_rng([ctx.seed, 2012])
+    model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
+    steps = len(xtr) // batch_size
+    curve = []
+    for epoch in range(epochs):
+        order = rng.permutation(len(xtr))
+        errors = []
+        for i in range(steps):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            out = model.train_step({"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)})
+            if not math.isfinite(out["loss"]):
+                raise TrainingDivergedError(f"alexnet {tag}: loss {out['loss']} at epoch {epoch + 1} step {i + 1}")
+            errors.append(out["error"])
+        ctx.progress(steps)
+        curve.append(100 * float(np.mean(errors)))
+        if stop_at_error is not None and curve[-1] <= stop_at_error:
+            ctx.progress(steps * (epochs - epoch - 1))
+            break
+    return model, curve
+
+
+# --- experiment 1: ReLU vs tanh (Fig. 1) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivationStudy:
+    net: AlexNetConfig = FIG1_NET
+    relu_lr: float = 0.01
+    tanh_lr: float = 0.01
+    threshold: float = 25.0  # training error, %
+    train_images: int = 1000
+    max_epochs: int = 30
+    batch_size: int = 128
+
+
+def run_activation(ctx, study: ActivationStudy) -> dict:
+    ds, xtr, ytr, _, _ = prepare_cifar(ctx.data_dir, study.train_images, 0, study.net.image_size)
+    out: dict = {}
+    for act, lr in (("relu", study.relu_lr), ("tanh", study.tanh_lr)):
+        config = fit_config(replace(study.net, activation=act, lr=lr), xtr)
+        _, curve = train(ctx, config, xtr, ytr, study.max_epochs, study.batch_size, act,
+                         stop_at_error=study.threshold)
+        reached = [e for e, err in enumerate(curve, start=1) if err <= study.threshold]
+        out[f"{act}_epochs"] = float(reached[0]) if reached else math.nan
+        out[f"{act}_final_error"] = curve[-1]
+    relu, tanh = out["relu_epochs"], out["tanh_epochs"]
+    # tanh not there within the budget: it needs more than max_epochs, so max_epochs / relu is a lower bound.
+    out["speedup"] = (tanh if math.isfinite(tanh) else float(study.max_epochs)) / relu if math.isfinite(relu) \
+        else math.nan
+    out["tanh_censored"] = float(not math.isfinite(tanh))
+    out["dataset"] = dataset_label(ds)
+    return out
+
+
+# --- experiment 2: dropout and LRN on the reduced AlexNet -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegularizerStudy:
+    net: AlexNetConfig = REDUCED_NET
+    train_images: int = 2000
+    test_images: int = 1000
+    epochs: int = 10
+    batch_size: int = 128
+
+
+VARIANTS = (("full", {}), ("no_dropout", {"dropout": 0.0}), ("no_lrn", {"use_lrn": False}))
+
+
+def run_regularizers(ctx, study: RegularizerStudy) -> dict:
+    ds, xtr, ytr, xte, yte = prepare_cifar(ctx.data_dir, study.train_images, study.test_images, study.net.image_size)
+    out: dict = {}
+    for tag, change in VARIANTS:
+        config = fit_config(replace(study.net, **change), xtr)
+        model, curve = train(ctx, config, xtr, ytr, study.epochs, study.batch_size, tag)
+        train_error = 100 * model.evaluate(batches_of(xtr, ytr, 500))["error"]
+        test_error = 100 * model.evaluate(batches_of(xte, yte, 500))["error"]
+        out.update({f"{tag}_train_error": train_error, f"{tag}_test_error": test_error,
+                    f"{tag}_gap": test_error - train_error, f"{tag}_last_epoch_error": curve[-1]})
+    out["lrn_effect"] = out["no_lrn_test_error"] - out["full_test_error"]
+    out["dataset"] = dataset_label(ds)
+    return out
+
+
+ACT_TINY = ActivationStudy(train_images=512, max_epochs=4, threshold=80.0)
+ACT_REDUCED = ActivationStudy()
+REG_TINY = RegularizerStudy(train_images=512, test_images=500, epochs=2)
+REG_REDUCED = RegularizerStudy()
+ACT_PAPER = ActivationStudy(train_images=50_000, max_epochs=60)
+REG_PAPER = RegularizerStudy(train_images=50_000, test_images=10_000, epochs=90)
+
+ACT_SETTING = (f"Fig. 1 net (3 conv + softmax, 16/16/32 filters, 32x32), the first {ACT_REDUCED.train_images} "
+               f"CIFAR-10 training images, batch {ACT_REDUCED.batch_size}, SGD momentum 0.9, lr "
+               f"{ACT_REDUCED.relu_lr} (ReLU) / {ACT_REDUCED.tanh_lr} (tanh), N(0, 0.01) init, no regularization; "
+               f"epochs until the mean minibatch training error of an epoch is <= {ACT_REDUCED.threshold:g}%, "
+               f"at most {ACT_REDUCED.max_epochs} (tanh censored there: the ratio is then a lower bound)")
+REG_SETTING = (f"reduced AlexNet (32x32, 1/10 width, grouped conv2/4/5, LRN, overlapping pooling, dropout 0.5), "
+               f"the first {REG_REDUCED.train_images} CIFAR-10 training images, {REG_REDUCED.epochs} epochs of batch "
+               f"{REG_REDUCED.batch_size}, the paper's SGD (lr 0.01, momentum 0.9, wd 5e-4) and init; errors on "
+               f"the training images (eval mode) and the first {REG_REDUCED.test_images} test images")
+
+CLAIMS = (
+    Band(id="relu-faster-than-tanh", experiment="activation", metric="speedup", lo=2.0, reported=6.0,
+         source="Fig. 1, section 3.1", setting=ACT_SETTING,
+         text="the ReLU net reaches the training-error threshold at least 2x faster (in epochs) than the tanh net "
+              "(the paper: six times; PAPERS.md claim 1 asks >= 2)"),
+    Band(id="relu-tanh-speedup", experiment="activation", metric="speedup", report_only=True, reported=6.0,
+         source="Fig. 1", setting=ACT_SETTING, text="epochs(tanh) / epochs(ReLU) to the threshold"),
+    Band(id="tanh-censored", experiment="activation", metric="tanh_censored", statistic="mean", report_only=True,
+         source="Fig. 1", setting=ACT_SETTING,
+         text="fraction of seeds whose tanh net did not reach the threshold within the budget"),
+    Ordering(id="dropout-narrows-gap", a=("regularizers", "full_gap"), b=("regularizers", "no_dropout_gap"),
+             relation="<", source="section 4.2", reported="without dropout the network overfits substantially",
+             setting=REG_SETTING,
+             text="test minus training error is smaller with dropout than without"),
+    Band(id="dropout-slows-fitting", experiment="regularizers", metric="full_train_error", report_only=True,
+         source="section 4.2", reported="dropout roughly doubles the iterations to converge", setting=REG_SETTING,
+         text="training error (%) with dropout at the end (compare no_dropout_train_error)"),
+    Band(id="lrn-effect", experiment="regularizers", metric="lrn_effect", report_only=True, reported=2.0,
+         source="section 3.3 (CIFAR-10: 13% without, 11% with LRN)", setting=REG_SETTING,
+         text="test error without LRN minus with LRN (percentage points; the paper: 2)"),
+    Band(id="reduced-alexnet-test-error", experiment="regularizers", metric="full_test_error", report_only=True,
+         reported=None, source="(no CIFAR-10 figure for AlexNet itself)", setting=REG_SETTING,
+         text="test error (%) of the reduced AlexNet"),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Agreement: a mini AlexNet with every part (flatten at 3x3 so its order matters)
+
+MINI_NET = AlexNetConfig(convs=(
+    ConvSpec(8, 5, pad=2, lrn=True, pool=True),  # 32 -> 15
+    ConvSpec(16, 5, pad=2, groups=2, lrn=True, pool=True, bias_one=True),  # 15 -> 7
+    ConvSpec(24, 3, pad=1),
+    ConvSpec(24, 3, pad=1, groups=2, bias_one=True),
+    ConvSpec(16, 3, pad=1, groups=2, pool=True, bias_one=True),  # 7 -> 3
+), fc=(32, 32), image_size=32, num_classes=10, init_std=0.1, lr=0.01, lr_drops=(3,))
+# init_std 0.1 instead of 0.01: the LRN term alpha * sum a^2 must not vanish next to k for the LRN mutation
+# to show (with 0.01, activations are ~1e-2 and LRN changes them by ~1e-8 relative).
+STRIDED_NET = replace(MINI_NET, convs=(ConvSpec(8, 5, stride=2, pad=2, lrn=True, pool=True),  # 32 -> 16 -> 7
+                                       *MINI_NET.convs[1:4], replace(MINI_NET.convs[4], pool=False)))
+
+
+def image_batches(config: AlexNetConfig, batch: int):
+    def make(rng, dtype, n):
+        return [{"x": rng.normal(size=(batch, config.image_size, config.image_size, config.in_channels)).astype(dtype),
+                 "y": rng.integers(0, config.num_classes, size=batch).astype(np.int64),
+                 **dropout_masks(rng, config, batch, dtype)} for _ in range(n)]
+
+    return make
+
+
+AGREEMENT = (
+    AgreementCase(name="mini", config=MINI_NET, make_batches=image_batches(MINI_NET, 8), depth=MINI_NET.depth,
+                  steps=6),
+    AgreementCase(name="mini-tanh", config=replace(MINI_NET, activation="tanh"),
+                  make_batches=image_batches(MINI_NET, 8), depth=MINI_NET.depth, steps=4, dtypes=("float64",)),
+    AgreementCase(name="strided", config=STRIDED_NET, make_batches=image_batches(STRIDED_NET, 8),
+                  depth=STRIDED_NET.depth, steps=2, dtypes=("float64",)),
+    AgreementCase(name="reduced", config=REDUCED_NET, make_batches=image_batches(REDUCED_NET, 8),
+                  depth=REDUCED_NET.depth, steps=4, slow=True),
+    AgreementCase(name="paper", config=PAPER_NET, make_batches=image_batches(PAPER_NET, 2), depth=PAPER_NET.depth,
+                  steps=1, dtypes=("float32",), slow=True),
+)
+
+
+def _attr(value):
+    return lambda module: value
+
+
+MUTATIONS = (
+    Mutation(name="lrn-alpha-not-scaled-by-n", framework="torch", attribute="LRN_TORCH_ALPHA",
+             replacement=_attr(lambda alpha, n: alpha), case="mini", first_divergence="lrn1"),
+    Mutation(name="flatten-order-not-permuted", framework="torch", attribute="FLATTEN_FROM_TORCH",
+             replacement=_attr(lambda kernel, h, w, c: kernel), case="mini", first_divergence="fc6"),
+    Mutation(name="same-padding-at-stride-2", framework="tf", attribute="PADDING", replacement=_attr("same"),
+             case="strided", first_divergence="conv1"),
+    Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
+             replacement=_attr(lambda old, new: 1.0), case="mini", first_divergence="step 4 conv1/kernel"),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Benchmarks: the reduced AlexNet on 32x32 batches of 128
+
+
+def _bench_batch(rng, dtype):
+    return {"x": rng.uniform(size=(128, 32, 32, 3)).astype(dtype), "y": rng.integers(0, 10, 128).astype(np.int64),
+            **dropout_masks(rng, REDUCED_NET, 128, dtype)}
+
+
+BENCHMARKS = (
+    BenchmarkCase(name="reduced-alexnet-train", config=REDUCED_NET, make_batch=_bench_batch, method="train_step",
+                  items=128),
+    BenchmarkCase(name="reduced-alexnet-inference", config=REDUCED_NET, make_batch=_bench_batch, method="forward",
+                  items=128),
+)
+
+
+PAPER = Paper(
+    key="alexnet",
+    title="ImageNet Classification with Deep Convolutional Neural Networks",
+    citation=CITATION,
+    year=2012,
+    package="reproductions.alexnet",
+    experiments=(
+        Experiment(name="activation", run=run_activation, dataset="cifar10",
+                   configs={"tiny": ACT_TINY, "reduced": ACT_REDUCED, "paper": ACT_PAPER},
+                   seeds={"tiny": 1, "reduced": 3, "paper": 5},
+                   units=lambda s: 2 * s.max_epochs * (s.train_images // s.batch_size),
+                   description="Fig. 1: epochs to a training-error threshold, ReLU vs tanh"),
+        Experiment(name="regularizers", run=run_regularizers, dataset="cifar10",
+                   configs={"tiny": REG_TINY, "reduced": REG_REDUCED, "paper": REG_PAPER},
+                   seeds={"tiny": 1, "reduced": 2, "paper": 5},
+                   units=lambda s: len(VARIANTS) * s.epochs * (s.train_images // s.batch_size),
+                   description="reduced AlexNet with and without dropout, and without LRN"),
+    ),
+    claims=CLAIMS,
+    agreement=AGREEMENT,
+    mutations=MUTATIONS,
+    benchmarks=BENCHMARKS,
+    deviations=(
+        "No ImageNet: the 224x224 network is built, parameter-counted and agreement-checked (slow tier), never "
+        "trained. The reduced AlexNet (32x32 CIFAR-10) has every part of it at about 1/10 of the width.",
+        "Fig. 1's four-layer net is specified only through cuda-convnet files; here: three 5x5 conv layers with "
+        "16/16/32 filters, each followed by an overlapping 3/2 max-pool, and a softmax layer.",
+        "Reduced data: the first 1,000 (Fig. 1) or 2,000 (dropout/LRN) images of the shared 4,000-image CIFAR-10 "
+        "subset; test errors on the first 1,000 test images. No augmentation (the paper: crops, flips, PCA "
+        "lighting), no 10-crop testing.",
+        "Fig. 1's training error: the mean minibatch error over an epoch; threshold 25% as in the paper.",
+        "Dropout is inverted (kept units scaled by 1/(1-p) in training, nothing at test) where the paper scales "
+        "the outputs by 0.5 at test time: the same function up to the scale of the next layer's weights.",
+        "Weight decay 5e-4 as the coupled L2 gradient g + wd w, on every weight and bias (the paper's update "
+        "rule, section 5). Biases 1 in conv2/4/5 and the hidden fc layers, else 0; weights N(0, 0.01).",
+        "Without CIFAR-10 data the experiments run on scikit-learn's 8x8 digits (harness.data fallback), "
+        "recorded per seed under 'dataset'.",
+        "The tiny profile (CI) is a smoke test: 512 images, threshold 80%, at most 4 epochs, 2-epoch dropout run.",
+    ),
+)

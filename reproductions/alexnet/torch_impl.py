@@ -1,0 +1,211 @@
+"""Krizhevsky, Sutskever & Hinton 2012, "ImageNet Classification with Deep Convolutional Neural Networks",
+in PyTorch.
+
+The network of section 3.5 / Fig. 2 (and smaller ones built from the same parts, see paper.py):
+conv layers with ReLU f(x) = max(0, x) (section 3.1; tanh for the Fig. 1 comparison), the two-GPU split
+of conv2/4/5 as grouped convolutions (groups=2: each half of the kernels sees one half of the previous
+layer's maps, section 3.2), local response normalization (section 3.3)
+    b^i_{x,y} = a^i_{x,y} / (k + alpha sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} (a^j_{x,y})^2)^beta
+with k=2, n=5, alpha=1e-4, beta=0.75 after the ReLU of conv1 and conv2, overlapping max-pooling z=3, s=2
+(section 3.4), then fully connected layers with dropout 0.5 on the hidden ones (section 4.2), softmax.
+
+Every default is written out (../shared/PITFALLS.md):
+- LRN: torch.nn.LocalResponseNorm divides alpha by `size`, the paper does not: alpha_torch = n * alpha.
+- padding explicit and symmetric (Conv2d padding=p); max-pool unpadded (ceil_mode False).
+- flatten: torch flattens NCHW (c, h, w); the canonical fc kernel after the flatten has its rows in NHWC
+  (h, w, c) order, so get/set_params permute them through harness.layout.
+- dropout: the masks come in the batch ("mask_fc6", ... with values 0 or 1 / (1 - p)); no torch RNG.
+- init (section 5): weights N(0, init_std), biases 1 where the config says (conv2, conv4, conv5, hidden fc),
+  else 0.
+- SGD (section 5): v = 0.9 v - 0.0005 eps w - eps dL/dw; w += v, i.e. momentum with lr inside the buffer
+  and the coupled weight decay g + wd w on every weight AND bias (the update rule names no exception).
+  torch.optim.SGD(weight_decay=wd) is v = mu v + (g + wd w); w -= lr v: identical while lr is constant;
+  the buffer is rescaled by old_lr / new_lr when lr changes (harness.conventions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness import layout
+from harness.conventions import torch_momentum_buffer_rescale
+from harness.params import check_params
+
+# Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+LRN_TORCH_ALPHA = lambda alpha, n: n * alpha  # noqa: E731  torch's LocalResponseNorm uses alpha / n
+FLATTEN_FROM_TORCH = layout.flatten_rows_nchw_to_nhwc
+FLATTEN_TO_TORCH = layout.flatten_rows_nhwc_to_nchw
+MOMENTUM_BUFFER_RESCALE = torch_momentum_buffer_rescale
+
+
+class AlexNet(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.act = ACTIVATIONS[c.activation]
+        self.convs = nn.ModuleDict()
+        self.lrns = nn.ModuleDict()
+        cin = c.in_channels
+        for i, s in enumerate(c.convs, start=1):
+            self.convs[f"conv{i}"] = nn.Conv2d(cin, s.filters, s.kernel, stride=s.stride, padding=s.pad,
+                                               groups=s.groups, bias=True, padding_mode="zeros")
+            if s.lrn and c.use_lrn:
+                self.lrns[f"lrn{i}"] = nn.LocalResponseNorm(c.lrn_n, alpha=LRN_TORCH_ALPHA(c.lrn_alpha, c.lrn_n),
+                                                            beta=c.lrn_beta, k=c.lrn_k)
+            cin = s.filters
+        self.pool = nn.MaxPool2d(c.pool_size, stride=c.pool_stride, padding=0, ceil_mode=False)
+        self.fcs = nn.ModuleDict()
+        fin = c.flat_features
+        for name, width in zip(c.fc_names, (*c.fc, c.num_classes), strict=True):
+            self.fcs[name] = nn.Linear(fin, width, bias=True)
+            fin = width
+
+    def forward(self, x, masks=None):
+        """masks: None (eval) or {fc name: mask} for the hidden fc layers (train mode with dropout)."""
+        c, taps = self.c, {}
+        for i, s in enumerate(c.convs, start=1):
+            x = taps[f"conv{i}"] = self.act(self.convs[f"conv{i}"](x))
+            if f"lrn{i}" in self.lrns:
+                x = taps[f"lrn{i}"] = self.lrns[f"lrn{i}"](x)
+            if s.pool:
+                x = taps[f"pool{i}"] = self.pool(x)
+        x = x.flatten(1)  # NCHW order: (c, h, w)
+        names = c.fc_names
+        for name in names[:-1]:
+            x = self.act(self.fcs[name](x))
+            if masks is not None and c.dropout > 0:
+                x = x * masks[name]
+            taps[name] = x
+        taps["output"] = self.fcs[names[-1]](x)
+        return taps
+
+
+def init_weights(net: AlexNet, c) -> None:
+    with torch.no_grad():
+        for i, s in enumerate(c.convs, start=1):
+            conv = net.convs[f"conv{i}"]
+            nn.init.normal_(conv.weight, 0.0, c.init_std)
+            nn.init.constant_(conv.bias, 1.0 if s.bias_one else 0.0)
+        for name in c.fc_names:
+            fc = net.fcs[name]
+            nn.init.normal_(fc.weight, 0.0, c.init_std)
+            nn.init.constant_(fc.bias, 1.0 if (c.fc_bias_one and name != c.fc_names[-1]) else 0.0)
+
+
+def cross_entropy(logits, y):
+    return F.cross_entropy(logits, y, reduction="mean", label_smoothing=0.0)
+
+
+class Model:
+    def __init__(self, config, seed, dtype="float32"):
+        torch.manual_seed(seed)
+        self.config = config
+        self.dtype = getattr(torch, dtype)
+        self.net = AlexNet(config).to(self.dtype)
+        init_weights(self.net, config)
+        self.params = {}
+        for i in range(1, len(config.convs) + 1):
+            conv = self.net.convs[f"conv{i}"]
+            self.params[f"conv{i}/kernel"], self.params[f"conv{i}/bias"] = conv.weight, conv.bias
+        for name in config.fc_names:
+            fc = self.net.fcs[name]
+            self.params[f"{name}/kernel"], self.params[f"{name}/bias"] = fc.weight, fc.bias
+        self.first_fc = f"{config.fc_names[0]}/kernel"
+        self.steps = 0
+        self.lr = config.lr_at(0)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=config.momentum, dampening=0.0,
+                                   nesterov=False, weight_decay=config.weight_decay, maximize=False)
+
+    # --- parameters ---------------------------------------------------------------------------------------
+
+    def _to_canonical(self, name, a):
+        if a.ndim == 4:
+            return layout.conv_from_torch(a)
+        if a.ndim == 2:
+            k = layout.dense_from_torch(a)
+            return FLATTEN_FROM_TORCH(k, *self.config.flat_shape) if name == self.first_fc else k
+        return a.copy()
+
+    def _from_canonical(self, name, a):
+        if a.ndim == 4:
+            return layout.conv_to_torch(a)
+        if a.ndim == 2:
+            if name == self.first_fc:
+                a = FLATTEN_TO_TORCH(a, *self.config.flat_shape)
+            return layout.dense_to_torch(a)
+        return a
+
+    def get_params(self):
+        return {k: self._to_canonical(k, p.detach().numpy()) for k, p in self.params.items()}
+
+    def set_params(self, params):
+        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "alexnet torch Model")
+        with torch.no_grad():
+            for k, p in self.params.items():
+                p.copy_(torch.from_numpy(self._from_canonical(k, np.asarray(params[k]))).to(p.dtype))
+
+    # --- computation --------------------------------------------------------------------------------------
+
+    def _x(self, batch):
+        return torch.from_numpy(layout.nhwc_to_nchw(np.asarray(batch["x"]))).to(self.dtype)
+
+    def _masks(self, batch):
+        if self.config.dropout <= 0:
+            return None
+        return {n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=self.dtype) for n in self.config.fc_names[:-1]}
+
+    def _y(self, batch):
+        return torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+
+    def forward(self, batch, training=False):
+        with torch.no_grad():
+            taps = self.net(self._x(batch), self._masks(batch) if training else None)
+        return {k: layout.nchw_to_nhwc(v.numpy()) if v.ndim == 4 else v.numpy() for k, v in taps.items()}
+
+    def grads(self, batch):
+        self.net.zero_grad(set_to_none=True)
+        loss = cross_entropy(self.net(self._x(batch), self._masks(batch))["output"], self._y(batch))
+        loss.backward()
+        grads = {k: self._to_canonical(k, p.grad.numpy()) for k, p in self.params.items()}
+        self.net.zero_grad(set_to_none=True)
+        return loss.item(), grads
+
+    def _set_lr(self, lr):
+        if lr == self.lr:
+            return
+        scale = MOMENTUM_BUFFER_RESCALE(self.lr, lr)
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                buf = self.opt.state.get(p, {}).get("momentum_buffer")
+                if buf is not None:
+                    buf.mul_(scale)
+            group["lr"] = lr
+        self.lr = lr
+
+    def train_step(self, batch):
+        """One SGD step (dropout with the batch's masks); loss and error of the batch before the update."""
+        self._set_lr(self.config.lr_at(self.steps))
+        self.steps += 1
+        y = self._y(batch)
+        self.opt.zero_grad(set_to_none=True)
+        logits = self.net(self._x(batch), self._masks(batch))["output"]
+        loss = cross_entropy(logits, y)
+        loss.backward()
+        self.opt.step()
+        error = (logits.detach().argmax(dim=1) != y).to(torch.float64).mean()
+        return {"loss": loss.item(), "error": error.item()}
+
+    def evaluate(self, batches):
+        total, wrong, n = 0.0, 0.0, 0
+        with torch.no_grad():
+            for batch in batches:
+                y = self._y(batch)
+                logits = self.net(self._x(batch))["output"]
+                total += F.cross_entropy(logits, y, reduction="sum").item()
+                wrong += (logits.argmax(dim=1) != y).sum().item()
+                n += len(y)
+        return {"loss": total / n, "error": wrong / n}
