@@ -61,7 +61,8 @@ class Generator(nn.Module):
     def __init__(self, c, dtype):
         super().__init__()
         widths = [c.z_dim, *c.g_hidden]
-        self.hidden = nn.ModuleList(_uniform_linear(a, b, c.g_irange, dtype) for a, b in zip(widths, widths[1:]))
+        self.hidden = nn.ModuleList(_uniform_linear(a, b, c.g_irange, dtype)
+                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.y = _uniform_linear(widths[-1], c.x_dim, c.g_irange, dtype)
         self.output_kind = c.g_output
 
@@ -81,7 +82,7 @@ class Discriminator(nn.Module):
         widths = [c.x_dim, *c.d_units]
         self.units, self.pieces = tuple(c.d_units), c.d_pieces
         self.hidden = nn.ModuleList(_uniform_linear(a, b * c.d_pieces, c.d_irange, dtype)
-                                    for a, b in zip(widths, widths[1:]))
+                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.y = _uniform_linear(widths[-1], 1, c.d_irange, dtype)
 
     def forward(self, x, masks=None, taps=None):

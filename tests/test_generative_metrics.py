@@ -1,0 +1,77 @@
+"""The framework-free generative metrics of the GAN and DDPM reproductions, on cases with known answers:
+the Gaussian Parzen-window estimator (reproductions/gan/parzen.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reproductions.gan import parzen
+
+
+def _log_normal(x, mu, sigma):
+    """log N(x; mu, sigma^2 I), row by row."""
+    d = x.shape[1]
+    return -((x - mu) ** 2).sum(1) / (2 * sigma**2) - d * math.log(sigma * math.sqrt(2 * math.pi))
+
+
+def test_parzen_with_one_sample_is_that_gaussian():
+    rng = np.random.default_rng(0)
+    x, s = rng.normal(size=(7, 5)), rng.normal(size=(1, 5))
+    for sigma in (0.1, 0.5, 2.0):
+        got = parzen.log_likelihoods(x, s, [sigma])[0]
+        np.testing.assert_allclose(got, _log_normal(x, s[0], sigma), rtol=1e-12)
+
+
+def test_parzen_is_the_mean_of_the_kernels():
+    """Two samples: log((N(x; s1) + N(x; s2)) / 2), including far points where naive exp underflows."""
+    x = np.array([[0.0, 0.0], [3.0, -1.0], [40.0, 40.0]])
+    s = np.array([[1.0, 0.0], [-1.0, 2.0]])
+    sigma = 0.3
+    a, b = _log_normal(x, s[0], sigma), _log_normal(x, s[1], sigma)
+    expected = np.logaddexp(a, b) - math.log(2)
+    np.testing.assert_allclose(parzen.log_likelihoods(x, s, [sigma])[0], expected, rtol=1e-12)
+    assert np.all(np.isfinite(parzen.log_likelihoods(x, s, [sigma])))
+
+
+def test_parzen_of_many_gaussian_samples_is_the_smoothed_density():
+    """Samples from N(0, 1) in 1-D: the kernel estimate tends to N(0, 1 + sigma^2)."""
+    rng = np.random.default_rng(1)
+    samples = rng.standard_normal((200_000, 1))
+    x = np.array([[-1.5], [0.0], [0.7], [2.0]])
+    sigma = 0.5
+    got = parzen.log_likelihoods(x, samples, [sigma])[0]
+    np.testing.assert_allclose(got, _log_normal(x, 0.0, math.sqrt(1 + sigma**2)), atol=0.02)
+
+
+def test_sigma_is_chosen_on_validation_and_test_reports_mean_and_standard_error():
+    """Samples and validation points from N(0, 0.3^2 I): among widths around the best one, the estimator
+    picks the grid point whose validation mean is highest, and reports mean and std/sqrt(n) on the test set."""
+    rng = np.random.default_rng(2)
+    d = 3
+    samples, valid, test = (0.3 * rng.standard_normal((n, d)) for n in (4000, 500, 300))
+    sigmas = [0.01, 0.1, 0.2, 5.0]
+    sigma, valid_mean = parzen.select_sigma(samples, valid, sigmas)
+    means = parzen.log_likelihoods(valid, samples, sigmas).mean(1)
+    assert sigma == sigmas[int(np.argmax(means))] and valid_mean == pytest.approx(means.max())
+    assert sigma in (0.1, 0.2)  # far too narrow or far too wide loses
+    result = parzen.parzen_estimate(samples, valid, test, sigmas)
+    ll = parzen.log_likelihoods(test, samples, [sigma])[0]
+    assert result.sigma == sigma
+    assert result.mean == pytest.approx(ll.mean(), rel=1e-12)
+    assert result.se == pytest.approx(ll.std() / math.sqrt(len(test)), rel=1e-12)
+
+
+def test_parzen_chunks_give_the_same_answer(monkeypatch):
+    rng = np.random.default_rng(3)
+    x, s = rng.random((25, 4)), rng.random((30, 4))
+    whole = parzen.log_likelihoods(x, s, parzen.SIGMAS)
+    monkeypatch.setattr(parzen, "CHUNK", 7)
+    np.testing.assert_allclose(parzen.log_likelihoods(x, s, parzen.SIGMAS), whole, rtol=1e-12)
+
+
+def test_the_papers_sigma_grid():
+    assert len(parzen.SIGMAS) == 10
+    assert parzen.SIGMAS[0] == pytest.approx(0.1) and parzen.SIGMAS[-1] == pytest.approx(1.0)
