@@ -234,15 +234,15 @@ TOY_GAN = GANConfig(x_dim=1, z_dim=1, g_hidden=(16, 16), g_output="linear", d_un
                     g_irange=0.5, d_irange=0.5, batch=128, lr=0.05, lr_decay=1.0, momentum=0.5)
 # Prop. 1: D alone, to convergence: bigger batches, heavier momentum, lr decayed by e^-3 over the run.
 PROP1_GAN = dataclasses.replace(TOY_GAN, g_hidden=(), g_steps=0, batch=512, lr=0.1, momentum=0.9)
-PROP1 = {"tiny": ToyConfig(gan=dataclasses.replace(PROP1_GAN, iterations=400, lr_decay=1.0075), mu_g=3.0),
+PROP1 = {"tiny": ToyConfig(gan=dataclasses.replace(PROP1_GAN, iterations=300, lr_decay=1.01), mu_g=3.0),
          "reduced": ToyConfig(gan=dataclasses.replace(PROP1_GAN, iterations=1500, lr_decay=1.002), mu_g=3.0)}
-GAUSS1D = {"tiny": ToyConfig(gan=dataclasses.replace(TOY_GAN, iterations=400), early=100),
+GAUSS1D = {"tiny": ToyConfig(gan=dataclasses.replace(TOY_GAN, iterations=300), early=100),
            "reduced": ToyConfig(gan=dataclasses.replace(TOY_GAN, iterations=1500), early=200)}
 SATURATING = {p: dataclasses.replace(t, gan=dataclasses.replace(t.gan, generator_loss="saturating"))
               for p, t in GAUSS1D.items()}
 MNIST = {
-    "tiny": GANConfig(g_hidden=(256, 256), d_units=(64, 64), iterations=300, n_samples=2000, n_valid=500,
-                      n_test=1000),
+    "tiny": GANConfig(g_hidden=(256, 256), d_units=(64, 64), iterations=200, n_samples=1000, n_valid=500,
+                      n_test=500),
     "reduced": GANConfig(iterations=1200, n_samples=10_000, n_valid=1000, n_test=10_000),
     "paper": GANConfig(iterations=250 * 600, n_samples=10_000, n_valid=1000, n_test=10_000),
 }
@@ -269,15 +269,15 @@ def _bench_batch(c: GANConfig):
 
 SETTING_1D = ("1-D data N(4, 0.5^2); G: 1-D Gaussian z -> 16 ReLU -> 16 ReLU -> linear, D: maxout 16x5 -> 16x5 "
               "-> sigmoid, no dropout, weights U(-0.5, 0.5); SGD lr 0.05, momentum 0.5, batch 128, k=1; "
-              "{} iterations (reduced profile; tiny: 400)")
+              "{} iterations (reduced profile; tiny: 300)")
 SETTING_PROP1 = ("G fixed at N(3, 1), data N(4, 0.5^2); D: maxout 16x5 -> 16x5 -> sigmoid trained alone, SGD lr 0.1 "
-                 "decayed e^-3 over the run, momentum 0.9, batch 512, 1500 iterations (tiny: 400); D* compared on "
+                 "decayed e^-3 over the run, momentum 0.9, batch 512, 1500 iterations (tiny: 300); D* compared on "
                  "201 grid points in [2, 5] where p_d or p_g exceeds 5% of its peak")
 SETTING_MNIST = ("official sizes (G 100-1200-1200-784, D maxout 240x5 x2, dropout 0.8/0.5), SGD lr 0.1 momentum 0.5 "
                  "(no ramp to 0.7), batch 100, k=1, 1200 iterations = 2 epochs (the official run: hundreds of "
                  "epochs); Parzen on 10k samples, sigma from logspace(-1, 0, 10) on 1000 held-out training images, "
-                 "10k test images. Tiny profile: G 100-256-256-784, D maxout 64x5 x2, 300 iterations, 2000 "
-                 "samples, 1000 test images")
+                 "10k test images. Tiny profile: G 100-256-256-784, D maxout 64x5 x2, 200 iterations, 1000 "
+                 "samples, 500 test images")
 
 CLAIMS = (
     Band(id="prop1-optimal-discriminator", experiment="optimal_d", metric="max_abs_error", lo=0.0, hi=0.05,
