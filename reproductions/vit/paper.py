@@ -130,7 +130,8 @@ def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what
 
 
 def run_data_size(ctx, cfg: DataSizeConfig) -> dict:
-    ds = _load(cfg.dataset, ctx.data_dir)
+    root = harness_data.resolve_data_dir(ctx.data_dir)  # cache on the resolved directory, not on None
+    ds = _load(cfg.dataset, str(root) if root is not None else None)
     rng = np.random.default_rng([ctx.seed, 0])
     n = min(cfg.n_train, len(ds.x_train))
     idx = np.sort(rng.choice(len(ds.x_train), size=n, replace=False))  # a fresh random subset per seed
@@ -157,7 +158,9 @@ def _units(cfg: DataSizeConfig) -> int:
 
 # Reduced profile: (training images, AdamW steps of 64) per size, 3 seeds, both frameworks. As in the paper
 # (Table 3: ImageNet 300 epochs, ImageNet-21k 90, JFT 7) a larger set gets more steps but fewer epochs:
-# 38, 16 and 6.4 epochs here. Measured: about 10 minutes for both frameworks on the shared 2-core machine.
+# 38, 16 and 6.4 epochs here. Measured on the 2-core development machine, both frameworks, 3 seeds: 762 s wall
+# while shared with three other jobs (load average 4.3-6.1), 397 s of CPU (the harness pins one thread per
+# framework, so about 400 s on an idle machine); the tiny profile: 44-59 s for both frameworks.
 SIZES = {"n_small": (250, 150), "n_mid": (1000, 250), "n_large": (4000, 400)}
 TINY_STEPS = 30
 
@@ -329,5 +332,13 @@ PAPER = Paper(
         "Fewer seeds (3) than a claim about data-size trends would like; the training subset is drawn afresh per "
         "seed.",
     ),
-    notes={"claims": "PAPERS.md section 7(c), claims 1, 2 and 4"},
+    notes={
+        "claims": "PAPERS.md section 7(c), claims 1, 2 and 4 (claim 3, a larger ViT on the smallest set, is not run)",
+        "pitfalls found": "tf.nn.gelu(approximate=False) is off by up to 5e-9 in float64 (TF 2.21 CPU): GELU is "
+                          "written out with tf.math.erf. keras.layers.MultiHeadAttention scales the query by "
+                          "ops.cast(1 / sqrt(key_dim)) of a Python float, i.e. float32-rounded in float64 models "
+                          "(1e-8 relative error in the attention logits): set to a float64 NumPy scalar. The "
+                          "attention key bias has an exactly zero gradient that Adam turns into a random walk of "
+                          "round-off: left out.",
+    },
 )
