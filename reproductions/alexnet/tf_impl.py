@@ -12,12 +12,15 @@ Every default that differs from PyTorch is written out (../shared/PITFALLS.md):
 - padding: explicit and symmetric (tf.nn.conv2d's explicit padding, never 'SAME'); max-pool 'valid'.
 - flatten: NHWC (h, w, c), the canonical order of the fc kernel rows.
 - dropout: the batch's masks (values 0 or 1 / (1 - p)), not keras.layers.Dropout's RNG.
-- init: weights N(0, init_std) (not glorot_uniform), biases 1 or 0 as the config says (not all zero).
+- init: weights N(0, init_std), or N(0, 1 / fan_in) with init_std None (not glorot_uniform), biases 1 or
+  0 as the config says (not all zero).
 - SGD: keras.optimizers.SGD(momentum=0.9, nesterov=False) is m = mu m - lr g; w += m, the paper's rule;
   its `weight_decay` is decoupled, so it is None and the coupled g + wd w is added by hand.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -46,6 +49,11 @@ class LocalResponseNorm(keras.layers.Layer):
         return x / tf.pow(self.k + self.alpha * window, self.beta)
 
 
+def weight_std(init_std, fan_in: int) -> float:
+    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(1 / fan_in) (LeCun)."""
+    return init_std if init_std is not None else math.sqrt(1.0 / fan_in)
+
+
 class Conv(keras.layers.Layer):
     """k x k conv with bias, `groups` groups, explicit symmetric padding `pad`."""
 
@@ -57,8 +65,10 @@ class Conv(keras.layers.Layer):
 
     def build(self, input_shape):
         s = self.spec
-        self.kernel = self.add_weight(shape=(s.kernel, s.kernel, int(input_shape[-1]) // s.groups, s.filters),
-                                      initializer=keras.initializers.RandomNormal(0.0, self.init_std), name="kernel")
+        cin = int(input_shape[-1]) // s.groups
+        std = weight_std(self.init_std, s.kernel * s.kernel * cin)
+        self.kernel = self.add_weight(shape=(s.kernel, s.kernel, cin, s.filters),
+                                      initializer=keras.initializers.RandomNormal(0.0, std), name="kernel")
         self.bias = self.add_weight(shape=(s.filters,), initializer=keras.initializers.Constant(
             1.0 if s.bias_one else 0.0), name="bias")
 
@@ -83,10 +93,13 @@ class AlexNet(keras.Model):
         self.pool = keras.layers.MaxPooling2D(c.pool_size, strides=c.pool_stride, padding="valid", dtype=dtype)
         self.flatten = keras.layers.Flatten(data_format="channels_last", dtype=dtype)
         self.fcs = {}
+        fin = c.flat_features
         for j, (name, width) in enumerate(zip(c.fc_names, (*c.fc, c.num_classes), strict=True)):
             hidden = j < len(c.fc)
+            std = weight_std(c.init_std, fin)
+            fin = width
             self.fcs[name] = keras.layers.Dense(
-                width, use_bias=True, kernel_initializer=keras.initializers.RandomNormal(0.0, c.init_std),
+                width, use_bias=True, kernel_initializer=keras.initializers.RandomNormal(0.0, std),
                 bias_initializer=keras.initializers.Constant(1.0 if (c.fc_bias_one and hidden) else 0.0),
                 dtype=dtype, name=name)
         # Keras tracks layers assigned as attributes or in lists; the dicts above are for lookup only.

@@ -15,8 +15,8 @@ Every default is written out (../shared/PITFALLS.md):
 - flatten: torch flattens NCHW (c, h, w); the canonical fc kernel after the flatten has its rows in NHWC
   (h, w, c) order, so get/set_params permute them through harness.layout.
 - dropout: the masks come in the batch ("mask_fc6", ... with values 0 or 1 / (1 - p)); no torch RNG.
-- init (section 5): weights N(0, init_std), biases 1 where the config says (conv2, conv4, conv5, hidden fc),
-  else 0.
+- init (section 5): weights N(0, init_std) (or N(0, 1 / fan_in) when init_std is None), biases 1 where
+  the config says (conv2, conv4, conv5, hidden fc), else 0.
 - SGD (section 5): v = 0.9 v - 0.0005 eps w - eps dL/dw; w += v, i.e. momentum with lr inside the buffer
   and the coupled weight decay g + wd w on every weight AND bias (the update rule names no exception).
   torch.optim.SGD(weight_decay=wd) is v = mu v + (g + wd w); w -= lr v: identical while lr is constant;
@@ -24,6 +24,8 @@ Every default is written out (../shared/PITFALLS.md):
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -84,15 +86,20 @@ class AlexNet(nn.Module):
         return taps
 
 
+def weight_std(c, fan_in: int) -> float:
+    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(1 / fan_in) (LeCun)."""
+    return c.init_std if c.init_std is not None else math.sqrt(1.0 / fan_in)
+
+
 def init_weights(net: AlexNet, c) -> None:
     with torch.no_grad():
         for i, s in enumerate(c.convs, start=1):
             conv = net.convs[f"conv{i}"]
-            nn.init.normal_(conv.weight, 0.0, c.init_std)
+            nn.init.normal_(conv.weight, 0.0, weight_std(c, conv.weight[0].numel()))
             nn.init.constant_(conv.bias, 1.0 if s.bias_one else 0.0)
         for name in c.fc_names:
             fc = net.fcs[name]
-            nn.init.normal_(fc.weight, 0.0, c.init_std)
+            nn.init.normal_(fc.weight, 0.0, weight_std(c, fc.in_features))
             nn.init.constant_(fc.bias, 1.0 if (c.fc_bias_one and name != c.fc_names[-1]) else 0.0)
 
 
