@@ -2,4 +2,5 @@
 
 PAPERS = (
     "reproductions.backprop.paper",  # Rumelhart, Hinton & Williams 1986
+    "reproductions.vit.paper",  # Dosovitskiy et al. 2020
 )
