@@ -1,0 +1,300 @@
+"""Ho, Jain & Abbeel 2020, "Denoising Diffusion Probabilistic Models" (framework-free: configs, experiments,
+claims, agreement cases). The process, the U-Net and the sampler are in torch_impl.py / tf_impl.py; the
+block plan and config in configs.py; the sample-quality measures (NumPy) in metrics.py.
+
+All randomness is drawn here with np.random.default_rng and passed in the batch: the training timesteps t,
+the noise eps of q(x_t | x_0), the dropout masks of every residual block, and for sampling x_T and the noise
+z of every step of Algorithm 2. So the same weights and the same batch give the same samples in both
+frameworks, which the agreement cases check over whole chains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from harness.errors import TrainingDivergedError
+from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+
+from . import metrics
+from .configs import DDPMConfig, mask_shapes, scaled, schedule_numpy, unet_plan
+
+# --- batches --------------------------------------------------------------------------------------------------
+
+
+def _mask(rng, keep, shape, dtype):
+    if keep >= 1.0:
+        return np.ones(shape, dtype)
+    return ((rng.random(shape) < keep) / keep).astype(dtype)
+
+
+def train_batch(rng: np.random.Generator, c: DDPMConfig, x0: np.ndarray, dtype: str) -> dict:
+    """x0 with uniform t in {0..T-1}, eps ~ N(0, I), and one inverted-dropout mask per residual block."""
+    b = {"x0": np.asarray(x0, dtype), "t": rng.integers(0, c.T, len(x0)).astype(np.int64),
+         "noise": rng.standard_normal(np.shape(x0)).astype(dtype)}
+    for key, shape in mask_shapes(c, len(x0)).items():
+        b[key] = _mask(rng, 1.0 - c.dropout, shape, dtype)
+    return b
+
+
+def chain_noise(rng: np.random.Generator, c: DDPMConfig, n: int, dtype: str) -> dict:
+    """x_T ~ N(0, I) and z_t ~ N(0, I) for every step of Algorithm 2 (z[t] is used at 0-based step t)."""
+    return {"x_T": rng.standard_normal((n, *c.shape)).astype(dtype),
+            "z": rng.standard_normal((c.T, n, *c.shape)).astype(dtype)}
+
+
+# --- experiments --------------------------------------------------------------------------------------------
+
+
+def _check(loss: float, what: str, step: int) -> None:
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(f"ddpm {what}: loss {loss} at step {step}")
+
+
+def _sample(model, rng, c: DDPMConfig, n: int, chunk: int = 1000) -> np.ndarray:
+    return np.concatenate([model.sample(chain_noise(rng, c, min(chunk, n - i), "float32"))
+                           for i in range(0, n, chunk)]).astype(np.float64)
+
+
+def _digits():
+    from harness import data
+
+    ds = data.load("digits")
+    return ds, ds.x_train * 2.0 - 1.0, ds.x_test * 2.0 - 1.0  # [0, 1] -> [-1, 1], as the paper scales pixels
+
+
+def run_schedule(ctx, c: DDPMConfig) -> dict[str, float]:
+    """The framework's own schedule tables at the paper's T=1000, and L_T = KL(q(x_T | x_0) || N(0, I))."""
+    model = ctx.make_model(c, seed=ctx.seed, dtype="float64")
+    tab = model.schedule()
+    ref = schedule_numpy(c)
+    ab_T = float(tab["alpha_bar"][-1])
+    _, x, _ = _digits()
+    x = x.reshape(len(x), -1)
+    # per dimension: 0.5 * (ab x0^2 + (1 - ab) - 1 - log(1 - ab)), in bits
+    kl = 0.5 * (ab_T * x**2 + (1 - ab_T) - 1 - math.log(1 - ab_T)) / math.log(2)
+    ctx.progress(1)
+    return {"alpha_bar_T": ab_T, "sqrt_alpha_bar_T": math.sqrt(ab_T),
+            "max_rel_error_vs_numpy": float(np.max(np.abs(tab["alpha_bar"] / ref["alpha_bar"] - 1))),
+            "prior_kl_bits_per_dim": float(kl.mean())}
+
+
+def run_moons(ctx, c: DDPMConfig) -> dict[str, float]:
+    """Train on fresh two-moons draws; energy distance between samples and as many fresh data points."""
+    rng = np.random.default_rng(ctx.seed)
+    model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
+    for step in range(1, c.steps + 1):
+        _check(model.train_step(train_batch(rng, c, metrics.moons(rng, c.batch), "float32"))["loss"], "moons", step)
+        if step % 100 == 0:
+            ctx.progress(100)
+    samples = _sample(model, rng, c, c.n_samples)
+    data = metrics.moons(rng, c.n_samples)
+    return {"energy": metrics.energy_distance(samples, data),
+            "energy_data": metrics.energy_distance(metrics.moons(rng, c.n_samples), data)}
+
+
+def run_digits(ctx, c: DDPMConfig) -> dict:
+    """Train on the 8x8 digits; Frechet distance of samples to the test images on the features of a classifier
+    trained here (NOT Inception FID), with the train-vs-test distance as the floor."""
+    ds, train, test = _digits()
+    rng = np.random.default_rng(ctx.seed)
+    model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
+    order, pos = rng.permutation(len(train)), 0
+    for step in range(1, c.steps + 1):
+        if pos + c.batch > len(order):
+            order, pos = rng.permutation(len(train)), 0
+        x0 = train[order[pos:pos + c.batch]]
+        pos += c.batch
+        _check(model.train_step(train_batch(rng, c, x0, "float32"))["loss"], "digits", step)
+        if step % 100 == 0:
+            ctx.progress(100)
+    samples = _sample(model, rng, c, c.n_samples)
+    feats = metrics.DigitFeatures(train, ds.y_train)  # deterministic: the same classifier for every run
+    f_test = feats.features(test)
+    ref = train[rng.choice(len(train), size=min(c.n_samples, len(train)), replace=False)]
+    return {"fd": metrics.frechet_distance_of(feats.features(samples), f_test),
+            "fd_train_vs_test": metrics.frechet_distance_of(feats.features(ref), f_test),
+            "classifier_accuracy": feats.accuracy(test, ds.y_test),
+            "dataset": f"{ds.name}: {ds.subset} ({ds.source})"}
+
+
+# --- configs --------------------------------------------------------------------------------------------------
+
+PAPER_SCHEDULE = DDPMConfig(arch="mlp", shape=(2,), T=1000)  # the schedule does not depend on the network
+MOONS = DDPMConfig(arch="mlp", shape=(2,), **scaled(100), clip_denoised=False, lr=1e-3, warmup=100, batch=256,
+                   mlp_hidden=128, mlp_layers=3, temb_dim=32, n_samples=2000)
+DIGITS = DDPMConfig(arch="unet", shape=(8, 8, 1), **scaled(100), ch=16, ch_mult=(1, 2), num_res_blocks=1,
+                    attn_resolutions=(4,), groups=8, dropout=0.1, lr=1e-3, warmup=100, batch=64, n_samples=500)
+
+
+def _profiles(base: DDPMConfig, tiny: int, reduced: int, **tiny_overrides) -> dict:
+    return {"tiny": dataclasses.replace(base, steps=tiny, **tiny_overrides),
+            "reduced": dataclasses.replace(base, steps=reduced)}
+
+
+def _mu(profiles: dict) -> dict:
+    return {p: dataclasses.replace(c, objective="mu_mse") for p, c in profiles.items()}
+
+
+MOONS_EPS = _profiles(MOONS, tiny=400, reduced=3000, n_samples=1000)
+DIGITS_EPS = _profiles(DIGITS, tiny=100, reduced=1500, n_samples=200)
+
+# --- agreement ------------------------------------------------------------------------------------------------
+
+# 4x4 images, two resolutions, attention at 2x2 (down1, mid, up1), every zero-init layer at full scale so the
+# residual branches carry signal, clipping active (grad_clip below the gradient norm), T = 10: the whole chain.
+UNET_TINY = DDPMConfig(arch="unet", shape=(4, 4, 1), T=10, beta_1=0.01, beta_T=0.2, ch=8, ch_mult=(1, 2),
+                       num_res_blocks=1, attn_resolutions=(2,), groups=4, dropout=0.1, zero_init_scale=1.0,
+                       lr=1e-3, warmup=3, grad_clip=0.5, batch=2)
+UNET_MU_TRUE = dataclasses.replace(UNET_TINY, objective="mu_true", sigma2="beta_tilde", clip_denoised=False)
+MLP_TINY = dataclasses.replace(MOONS, T=10, beta_1=0.01, beta_T=0.2, mlp_hidden=16, mlp_layers=2, temb_dim=8,
+                               batch=8, warmup=5, lr=1e-2, objective="eps_true", grad_clip=0.1)  # clipping active
+MLP_MU = dataclasses.replace(MLP_TINY, objective="mu_mse", sigma2="beta_tilde", clip_denoised=True)
+UNET_LONG = dataclasses.replace(UNET_TINY, **scaled(100))
+
+
+def _batches(c: DDPMConfig, chain: int = 2):
+    def make(rng, dtype, n):
+        out = []
+        for k in range(n):
+            b = train_batch(rng, c, rng.uniform(-1, 1, (c.batch, *c.shape)), dtype)
+            if k == 0:
+                b.update(chain_noise(rng, c, chain, dtype))
+            out.append(b)
+        return out
+
+    return make
+
+
+def _unet_depth(c: DDPMConfig, chain: bool = True) -> int:
+    """Layers from input to loss (about 4 per residual block), times the chain length when forward runs it."""
+    layers = sum(4 if b.kind == "res" else 2 for b in unet_plan(c))
+    return layers * (c.T if chain else 1)
+
+
+SETTING_MOONS = ("two moons (fresh draws), MLP 3x128 swish with a 32-dim sinusoidal t input, T=100 with beta "
+                 "1e-3 .. 0.2 (the paper's range x 1000/T), Adam lr 1e-3 warmup 100, clip 1, batch 256, 3000 steps "
+                 "(tiny: 400); energy distance of 2000 samples (tiny: 1000) to as many fresh data points")
+SETTING_DIGITS = ("scikit-learn 8x8 digits in [-1, 1] (1437 train / 360 test), U-Net ch 16, ch_mult (1, 2), 1 res "
+                  "block per level, attention at 4x4, GroupNorm 8 groups, dropout 0.1, T=100 with beta 1e-3 .. 0.2, "
+                  "Adam lr 1e-3 warmup 100, clip 1, batch 64, 1500 steps (tiny: 100), no EMA; Frechet distance of "
+                  "500 samples (tiny: 200) to the test images on the 64 tanh features of a classifier the harness "
+                  "trains (NOT Inception FID; not comparable with the paper's CIFAR-10 numbers)")
+
+CLAIMS = (
+    Band(id="schedule-alpha-bar-T", experiment="schedule", metric="alpha_bar_T", lo=4.03e-5, hi=4.04e-5,
+         reported=4.036e-5, source="Sec. 4 (T=1000, beta linear 1e-4 .. 0.02); PAPERS.md 6(c)1",
+         setting="the paper's schedule exactly (each framework's own float64 tables)",
+         text="alpha_bar_T of the linear schedule is 4.036e-5 (sqrt: 0.006353)"),
+    Band(id="schedule-matches-numpy", experiment="schedule", metric="max_rel_error_vs_numpy", lo=0.0, hi=1e-12,
+         reported=0.0, source="Eq. 4", setting="the paper's schedule exactly",
+         text="every alpha_bar_t of the framework's tables matches NumPy's to 1e-12"),
+    Band(id="prior-kl", experiment="schedule", metric="prior_kl_bits_per_dim", report_only=True,
+         reported="about 1e-5 bits/dim", source="Sec. 4 (L_T)", setting="the paper's schedule; x_0 = the 8x8 "
+         "digits scaled to [-1, 1]", text="L_T = KL(q(x_T | x_0) || N(0, I)) in bits per dimension"),
+    Ordering(id="eps-beats-mu-moons", a=("moons_eps", "energy"), b=("moons_mu", "energy"), relation="<",
+             reported="eps + L_simple FID 3.17 vs mu + MSE unstable", source="Table 2", setting=SETTING_MOONS,
+             text="epsilon prediction with L_simple gives samples closer to the data (energy distance) than mu "
+                  "prediction with the unweighted MSE"),
+    Ordering(id="eps-beats-mu-digits", a=("digits_eps", "fd"), b=("digits_mu", "fd"), relation="<",
+             reported="eps + L_simple FID 3.17 vs mu + MSE unstable", source="Table 2", setting=SETTING_DIGITS,
+             text="epsilon prediction with L_simple gives a lower classifier-feature Frechet distance than mu "
+                  "prediction with the unweighted MSE"),
+    Band(id="digits-frechet", experiment="digits_eps", metric="fd", report_only=True,
+         reported="FID 3.17 (CIFAR-10, Inception features; NOT comparable)", source="Table 1", setting=SETTING_DIGITS,
+         text="Frechet distance on the harness classifier's features (NOT Inception FID) for eps + L_simple"),
+    Band(id="digits-frechet-floor", experiment="digits_eps", metric="fd_train_vs_test", report_only=True,
+         reported="FID 5.24 of the model against the test set (Table 1)", source="Table 1", setting=SETTING_DIGITS,
+         text="the same distance between real training images and the test images (the floor of the measure)"),
+)
+
+PAPER = Paper(
+    key="ddpm",
+    title="Denoising Diffusion Probabilistic Models",
+    citation="J. Ho, A. Jain, P. Abbeel. Denoising Diffusion Probabilistic Models. NeurIPS 2020.",
+    year=2020,
+    package="reproductions.ddpm",
+    experiments=(
+        Experiment(name="schedule", run=run_schedule, configs={"tiny": PAPER_SCHEDULE, "reduced": PAPER_SCHEDULE,
+                   "paper": PAPER_SCHEDULE}, seeds={"tiny": 1, "reduced": 1, "paper": 1},
+                   dataset="digits", units=lambda c: 1, description="the linear schedule's alpha_bar_T and L_T"),
+        Experiment(name="moons_eps", run=run_moons, configs=MOONS_EPS, seeds={"tiny": 2, "reduced": 3},
+                   dataset="generated:two-moons", units=lambda c: c.steps,
+                   description="eps prediction, L_simple, on two moons"),
+        Experiment(name="moons_mu", run=run_moons, configs=_mu(MOONS_EPS), seeds={"tiny": 2, "reduced": 3},
+                   dataset="generated:two-moons", units=lambda c: c.steps,
+                   description="mu prediction, unweighted MSE, on two moons"),
+        Experiment(name="digits_eps", run=run_digits, configs=DIGITS_EPS, seeds={"tiny": 1, "reduced": 1},
+                   dataset="digits", units=lambda c: c.steps, description="eps prediction, L_simple, 8x8 digits"),
+        Experiment(name="digits_mu", run=run_digits, configs=_mu(DIGITS_EPS), seeds={"tiny": 1, "reduced": 1},
+                   dataset="digits", units=lambda c: c.steps, description="mu prediction, unweighted MSE, digits"),
+    ),
+    claims=CLAIMS,
+    agreement=(
+        # Forward taps, the whole T=10 sampling chain and all gradients; no optimizer steps (tracing the U-Net's
+        # tf.function train step alone takes ~10 s on this machine: the Adam trajectories are in the slow tier
+        # for the U-Net, and in the fast tier on the MLP, which shares the process, Adam, warmup and clipping).
+        AgreementCase(name="unet-chain", config=UNET_TINY, make_batches=_batches(UNET_TINY),
+                      depth=_unet_depth(UNET_TINY), steps=0),
+        AgreementCase(name="mlp-eps-true", config=MLP_TINY, make_batches=_batches(MLP_TINY, chain=4),
+                      depth=3 * MLP_TINY.T, steps=10),
+        AgreementCase(name="mlp-mu-mse", config=MLP_MU, make_batches=_batches(MLP_MU, chain=4),
+                      depth=3 * MLP_MU.T, steps=10, dtypes=("float64",)),
+        AgreementCase(name="unet-adam", config=UNET_TINY, make_batches=_batches(UNET_TINY),
+                      depth=_unet_depth(UNET_TINY), steps=4, dtypes=("float64",), slow=True),
+        # float32 U-Net Adam trajectories are not compared: GroupNorm follows every residual sum, so per-channel
+        # biases get gradients that nearly cancel (float32 relative error up to ~1e-2), and Adam's first steps
+        # divide each gradient by its own magnitude: an O(lr) parameter difference that is rounding, not a
+        # porting bug. float32 Adam trajectories are checked on the MLP.
+        AgreementCase(name="unet-mu-true", config=UNET_MU_TRUE, make_batches=_batches(UNET_MU_TRUE),
+                      depth=_unet_depth(UNET_MU_TRUE), steps=3, dtypes=("float64",), slow=True),
+        AgreementCase(name="unet-chain-100", config=UNET_LONG, make_batches=_batches(UNET_LONG),
+                      depth=_unet_depth(UNET_LONG), steps=0, dtypes=("float64",), slow=True),
+    ),
+    mutations=(
+        Mutation(name="groupnorm-eps-keras-default", framework="tf", attribute="GN_EPS",
+                 replacement=lambda m: 1e-3, case="unet-chain", first_divergence="down0/res0"),
+        Mutation(name="downsample-symmetric-padding", framework="torch", attribute="DOWN_PAD",
+                 replacement=lambda m: (1, 1, 1, 1), case="unet-chain", first_divergence="down0/downsample"),
+        Mutation(name="timestep-embedding-cos-sin", framework="tf", attribute="timestep_embedding",
+                 replacement=lambda m: (lambda t, dim, dtype, f=m.timestep_embedding:  # [cos, sin]
+                                        m.tf.roll(f(t, dim, dtype), shift=dim // 2, axis=1)),
+                 case="unet-chain", first_divergence="temb"),
+        Mutation(name="attention-softmax-over-queries", framework="tf", attribute="ATTN_SOFTMAX_AXIS",
+                 replacement=lambda m: 1, case="unet-chain", first_divergence="down1/attn0"),
+        Mutation(name="noise-added-at-the-last-step", framework="torch", attribute="NOISE_AT_LAST_STEP",
+                 replacement=lambda m: True, case="unet-chain", first_divergence="chain/step10"),
+        Mutation(name="per-variable-clipnorm", framework="tf", attribute="CLIP_OPTION",
+                 replacement=lambda m: (lambda c: {"clipnorm": c.grad_clip}), case="mlp-eps-true",
+                 first_divergence="step 1 "),
+    ),
+    benchmarks=(
+        BenchmarkCase(name="digits-train-step", config=DIGITS, method="train_step", items=DIGITS.batch,
+                      unit="images", make_batch=lambda rng, d: train_batch(
+                          rng, DIGITS, rng.uniform(-1, 1, (DIGITS.batch, 8, 8, 1)), d)),
+        BenchmarkCase(name="digits-sample-T100", config=DIGITS, method="sample", items=100, unit="samples",
+                      make_batch=lambda rng, d: chain_noise(rng, DIGITS, 100, d)),
+        BenchmarkCase(name="moons-sample-T100", config=MOONS, method="sample", items=1000, unit="samples",
+                      make_batch=lambda rng, d: chain_noise(rng, MOONS, 1000, d)),
+    ),
+    deviations=(
+        "Reduced scale: T=100 with the beta range scaled by 1000/T (1e-3 .. 0.2) instead of T=1000, except the "
+        "schedule check, which uses the paper's T=1000 exactly.",
+        "Data: two moons and scikit-learn's 8x8 digits instead of CIFAR-10/LSUN; a small U-Net (ch 16, ch_mult "
+        "(1, 2), 1 residual block per level, attention at 4x4, GroupNorm with 8 groups) instead of ch 128, (1, 2, "
+        "2, 2), 2 blocks, attention at 16x16, 32 groups (35.7M parameters); an MLP for the 2-D toy.",
+        "Adam lr 1e-3 with 100 warmup steps (the paper: 2e-4 with 5000), batch 64/256 (paper 128), a few thousand "
+        "steps (paper 800k); no EMA of the weights (paper 0.9999: meaningless over so few steps); no random flips.",
+        "Sample quality: Frechet distance on the features of a 64-unit classifier the harness trains on the digits "
+        "(NOT Inception FID) and energy distance for the 2-D toy; the paper reports IS/FID on 50k samples.",
+        "The true-bound objectives (*_true) use the Gaussian L_{t-1} term for every t, including t=1 (the paper's "
+        "L_0 is a discretized Gaussian decoder) and drop the constant variance terms; they are agreement-tested, "
+        "not claimed.",
+        "Sampling follows the official p_sample: predicted x_0 clipped to [-1, 1] (images; not for the 2-D toy, "
+        "whose data exceed [-1, 1]), sigma_t^2 = beta_t (fixedlarge).",
+        "The 'nin' layers (1x1 dense over channels) are stored as 1x1 convolutions (canonical kernel (1, 1, in, out)).",
+    ),
+    notes={"claims": "PAPERS.md section 6(c)"},
+)
