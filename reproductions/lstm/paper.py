@@ -495,7 +495,7 @@ DEVIATIONS = (
     "Embedded Reber targets are the actual next symbol (one-hot); the criterion counts a step correct when "
     "the k most active outputs are exactly the k legal next symbols. Training strings are padded into "
     "minibatches (padded steps carry no state change and no loss).",
-    "Fewer trials: 3-5 seeds per experiment instead of 10-30.",
+    "Fewer trials: 3 seeds per experiment and framework (tiny: 1) instead of the paper's 10-150.",
     "The tanh RNN baseline of the adding problem is ours (the paper reports no RNN on it); the task-2a "
     "baseline uses a tanh unit (the paper's RTRL/BPTT nets used logistic units) and has biases.",
     "The truncated gradient is computed exactly as the paper defines it (errors reaching the gates' and "
