@@ -145,8 +145,8 @@ def _mu(profiles: dict) -> dict:
     return {p: dataclasses.replace(c, objective="mu_mse") for p, c in profiles.items()}
 
 
-MOONS_EPS = _profiles(MOONS, tiny=250, reduced=2000, n_samples=1000)
-DIGITS_EPS = {"tiny": dataclasses.replace(DIGITS, steps=40, n_samples=100),
+MOONS_EPS = _profiles(MOONS, tiny=200, reduced=2000, n_samples=1000)
+DIGITS_EPS = {"tiny": dataclasses.replace(DIGITS, steps=30, n_samples=64),
               "reduced": dataclasses.replace(DIGITS, steps=500, n_samples=400)}
 
 # --- agreement ------------------------------------------------------------------------------------------------
@@ -184,11 +184,11 @@ def _unet_depth(c: DDPMConfig, chain: bool = True) -> int:
 
 SETTING_MOONS = ("two moons (fresh draws), MLP 3x128 swish with a 32-dim sinusoidal t input, T=100 with beta "
                  "1e-3 .. 0.2 (the paper's range x 1000/T), Adam lr 1e-3 warmup 100, clip 1, batch 256, 2000 steps "
-                 "(tiny: 250); energy distance of 2000 samples (tiny: 1000) to as many fresh data points")
+                 "(tiny: 200); energy distance of 2000 samples (tiny: 1000) to as many fresh data points")
 SETTING_DIGITS = ("scikit-learn 8x8 digits in [-1, 1] (1437 train / 360 test), U-Net ch 16, ch_mult (1, 2), 1 res "
                   "block per level, attention at 4x4, GroupNorm 8 groups, dropout 0.1, T=100 with beta 1e-3 .. 0.2, "
-                  "Adam lr 1e-3 warmup 100, clip 1, batch 64, 500 steps (tiny: 40), no EMA; Frechet distance of "
-                  "400 samples (tiny: 100) to the test images on the 64 tanh features of a classifier the harness "
+                  "Adam lr 1e-3 warmup 100, clip 1, batch 64, 500 steps (tiny: 30), no EMA; Frechet distance of "
+                  "400 samples (tiny: 64) to the test images on the 64 tanh features of a classifier the harness "
                   "trains (NOT Inception FID; not comparable with the paper's CIFAR-10 numbers)")
 
 CLAIMS = (
