@@ -342,8 +342,10 @@ AGREEMENT = (
                   depth=STRIDED_NET.depth, steps=2, dtypes=("float64",)),
     AgreementCase(name="reduced", config=REDUCED_NET, make_batches=image_batches(REDUCED_NET, 8),
                   depth=REDUCED_NET.depth, steps=4, slow=True),
+    # The paper's net in float64 (about 5 GB in all): in float32 its conv1 gradient under the N(0, 0.01) init
+    # is ~1e-6, a remainder of cancelling terms that float32 rounding dominates (9% apart, measured).
     AgreementCase(name="paper", config=PAPER_NET, make_batches=image_batches(PAPER_NET, 2), depth=PAPER_NET.depth,
-                  steps=1, dtypes=("float32",), slow=True),
+                  steps=1, dtypes=("float64",), slow=True),
 )
 
 
@@ -410,7 +412,10 @@ PAPER = Paper(
         "(CIFAR-10 average-pooled 2x2).",
         "Reduced data: the first 1,000 images of the shared 4,000-image CIFAR-10 subset for both studies; test "
         "errors on the first 1,000 test images. No augmentation (the paper: crops, flips, PCA lighting), no "
-        "10-crop testing. 3 seeds.",
+        "10-crop testing. 3 seeds (Fig. 1 study), 2 seeds (dropout/LRN study: each seed trains three nets).",
+        "At this budget the dropout/LRN study is weak: in the reduced run (2 seeds) the net with dropout and LRN "
+        "stayed at chance (88-89% training error) and the others reached only 70-80%, so nothing overfits and "
+        "the train-test gaps (-1 to 5 points) are noise; its verdicts say little either way.",
         "Init: weights N(0, 1/fan_in) instead of the paper's N(0, 0.01) in both studies. Probes (seed 100, not an "
         "evaluation seed, torch): with N(0, 0.01) the ReLU Fig. 1 net stayed at chance (89% training error) for "
         "30 epochs at lr 0.01 and reached only 53% at lr 0.05, and the reduced AlexNet stayed at chance for 10 "

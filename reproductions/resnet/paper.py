@@ -263,14 +263,18 @@ AGREEMENT = (
                   depth=_depth(PLAIN8), steps=6, dtypes=("float64",)),
     AgreementCase(name="imagenet18-narrow", config=IMAGENET18_NARROW, make_batches=image_batches(64, 3, 1000, 8),
                   depth=_depth(IMAGENET18_NARROW), steps=4),
+    # The deep full-width cases run in float64 only. In float32 their first-layer gradients fail by 0.4-9%
+    # (relative to the tensor's scale) while float64 agrees to 1e-13: the gradient reaching the stem is a
+    # small remainder of large cancelling terms (each BN backward subtracts means), so float32 rounding of
+    # the terms dominates it. The small cases above and plain8-float32 check float32.
     AgreementCase(name="resnet20", config=RESNET20, make_batches=image_batches(32, 3, 10, 8),
-                  depth=_depth(RESNET20), steps=4, slow=True),
+                  depth=_depth(RESNET20), steps=4, dtypes=("float64",), slow=True),
     AgreementCase(name="plain8-float32", config=PLAIN8, make_batches=image_batches(8, 3, 10, 8),
                   depth=_depth(PLAIN8), steps=6, dtypes=("float32",), slow=True),
     AgreementCase(name="imagenet18", config=IMAGENET18, make_batches=image_batches(64, 3, 1000, 4),
                   depth=_depth(IMAGENET18), steps=2, slow=True),
     AgreementCase(name="imagenet34", config=IMAGENET34, make_batches=image_batches(64, 3, 1000, 4),
-                  depth=_depth(IMAGENET34), steps=2, slow=True),
+                  depth=_depth(IMAGENET34), steps=2, dtypes=("float64",), slow=True),
 )
 
 
