@@ -2,5 +2,6 @@
 
 PAPERS = (
     "reproductions.backprop.paper",  # Rumelhart, Hinton & Williams 1986
+    "reproductions.lstm.paper",  # Hochreiter & Schmidhuber 1997
     "reproductions.vit.paper",  # Dosovitskiy et al. 2020
 )
