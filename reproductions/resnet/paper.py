@@ -5,7 +5,7 @@ Architectures (written by hand in torch_impl.py and tf_impl.py, same canonical p
   conv, option A shortcuts (identity; subsampled and zero-padded in channels where the shape changes),
   global average pooling, 10-way fc; and its plain counterpart (no shortcuts, same parameters);
 - the ImageNet ResNet-18/34 of Table 1 (basic blocks, option B: 1x1 projection + BN where the shape
-  changes), agreement-checked at 32x32 input.
+  changes), agreement-checked at 64x64 input.
 
 Claims at reduced scale (../shared/PAPERS.md section 4): the degradation problem (a deeper plain net ends
 with a higher training loss), its cure (the deeper ResNet is no worse than the shallower one), the
@@ -343,7 +343,8 @@ PAPER = Paper(
         "Option A zero channels are appended after the identity channels (the paper does not say where).",
         "Conv init N(0, 2/(k*k*c_out)) (fan_out, as fb.resnet.torch); fc U(+-1/sqrt(fan_in)).",
         "ResNet-110's warm-up and the Fig. 7 layer-response analysis are not reproduced.",
-        "ImageNet ResNet-18/34 are agreement-checked (at 32x32 input) and parameter-counted, not trained.",
+        "ImageNet ResNet-18/34 are agreement-checked (at 64x64 input; a narrow ResNet-18 in the fast tier) and "
+        "parameter-counted, not trained.",
         "The tiny profile (CI) trains 8- vs 20-layer nets at 8x8 px for 2 epochs on 1,024 images: a smoke test.",
         "Without CIFAR-10 data the study runs on scikit-learn's 8x8 digits (harness.data fallback), recorded "
         "per seed under 'dataset'.",
