@@ -141,8 +141,11 @@ class Model:
         return (c.n_people, c.n_relations, c.n_people)
 
     def _compile(self):
-        return tf.function(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
+        # The concrete function is called directly: it skips tf.function's per-call argument matching,
+        # which costs more than the whole sweep of these tiny nets.
+        step = tf.function(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
                            input_signature=self._signature)
+        return step.get_concrete_function()
 
     # --- parameters ---------------------------------------------------------------------------------------
 
