@@ -10,7 +10,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+
+def _one_blas_thread():
+    """The classifier's matrices are small: a multi-threaded BLAS on a busy 2-core machine ran it 10x slower
+    (8.7 s vs 0.9 s). threadpoolctl comes with scikit-learn; without it, nothing is changed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
 
 
 def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
@@ -77,6 +89,10 @@ class DigitFeatures:
         onehot = np.eye(k)[y]
         params = [self.w1, self.b1, self.w2, self.b2]
         velocity = [np.zeros_like(p) for p in params]
+        with _one_blas_thread():
+            self._fit(x, onehot, params, velocity, steps, lr)
+
+    def _fit(self, x, onehot, params, velocity, steps, lr):
         for _ in range(steps):
             h = np.tanh(x @ self.w1 + self.b1)
             logits = h @ self.w2 + self.b2
