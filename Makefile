@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 reproduce: setup  ## the main job: agreement + every paper at the tiny profile, then the comparison table
-	$(BIN)/python -m harness agree all
+	$(BIN)/python -m harness agree all --skip-slow
 	$(BIN)/python -m harness reproduce all --profile tiny; test $$? -le 1
 	$(BIN)/python -m harness table
 
@@ -32,17 +32,18 @@ ci: setup  ## what .ci/run runs: lint, every test tier, and the regression verdi
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) verdict
 
-# The CI regression verdict: fresh agreement checks and tiny-profile claims in a scratch results
-# directory, compared with the committed baseline (exit 1 on any regression).
+# The CI regression verdict: fresh agreement checks (the slow cases run in the slow test tier) and
+# tiny-profile claims in a scratch results directory, compared with the committed baseline (exit 1 on
+# any regression).
 verdict: setup
 	dir=$$(mktemp -d) && \
-	{ $(BIN)/python -m harness --results-dir $$dir agree all; test $$? -le 1; } && \
+	{ $(BIN)/python -m harness --results-dir $$dir agree all --skip-slow; test $$? -le 1; } && \
 	{ $(BIN)/python -m harness --results-dir $$dir reproduce all --profile tiny; test $$? -le 1; } && \
 	$(BIN)/python -m harness --results-dir $$dir compare results/baseline.jsonl
 
 baseline: setup  ## regenerate results/baseline.jsonl (commit it with the change that moved it, and say why)
 	rm -rf results/.baseline-run
-	$(BIN)/python -m harness --results-dir results/.baseline-run agree all; test $$? -le 1
+	$(BIN)/python -m harness --results-dir results/.baseline-run agree all --skip-slow; test $$? -le 1
 	$(BIN)/python -m harness --results-dir results/.baseline-run reproduce all --profile tiny; test $$? -le 1
 	cp results/.baseline-run/records.jsonl results/baseline.jsonl
 	rm -rf results/.baseline-run

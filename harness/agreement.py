@@ -162,9 +162,14 @@ def _rename(d: ArrayDiff, name: str) -> ArrayDiff:
     return d
 
 
-def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamper | None = None) -> list[Check]:
+def cases(paper: Paper, skip_slow: bool = False) -> list[AgreementCase]:
+    return [c for c in paper.agreement if not (skip_slow and c.slow)]
+
+
+def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamper | None = None,
+              skip_slow: bool = False) -> list[Check]:
     checks: list[Check] = []
-    for case in paper.agreement:
+    for case in cases(paper, skip_slow):
         for dtype in dtypes:
             if dtype in case.dtypes:
                 checks += run_case(paper, case, dtype, tamper)

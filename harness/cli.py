@@ -61,9 +61,9 @@ def cmd_agree(args) -> int:
     dtypes = (args.dtype,) if args.dtype else DTYPES
     env = numerics.environment(FRAMEWORKS)
     checks = []
-    bar = _progress_factory()("agree", sum(len(p.agreement) for p in papers) * len(dtypes))
+    bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) for p in papers) * len(dtypes))
     for paper in papers:
-        checks += agreement.run_paper(paper, dtypes, progress=bar.update)
+        checks += agreement.run_paper(paper, dtypes, progress=bar.update, skip_slow=args.skip_slow)
     bar.close()
     records = [
         results.make_record(
@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", help="a paper key from `list`, or 'all'")
     p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: both)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--skip-slow", action="store_true",
+                   help="leave out the cases a paper marks slow (minutes or GBs; the slow test tier runs them)")
     p.set_defaults(fn=cmd_agree)
 
     p = sub.add_parser("reproduce", help="run the papers' experiments and test their claims")

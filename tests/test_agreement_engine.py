@@ -97,3 +97,14 @@ def test_set_params_refuses_bad_keys_naming_each():
     message = str(err.value)
     assert "missing: dense1/bias" in message and "unexpected: extra/kernel" in message
     assert "dense2/kernel: shape (1, 1), expected (4, 3)" in message
+
+
+def test_skip_slow_leaves_out_only_the_cases_marked_slow():
+    import dataclasses
+
+    from tests.toy.paper import PAPER
+
+    slow = dataclasses.replace(PAPER.agreement[0], name="slow-one", slow=True)
+    paper = dataclasses.replace(PAPER, agreement=(*PAPER.agreement, slow))
+    assert [c.name for c in agreement.cases(paper)] == ["sgd", "adam", "slow-one"]
+    assert [c.name for c in agreement.cases(paper, skip_slow=True)] == ["sgd", "adam"]
