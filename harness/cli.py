@@ -117,7 +117,7 @@ def cmd_reproduce(args) -> int:
             runs = fidelity.run_experiments(
                 paper, args.profile, frameworks, args.seeds, data_dir, saved=saved,
                 on_seed=lambda entry: results.append_run(runs_path, entry),
-                progress_factory=_progress_factory(), datasets=used,
+                progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
             )
         except KeyboardInterrupt:
             print(f"\ninterrupted: finished seed runs are kept in {runs_path}; "
@@ -251,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_positive_int, help="seeds per experiment (default: the profile's)")
     p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR, else bundled data)")
     p.add_argument("--resume", action="store_true", help="reuse seed runs saved by an interrupted run")
+    p.add_argument("--jobs", type=_positive_int, default=1,
+                   help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
     p.set_defaults(fn=cmd_reproduce)
 
     p = sub.add_parser("bench", help="throughput of both frameworks on the same work (figures, not asserts)")

@@ -161,6 +161,7 @@ def run_experiments(
     on_seed: Callable[[dict], None] | None = None,
     progress_factory=None,
     datasets: dict[tuple[str, str], set[str]] | None = None,
+    jobs: int = 1,
 ) -> dict[tuple[str, str], list[SeedMetrics]]:
     """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
 
@@ -168,43 +169,85 @@ def run_experiments(
     ...}; resume); `on_seed(entry)` is called after each seed so the caller can persist it at once.
     `datasets`, when given, is filled with (framework, experiment) -> the datasets the seeds actually used
     (an experiment's run may return a string under "dataset", e.g. when it fell back to bundled data).
+    `jobs` > 1 runs seeds in that many worker processes (each pinned to the same numerics, so a seed's
+    result does not depend on `jobs`); every seed is still saved as soon as it finishes.
     """
     saved = saved or {}
     datasets = datasets if datasets is not None else {}
+    tasks = [(framework, exp, seed, run_key(paper, exp, framework, seed, profile, exp.configs[profile]))
+             for framework in frameworks for exp in paper.experiments
+             for seed in seeds_for(exp, profile, seeds)]
+    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset)
+            for _, exp, _, key in tasks if key in saved}
+
+    def finish(key, metrics, dataset):
+        done[key] = (metrics, dataset)
+        if on_seed:
+            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset})
+
+    pending = [t for t in tasks if t[3] not in done]
+    if jobs > 1 and len(pending) > 1:
+        _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory)
+    else:
+        _run_here(paper, profile, data_dir, pending, finish, progress_factory)
+
     runs: dict[tuple[str, str], list[SeedMetrics]] = {}
-    for framework in frameworks:
-        model_cls = registry.model_class(paper, framework)
-        for exp in paper.experiments:
-            config = exp.configs[profile]
-            seed_list = seeds_for(exp, profile, seeds)
-            results: list[SeedMetrics] = []
-            bar = progress_factory(f"{paper.key} {exp.name} [{framework}]", exp.units(config) * len(seed_list)) \
-                if progress_factory else None
-            for seed in seed_list:
-                key = run_key(paper, exp, framework, seed, profile, config)
-                if key in saved:
-                    results.append(saved[key]["metrics"])
-                    datasets.setdefault((framework, exp.name), set()).add(saved[key].get("dataset") or exp.dataset)
-                    if bar:
-                        bar.update(exp.units(config))
-                    continue
-                ctx = RunContext(
-                    framework=framework,
-                    seed=seed,
-                    profile=profile,
-                    data_dir=data_dir,
-                    make_model=_model_factory(model_cls),
-                    progress=(bar.update if bar else (lambda n: None)),
-                )
-                metrics, dataset = split_metrics(exp.run(ctx, config), exp)
-                results.append(metrics)
-                datasets.setdefault((framework, exp.name), set()).add(dataset)
-                if on_seed:
-                    on_seed({"key": list(key), "metrics": metrics, "dataset": dataset})
-            if bar:
-                bar.close()
-            runs[(framework, exp.name)] = results
+    for framework, exp, _, key in tasks:
+        metrics, dataset = done[key]
+        runs.setdefault((framework, exp.name), []).append(metrics)
+        datasets.setdefault((framework, exp.name), set()).add(dataset)
     return runs
+
+
+def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
+    ctx = RunContext(framework=framework, seed=seed, profile=profile, data_dir=data_dir,
+                     make_model=_model_factory(registry.model_class(paper, framework)),
+                     progress=progress or (lambda n: None))
+    return split_metrics(exp.run(ctx, exp.configs[profile]), exp)
+
+
+def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> None:
+    """One seed after another in this process, with a progress bar per (framework, experiment)."""
+    groups: dict[tuple[str, str], list] = {}
+    for task in pending:
+        groups.setdefault((task[0], task[1].name), []).append(task)
+    for (framework, name), group in groups.items():
+        exp = group[0][1]
+        bar = progress_factory(f"{paper.key} {name} [{framework}]", exp.units(exp.configs[profile]) * len(group)) \
+            if progress_factory else None
+        for _, _, seed, key in group:
+            finish(key, *_run_seed(paper, exp, framework, seed, profile, data_dir, bar.update if bar else None))
+        if bar:
+            bar.close()
+
+
+def _seed_in_worker(paper_key: str, exp_name: str, framework: str, seed: int, profile: str, data_dir):
+    paper = registry.get(paper_key)  # the worker finds the registry through the same environment
+    return _run_seed(paper, paper.experiment(exp_name), framework, seed, profile, data_dir)
+
+
+def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory) -> None:
+    """Seeds in `jobs` fresh processes ("spawn": no framework state is inherited); one progress bar."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    units = {t[3]: t[1].units(t[1].configs[profile]) for t in pending}
+    bar = progress_factory(f"{paper.key} [{jobs} workers]", sum(units.values())) if progress_factory else None
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_seed_in_worker, paper.key, exp.name, framework, seed, profile, data_dir): key
+                   for framework, exp, seed, key in pending}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in finished:
+                finish(futures[future], *future.result())  # a worker's exception is raised here
+                if bar:
+                    bar.update(units[futures[future]])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if bar:
+            bar.close()
 
 
 def split_metrics(out: dict, exp: Experiment) -> tuple[SeedMetrics, str]:

@@ -83,3 +83,26 @@ def test_an_experiment_may_say_which_dataset_it_used_and_every_other_value_is_a_
     assert metrics == {"acc": 1.0} and dataset.startswith("digits")
     with pytest.raises(TypeError, match="metric 'note' is 'x', not a number"):
         fidelity.split_metrics({"note": "x"}, exp)
+
+
+@pytest.mark.slow
+def test_seeds_in_worker_processes_give_the_same_results_and_save_each_seed(monkeypatch):
+    """--jobs 2: fresh spawned workers (each imports both frameworks: seconds), same numbers as one process."""
+    from harness import registry
+
+    monkeypatch.setenv("HARNESS_REGISTRY", "tests.toy")
+    registry.papers.cache_clear()
+    try:
+        paper = registry.get("toy")
+        here = fidelity.run_experiments(paper, "tiny", ("torch", "tf"), 2, None)
+        saved: list[dict] = []
+        used: dict = {}
+        workers = fidelity.run_experiments(paper, "tiny", ("torch", "tf"), 2, None, on_seed=saved.append,
+                                           datasets=used, jobs=2)
+    finally:
+        registry.papers.cache_clear()
+    assert workers == here
+    assert len(saved) == 4 and used == {("torch", "fit"): {"generated:gaussian"}, ("tf", "fit"): {"generated:gaussian"}}
+    resumed = fidelity.run_experiments(paper, "tiny", ("torch", "tf"), 2, None, jobs=2,
+                                       saved={tuple(e["key"]): e for e in saved})
+    assert resumed == here  # everything saved: nothing runs again
