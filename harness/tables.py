@@ -182,6 +182,8 @@ def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency
     else:
         (fw, ok), = judged.items()
         base = f"reproduced ({fw})" if ok else f"not reproduced ({fw}: {fmt_num(ran[fw].get('value'))})"
+    if consistency is not None and consistency.get("passed") is None and judged:
+        notes.append("too few seeds to test torch-tf consistency")
     if consistency is not None and consistency.get("passed") is False:
         p = consistency.get("value")
         notes.append("frameworks inconsistent" + (f" (p={fmt_sci(p)})" if _is_number(p) else ""))

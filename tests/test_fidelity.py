@@ -106,3 +106,22 @@ def test_seeds_in_worker_processes_give_the_same_results_and_save_each_seed(monk
     resumed = fidelity.run_experiments(paper, "tiny", ("torch", "tf"), 2, None, jobs=2,
                                        saved={tuple(e["key"]): e for e in saved})
     assert resumed == here  # everything saved: nothing runs again
+
+
+def test_consistency_with_too_few_seeds_gives_no_verdict_instead_of_an_empty_pass():
+    assert fidelity.smallest_mann_whitney_p(3, 3) == pytest.approx(0.1)
+    assert fidelity.smallest_mann_whitney_p(20, 20) < 1e-10
+    band = Band(id="b", experiment="e", metric="m", **COMMON)
+    few = fidelity.consistency(band, runs([1.0, 2.0, 3.0], [10.0, 11.0, 12.0]))  # fully separated, n=3
+    assert few.passed is None and "too few seeds" in few.detail
+    enough = fidelity.consistency(band, runs(list(range(8)), list(range(100, 108))))
+    assert enough.passed is False
+
+
+def test_claim_verdict_says_when_consistency_could_not_be_tested():
+    from harness.tables import claim_verdict
+
+    torch_rec, tf_rec = {"passed": True, "value": 1.0}, {"passed": True, "value": 2.0}
+    assert claim_verdict(torch_rec, tf_rec, {"passed": None}) == \
+        "reproduced (both); too few seeds to test torch-tf consistency"
+    assert claim_verdict(torch_rec, tf_rec, {"passed": True}) == "reproduced (both)"
