@@ -136,6 +136,11 @@ def count_params(config: AlexNetConfig) -> int:
 
 
 def _pool(x: np.ndarray, size: int) -> np.ndarray:
+    """Average-pool to `size` x `size`; a smaller image (the 8x8 digits fallback) is enlarged by repeating
+    pixels instead, so the study's nets (whose pooling would shrink 8x8 to nothing) still apply."""
+    if x.shape[1] < size and size % x.shape[1] == 0:
+        r = size // x.shape[1]
+        return np.repeat(np.repeat(x, r, axis=1), r, axis=2)
     f = x.shape[1] // size if x.shape[1] > size else 1
     if f == 1:
         return x
@@ -450,7 +455,7 @@ PAPER = Paper(
         "Weight decay 5e-4 as the coupled L2 gradient g + wd w, on every weight and bias (the paper's update "
         "rule, section 5). Biases 1 in conv2/4/5 and the hidden fc layers, else 0; weights N(0, 0.01).",
         "Without CIFAR-10 data the experiments run on scikit-learn's 8x8 digits (harness.data fallback), "
-        "recorded per seed under 'dataset'.",
+        "pixels repeated up to each study's image size, recorded per seed under 'dataset'.",
         "The tiny profile (CI) is a smoke test: 512 images, threshold 80%, at most 4 epochs, 2-epoch dropout run.",
         "Weight decay: applied in the dropout/LRN study (the paper's 5e-4); none in the Fig. 1 study (its caption: "
         "no regularization of any kind).",
