@@ -152,8 +152,8 @@ def _claim_records(paper, profile, claim_results, consistency, env, data_dir, us
     def common(claim):
         exps = {e for e, _ in fidelity.claim_inputs(claim)}
         configs = {e: fidelity.config_dict(paper.experiment(e).configs[profile]) for e in exps}
-        datasets = sorted(set().union(*(used.get((fw, e)) or {paper.experiment(e).dataset}
-                                        for e in exps for fw in FRAMEWORKS)))
+        recorded = set().union(*(used.get((fw, e), set()) for e in exps for fw in FRAMEWORKS))
+        datasets = sorted(recorded or {paper.experiment(e).dataset for e in exps})
         return configs, ";".join(datasets)
 
     records = []
