@@ -61,6 +61,10 @@ class Dataset:
     def is_fallback(self) -> bool:
         return bool(self.requested) and self.requested != self.name
 
+    def label(self) -> str:
+        """One line for a result's "dataset": what was loaded, how much, and from where."""
+        return f"{self.name}: {self.subset} ({self.source})"
+
     def record(self) -> dict[str, str]:
         """What a result records about its data."""
         return {"dataset": self.name, "requested": self.requested or self.name,
@@ -366,6 +370,30 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
         ds = load_digits(limit_train, limit_test)
         reason = f"FALLBACK to digits: {name} was requested but not found ({e}); {ds.source}"
         return dataclasses.replace(ds, requested=name, source=reason)
+
+
+def resize(x: np.ndarray, size: int, enlarge: bool = False) -> np.ndarray:
+    """NHWC images to `size` x `size` by an integer factor: average-pooled down; with `enlarge`, a smaller
+    image (the 8x8 digits fallback) is enlarged by repeating pixels, else left as it is."""
+    h = x.shape[1]
+    if enlarge and h < size and size % h == 0:
+        r = size // h
+        return np.repeat(np.repeat(x, r, axis=1), r, axis=2)
+    f = h // size if h > size else 1
+    if f == 1:
+        return x
+    n, _, w, c = x.shape
+    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4), dtype=np.float32)
+
+
+def load_standardized(name: str, data_dir, limit_train: int, limit_test: int, image_size: int,
+                      enlarge: bool = False) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`load` (with its digits fallback), `resize`d, standardised per channel with the training set's mean
+    and std. Returns (dataset, x_train, y_train, x_test, y_test)."""
+    ds = load(name, data_dir, limit_train=limit_train, limit_test=limit_test)
+    xtr, xte = resize(ds.x_train, image_size, enlarge), resize(ds.x_test, image_size, enlarge)
+    mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))
+    return ds, ((xtr - mean) / std).astype(np.float32), ds.y_train, ((xte - mean) / std).astype(np.float32), ds.y_test
 
 
 def train_val_split(x: np.ndarray, y: np.ndarray, n_val: int, seed: int

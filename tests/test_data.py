@@ -464,3 +464,14 @@ def test_dataset_is_frozen():
     assert isinstance(ds, Dataset)
     with pytest.raises(AttributeError):
         ds.name = "x"
+
+
+def test_resize_pools_down_and_enlarges_only_when_asked():
+    from harness.data import resize
+
+    x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+    pooled = resize(x, 2)
+    assert pooled.shape == (2, 2, 2, 1) and pooled[0, 0, 0, 0] == np.mean([0, 1, 4, 5])
+    assert resize(x, 8) is x  # smaller images stay as they are by default
+    big = resize(x, 8, enlarge=True)
+    assert big.shape == (2, 8, 8, 1) and (big[:, ::2, ::2] == x).all() and (big[:, 1::2, 1::2] == x).all()

@@ -135,30 +135,11 @@ def count_params(config: AlexNetConfig) -> int:
 # Data and training loop
 
 
-def _pool(x: np.ndarray, size: int) -> np.ndarray:
-    """Average-pool to `size` x `size`; a smaller image (the 8x8 digits fallback) is enlarged by repeating
-    pixels instead, so the study's nets (whose pooling would shrink 8x8 to nothing) still apply."""
-    if x.shape[1] < size and size % x.shape[1] == 0:
-        r = size // x.shape[1]
-        return np.repeat(np.repeat(x, r, axis=1), r, axis=2)
-    f = x.shape[1] // size if x.shape[1] > size else 1
-    if f == 1:
-        return x
-    n, h, w, c = x.shape
-    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4), dtype=np.float32)
-
-
 def prepare_cifar(data_dir, train_images: int, test_images: int, image_size: int):
-    """CIFAR-10 (or the documented digits fallback), standardised per channel with the training set's
-    statistics (the paper subtracts the mean activity over the training set from each pixel)."""
-    ds = data.load("cifar10", data_dir, limit_train=train_images, limit_test=test_images)
-    xtr, xte = _pool(ds.x_train, image_size), _pool(ds.x_test, image_size)
-    mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))
-    return ds, ((xtr - mean) / std).astype(np.float32), ds.y_train, ((xte - mean) / std).astype(np.float32), ds.y_test
-
-
-def dataset_label(ds) -> str:
-    return f"{ds.name}: {ds.subset} ({ds.source})"
+    """CIFAR-10 (or the documented digits fallback, pixels repeated up to `image_size`), standardised per
+    channel with the training set's statistics (the paper subtracts the mean activity over the training
+    set from each pixel)."""
+    return data.load_standardized("cifar10", data_dir, train_images, test_images, image_size, enlarge=True)
 
 
 def dropout_masks(rng: np.random.Generator, config: AlexNetConfig, n: int, dtype: str = "float32") -> dict:
@@ -234,7 +215,7 @@ def run_activation(ctx, study: ActivationStudy) -> dict:
     out["speedup"] = (tanh if math.isfinite(tanh) else float(study.max_epochs)) / relu if math.isfinite(relu) \
         else math.nan
     out["tanh_censored"] = float(not math.isfinite(tanh))
-    out["dataset"] = dataset_label(ds)
+    out["dataset"] = ds.label()
     return out
 
 
@@ -264,7 +245,7 @@ def run_regularizers(ctx, study: RegularizerStudy) -> dict:
         out.update({f"{tag}_train_error": train_error, f"{tag}_test_error": test_error,
                     f"{tag}_gap": test_error - train_error, f"{tag}_last_epoch_error": curve[-1]})
     out["lrn_effect"] = out["no_lrn_test_error"] - out["full_test_error"]
-    out["dataset"] = dataset_label(ds)
+    out["dataset"] = ds.label()
     return out
 
 

@@ -124,7 +124,7 @@ def run_digits(ctx, c: DDPMConfig) -> dict:
     return {"fd": metrics.frechet_distance_of(feats.features(samples), f_test),
             "fd_train_vs_test": metrics.frechet_distance_of(feats.features(ref), f_test),
             "classifier_accuracy": feats.accuracy(test, ds.y_test),
-            "dataset": f"{ds.name}: {ds.subset} ({ds.source})"}
+            "dataset": ds.label()}
 
 
 # --- configs --------------------------------------------------------------------------------------------------

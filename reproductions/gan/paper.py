@@ -225,7 +225,7 @@ def run_mnist(ctx, c: GANConfig) -> dict:
     gaussian = parzen_of(mu + sd * rng.standard_normal((c.n_samples, c.x_dim)))
     return {"parzen_gan": trained.mean, "parzen_gan_se": trained.se, "parzen_gan_sigma": trained.sigma,
             "parzen_untrained": untrained.mean, "parzen_gaussian": gaussian.mean,
-            "dataset": f"{ds.name}: {ds.subset} ({ds.source})"}
+            "dataset": ds.label()}
 
 
 # --- configs ------------------------------------------------------------------------------------------------

@@ -118,26 +118,10 @@ NETS = (("plain_shallow", False, "shallow_n"), ("plain_deep", False, "deep_n"),
         ("res_shallow", True, "shallow_n"), ("res_deep", True, "deep_n"))
 
 
-def _pool(x: np.ndarray, size: int) -> np.ndarray:
-    f = x.shape[1] // size if x.shape[1] > size else 1
-    if f == 1:
-        return x
-    n, h, w, c = x.shape
-    return x.reshape(n, h // f, f, w // f, f, c).mean(axis=(2, 4), dtype=np.float32)
-
-
 def prepare_cifar(data_dir, train_images: int, test_images: int, image_size: int):
     """CIFAR-10 (or the documented digits fallback), pooled to `image_size`, standardised per channel with
     the training set's mean and std (the paper subtracts the per-pixel mean)."""
-    ds = data.load("cifar10", data_dir, limit_train=train_images, limit_test=test_images)
-    xtr, xte = _pool(ds.x_train, image_size), _pool(ds.x_test, image_size)
-    mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))
-    xtr, xte = ((xtr - mean) / std).astype(np.float32), ((xte - mean) / std).astype(np.float32)
-    return ds, xtr, ds.y_train, xte, ds.y_test
-
-
-def dataset_label(ds) -> str:
-    return f"{ds.name}: {ds.subset} ({ds.source})"
+    return data.load_standardized("cifar10", data_dir, train_images, test_images, image_size, enlarge=False)
 
 
 def batches_of(x, y, size):
@@ -176,7 +160,7 @@ def run_depth_study(ctx, study: DepthStudy) -> dict:
         metrics[f"{tag}_test_error"] = 100 * model.evaluate(batches_of(xte, yte, 500))["error"]
     for depth in ("shallow", "deep"):
         metrics[f"gap_{depth}"] = metrics[f"plain_{depth}_train_loss"] - metrics[f"res_{depth}_train_loss"]
-    metrics["dataset"] = dataset_label(ds)
+    metrics["dataset"] = ds.label()
     return metrics
 
 
