@@ -165,7 +165,7 @@ def _claim_records(paper, profile, claim_results, consistency, env, data_dir, us
             kind="claim", paper=paper.key, framework=r.framework, check=c.id, metric=r.rule,
             value=r.value, passed=r.passed,
             expected={"rule": r.rule, "lo": getattr(c, "lo", None), "hi": getattr(c, "hi", None),
-                      "reported": c.reported, "source": c.source, "setting": c.setting, "text": c.text},
+                      "reported": c.reported, "source": c.source, "setting": c.setting_for(profile), "text": c.text},
             config=configs, seed=list(range(seeds)), dataset=dataset, profile=profile, dtype="float32",
             numerics=env, details={"inputs": r.inputs, "data_dir": data_dir},
         ))

@@ -153,16 +153,30 @@ class Claim:
     """A checkable statement of the paper, evaluated over seeds in each framework.
 
     `reported` is the paper's own number (or None when the paper gives none) and `source` where it is
-    ("Fig. 1 caption", "Table 6"). `setting` says in words how the reduced run differs from the paper.
+    ("Fig. 1 caption", "Table 6"). `setting` says in words how the run differs from the paper: one text for
+    the reduced profile, or a mapping profile -> text when the profiles differ in more than scale
+    (`setting_for`).
     """
 
     id: str
     text: str
     source: str
-    setting: str
+    setting: str | Mapping[str, str]
     reported: float | str | None = None
     statistic: Statistic = "median"
     report_only: bool = False  # measured and shown, never a pass/fail verdict (e.g. "report the LRN effect")
+
+    def setting_for(self, profile: str) -> str:
+        """The setting of `profile`'s run. A single text describes the reduced profile; any other profile is
+        labelled as a scaled-down (or up) run of it rather than shown as if it were that setting."""
+        if not isinstance(self.setting, str):
+            if profile not in self.setting:
+                raise KeyError(f"claim {self.id!r} has no setting for profile {profile!r}; it has: "
+                               f"{', '.join(self.setting)}")
+            return self.setting[profile]
+        if profile == "reduced":
+            return self.setting
+        return f"scaled from the reduced setting: {self.setting}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +259,14 @@ class Paper:
             for exp, _metric in _claim_inputs(claim):
                 if exp not in known:
                     raise ValueError(f"{self.key}: claim {claim.id!r} uses unknown experiment {exp!r}")
+        offered = self.profiles()
+        for claim in self.claims:
+            if not isinstance(claim.setting, str):
+                missing = [p for p in offered if p not in claim.setting]
+                unknown = [p for p in claim.setting if p not in PROFILES]
+                if missing or unknown:
+                    raise ValueError(f"{self.key}: claim {claim.id!r} setting lacks profiles {missing} or names "
+                                     f"unknown ones {unknown} (profiles: {', '.join(PROFILES)})")
         cases = {c.name for c in self.agreement}
         for m in self.mutations:
             if m.case not in cases:

@@ -125,3 +125,22 @@ def test_claim_verdict_says_when_consistency_could_not_be_tested():
     assert claim_verdict(torch_rec, tf_rec, {"passed": None}) == \
         "reproduced (both); too few seeds to test torch-tf consistency"
     assert claim_verdict(torch_rec, tf_rec, {"passed": True}) == "reproduced (both)"
+
+
+def test_claim_setting_per_profile_and_a_single_text_labels_other_profiles_as_scaled():
+    from harness.spec import Experiment, Paper
+
+    one = Band(id="x", text="t", source="s", setting="T=50, 3 seeds", experiment="e", metric="m")
+    assert one.setting_for("reduced") == "T=50, 3 seeds"
+    assert one.setting_for("tiny") == "scaled from the reduced setting: T=50, 3 seeds"
+    per = Band(id="y", text="t", source="s", setting={"tiny": "T=20, 1 seed", "reduced": "T=50, 3 seeds"},
+               experiment="e", metric="m")
+    assert per.setting_for("tiny") == "T=20, 1 seed"
+    with pytest.raises(KeyError, match="no setting for profile 'paper'"):
+        per.setting_for("paper")
+    exp = Experiment(name="e", run=lambda ctx, c: {}, configs={"tiny": 1, "reduced": 2},
+                     seeds={"tiny": 1, "reduced": 1}, dataset="d")
+    Paper(key="p", title="", citation="", year=1, package="p", experiments=(exp,), claims=(one, per))
+    half = Band(id="z", text="t", source="s", setting={"reduced": "T=50"}, experiment="e", metric="m")
+    with pytest.raises(ValueError, match=r"setting lacks profiles \['tiny'\]"):
+        Paper(key="p", title="", citation="", year=1, package="p", experiments=(exp,), claims=(half,))
