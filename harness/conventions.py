@@ -21,6 +21,15 @@ def torch_adam_eps_matching_keras(keras_epsilon: float, beta_2: float, step: int
     return keras_epsilon / math.sqrt(1.0 - beta_2**step)
 
 
+def keras_adam_eps_matching_torch(torch_epsilon: float, beta_2: float, step: int) -> float:
+    """The other direction, for a paper whose Adam is torch's (epsilon added after bias correction, as in
+    ViT's flax code): Keras reproduces it exactly when its epsilon at step t (1-based) is
+    eps * sqrt(1 - b2^t). The inverse of `torch_adam_eps_matching_keras`."""
+    if step < 1:
+        raise ValueError("Adam steps are 1-based")
+    return torch_epsilon * math.sqrt(1.0 - beta_2**step)
+
+
 def torch_momentum_buffer_rescale(old_lr: float, new_lr: float) -> float:
     """torch SGD keeps lr out of its buffer (v = mu v + g; p -= lr v), Keras and Rumelhart et al.'s
     Eq. 9 keep it in (m = mu m - lr g; p += m). When lr changes, multiplying torch's buffer by

@@ -115,18 +115,6 @@ def learning_rate(c, step: int) -> float:
     return c.lr * max(left, 0) / (c.total_steps + 1 - c.warmup_steps)
 
 
-def adam_epsilon_hat(eps: float, beta2: float, step: int) -> float:
-    """The Keras-convention epsilon that reproduces the paper's (and torch's) Adam at 1-based step `step`.
-
-    Keras: p -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps_hat); the paper's flax code and torch:
-    p -= lr / (1 - b1^t) m / (sqrt(v / (1 - b2^t)) + eps). Equal when eps_hat = eps sqrt(1 - b2^t). (The
-    inverse of harness.conventions.torch_adam_eps_matching_keras; here the paper's convention is torch's.)
-    """
-    if step < 1:
-        raise ValueError("Adam steps are 1-based")
-    return eps * math.sqrt(1.0 - beta2**step)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Canonical parameter shapes (used by the parameter-count test; both Models must match them exactly)
 

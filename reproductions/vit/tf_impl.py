@@ -20,8 +20,7 @@ keras.optimizers.AdamW with beta_1 0.9, beta_2 0.999, decoupled weight decay p -
 variable, amsgrad off, hyperparameters through harness.conventions.keras_scalar and the optimizer built
 inside keras_floatx (float64 runs). Keras adds epsilon to sqrt(v) BEFORE bias correction ("epsilon hat");
 the paper's code (and torch) add 1e-8 after it, so Keras's epsilon is a variable set before each step to
-eps * sqrt(1 - beta_2^t) (configs.adam_epsilon_hat, a conversion of this paper's own: the harness's
-conventions module has only the inverse direction).
+eps * sqrt(1 - beta_2^t) (harness.conventions.keras_adam_eps_matching_torch).
 """
 
 from __future__ import annotations
@@ -30,17 +29,17 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from harness.conventions import keras_floatx, keras_scalar
+from harness.conventions import keras_adam_eps_matching_torch, keras_floatx, keras_scalar
 from harness.params import check_params
 
-from .configs import adam_epsilon_hat, learning_rate, param_shapes, resnet_blocks
+from .configs import learning_rate, param_shapes, resnet_blocks
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 LN_EPS = 1e-6  # ViT LayerNorm epsilon (flax default, the paper's code)
 GN_EPS = 1e-5  # ResNet GroupNorm epsilon (Keras GroupNormalization's default would be 1e-3)
 GELU_APPROXIMATE = False  # exact erf GELU
 PATCH_AXES = (0, 1, 3, 2, 4, 5)  # (b, gh, i, gw, j, c) -> (b, gh, gw, i, j, c): patches row-major, (i, j, c)
-ADAM_EPSILON_HAT = adam_epsilon_hat  # the paper's epsilon, converted to Keras's convention per step
+ADAM_EPSILON_HAT = keras_adam_eps_matching_torch  # the paper's epsilon, in Keras's convention per step
 
 INIT = {
     "lecun_normal": lambda: keras.initializers.LecunNormal(),  # truncated normal at 2 std, var 1 / fan_in
