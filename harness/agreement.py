@@ -109,12 +109,19 @@ def run_case(paper: Paper, case: AgreementCase, dtype: str, tamper: Tamper | Non
     loss_a, grads_a = torch_model.grads(batches[0])
     loss_b, grads_b = tf_model.grads(batches[0])
     diffs = [compare_arrays("loss", np.float64(loss_a), np.float64(loss_b), t)]
-    diffs += compare_named("grad", grads_a, grads_b, lambda k, t=t: t)
+    diffs += compare_named("grad", grads_a, grads_b, lambda k, t=t: t, zero_scale=_largest(grads_a, grads_b))
     checks.append(_summarise(paper, case, dtype, "grad", diffs, t, r))
 
     if case.steps > 0:
         checks.append(_trajectory(paper, case, dtype, torch_model, tf_model, batches, start, tol))
     return checks
+
+
+def _largest(*grads: Params) -> float:
+    """The largest finite |gradient| of the model in either framework: the scale against which a gradient
+    that is zero in exact arithmetic is judged (harness/compare.py)."""
+    finite = [np.abs(v[np.isfinite(v)]).max() for g in grads for v in g.values() if np.isfinite(v).any()]
+    return float(max(finite, default=0.0))
 
 
 def _checkpoints(steps: int) -> set[int]:

@@ -5,6 +5,13 @@ the tensor's RMS so that elements near zero cannot blow it up while tensors of t
 of 1e-6) are still judged relative to their own scale (an absolute 1e-5 would pass anything there).
 A check passes when the largest such error is <= tol. Shapes, dtypes and the NaN/inf masks must match
 exactly before any value is compared; a NaN is never zeroed out.
+
+Gradients that are zero in exact arithmetic (a bias followed by a normalisation that removes it, an
+attention key bias under softmax's shift invariance) come out as rounding noise in both frameworks, and
+noise judged against its own RMS is O(1) apart. `zero_scale` (the model's largest gradient, in the grad
+check) handles them: a tensor whose values in BOTH frameworks lie within tol * zero_scale of zero is
+judged against zero_scale instead of its own RMS, and says so. A one-sided zero (a gradient one framework
+drops) is still judged on the other side's own scale and fails.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ class ArrayDiff:
     a_value: float | None  # the worst element in A (torch) and B (tf)
     b_value: float | None
     problem: str | None = None  # a structural mismatch (shape, dtype, NaN mask, missing key)
+    note: str | None = None  # how the error was normalised when not by the tensor's own scale
 
     def describe(self) -> str:
         if self.problem:
@@ -33,6 +41,7 @@ class ArrayDiff:
         return (
             f"{self.name}: max_abs={self.max_abs:.3g} max_rel={self.max_rel:.3g} tol={self.tol:.3g} "
             f"at {self.where} (torch {self.a_value!r} vs tf {self.b_value!r})"
+            + (f" [{self.note}]" if self.note else "")
         )
 
     def to_dict(self) -> dict:
@@ -45,7 +54,7 @@ def _structural(name: str, a: np.ndarray, b: np.ndarray, tol: float, problem: st
     return ArrayDiff(name, False, np.inf, np.inf, tol, None, None, None, problem)
 
 
-def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True) -> ArrayDiff:
+def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True, zero_scale: float = 0.0) -> ArrayDiff:
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
@@ -69,6 +78,12 @@ def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True) -> Arr
     fb = np.where(finite, b64, 0.0)
     rms = float(np.sqrt(np.mean(fb**2))) if finite.any() else 0.0
     scale = np.abs(fb) + rms
+    note = None
+    zero_band = tol * zero_scale
+    if zero_band > 0 and max(np.abs(np.where(finite, a64, 0.0)).max(), np.abs(fb).max()) <= zero_band:
+        scale = np.full(fb.shape, zero_scale)
+        note = (f"zero to within tol in both frameworks: judged against the model's largest gradient "
+                f"{zero_scale:.3g}, not its own rms {rms:.3g}")
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
     flat = int(np.argmax(rel))
@@ -83,6 +98,7 @@ def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True) -> Arr
         where=where,
         a_value=float(a64[where]),
         b_value=float(b64[where]),
+        note=note,
     )
 
 
@@ -92,6 +108,7 @@ def compare_named(
     b: Mapping[str, np.ndarray],
     tol_for,
     check_dtype: bool = True,
+    zero_scale: float = 0.0,
 ) -> list[ArrayDiff]:
     """Compare two name -> array maps in A's order. Keys must match exactly (and in order for taps).
 
@@ -103,7 +120,7 @@ def compare_named(
         if key not in b:
             diffs.append(_structural(key, a[key], a[key], tol_for(key), f"{kind} {key!r} missing in tf"))
             continue
-        diffs.append(compare_arrays(key, a[key], b[key], tol_for(key), check_dtype))
+        diffs.append(compare_arrays(key, a[key], b[key], tol_for(key), check_dtype, zero_scale))
     for key in b_keys:
         if key not in a:
             diffs.append(_structural(key, b[key], b[key], tol_for(key), f"{kind} {key!r} missing in torch"))

@@ -108,3 +108,36 @@ def test_skip_slow_leaves_out_only_the_cases_marked_slow():
     paper = dataclasses.replace(PAPER, agreement=(*PAPER.agreement, slow))
     assert [c.name for c in agreement.cases(paper)] == ["sgd", "adam", "slow-one"]
     assert [c.name for c in agreement.cases(paper, skip_slow=True)] == ["sgd", "adam"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_gradient_that_is_zero_in_exact_arithmetic_is_judged_against_the_models_gradient_scale(dtype):
+    from dataclasses import replace
+
+    from harness.compare import compare_named
+
+    case = replace(SGD, name="pre-norm-shift", config=replace(SGD.config, pre_norm_shift=True))
+    checks = by_kind(agreement.run_case(TOY, case, dtype))
+    assert checks["grad"].passed, checks["grad"].detail
+    shift = next(e for e in checks["grad"].entries if e["name"] == "shift")
+    assert shift["note"] and "zero to within tol" in shift["note"]
+    # the same two noise-level gradients judged on their own rms, as before this rule, are O(1) apart
+    torch_model = agreement.registry.model_class(TOY, "torch")(case.config, seed=0, dtype=dtype)
+    tf_model = agreement.registry.model_class(TOY, "tf")(case.config, seed=1, dtype=dtype)
+    tf_model.set_params(torch_model.get_params())
+    batch = case.make_batches(np.random.default_rng(0), dtype, 1)[0]
+    ga, gb = torch_model.grads(batch)[1], tf_model.grads(batch)[1]
+    assert max(abs(ga["shift"][0]), abs(gb["shift"][0])) < 1e-6 * max(np.abs(g).max() for g in ga.values())
+    own_scale = {d.name: d for d in compare_named("grad", ga, gb, lambda k: checks["grad"].tol)}["shift"]
+    assert own_scale.note is None and not own_scale.passed and own_scale.max_rel >= 0.5
+
+
+def test_a_gradient_one_framework_drops_is_not_excused_as_zero():
+    from harness.compare import compare_arrays
+
+    real = np.array([3e-3, -2e-3])
+    dropped = compare_arrays("bias", real, np.zeros(2), tol=1e-5, zero_scale=1.0)
+    assert not dropped.passed and dropped.note is None  # 3e-3 > tol * scale: judged on its own scale
+    noise = compare_arrays("bias", np.array([3e-7, -1e-7]), np.array([-2e-7, 4e-7]), tol=1e-5, zero_scale=1.0)
+    assert noise.passed and noise.note
+    assert not compare_arrays("bias", np.array([3e-7, -1e-7]), np.array([-2e-7, 4e-7]), tol=1e-5).passed

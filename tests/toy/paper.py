@@ -20,6 +20,7 @@ class ToyConfig:
     lr: float = 0.05
     momentum: float = 0.9
     adam_epsilon: float = 1e-7  # the Keras convention; torch matches it step by step
+    pre_norm_shift: bool = False  # a scalar added before the LayerNorm, which removes it: zero gradient
 
 
 def batches(rng, dtype, n):

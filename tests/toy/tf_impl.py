@@ -20,9 +20,10 @@ class Net(keras.Model):
         self.dense1 = keras.layers.Dense(c.n_hidden, kernel_initializer=init, bias_initializer=init, dtype=dtype)
         self.norm = keras.layers.LayerNormalization(epsilon=LN_EPS, dtype=dtype)
         self.dense2 = keras.layers.Dense(c.n_out, kernel_initializer=init, bias_initializer=init, dtype=dtype)
+        self.shift = self.add_weight(shape=(1,), initializer=init, name="shift") if c.pre_norm_shift else None
 
     def call(self, x):
-        taps = {"dense1": self.dense1(x)}
+        taps = {"dense1": self.dense1(x) if self.shift is None else self.dense1(x) + self.shift}
         self.norm.epsilon = LN_EPS  # read at call time, so a test can change it
         taps["norm"] = self.norm(taps["dense1"])
         taps["act"] = ACTIVATION(taps["norm"])
@@ -47,6 +48,8 @@ class Model:
         self._vars = {"dense1/kernel": self.net.dense1.kernel, "dense1/bias": self.net.dense1.bias,
                       "norm/gamma": self.net.norm.gamma, "norm/beta": self.net.norm.beta,
                       "dense2/kernel": self.net.dense2.kernel, "dense2/bias": self.net.dense2.bias}
+        if config.pre_norm_shift:
+            self._vars["shift"] = self.net.shift
         self._step = tf.function(self._train_step)
 
     def get_params(self):

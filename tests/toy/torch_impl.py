@@ -19,9 +19,10 @@ class Net(nn.Module):
         self.dense1 = nn.Linear(c.n_in, c.n_hidden, dtype=dtype)
         self.norm = nn.LayerNorm(c.n_hidden, eps=LN_EPS, dtype=dtype)
         self.dense2 = nn.Linear(c.n_hidden, c.n_out, dtype=dtype)
+        self.shift = nn.Parameter(torch.empty(1, dtype=dtype).uniform_(-0.5, 0.5)) if c.pre_norm_shift else None
 
     def forward(self, x):
-        taps = {"dense1": self.dense1(x)}
+        taps = {"dense1": self.dense1(x) if self.shift is None else self.dense1(x) + self.shift}
         taps["norm"] = nn.functional.layer_norm(taps["dense1"], self.norm.normalized_shape, self.norm.weight,
                                                 self.norm.bias, eps=LN_EPS)
         taps["act"] = ACTIVATION(taps["norm"])
@@ -35,6 +36,7 @@ class Model:
         self.config = config
         self.dtype = getattr(torch, dtype)
         self.net = Net(config, self.dtype)
+        self._names = dict(self._names, **({"shift": ("shift", False)} if config.pre_norm_shift else {}))
         if config.optimizer == "sgd":
             self.opt = torch.optim.SGD(self.net.parameters(), lr=config.lr, momentum=config.momentum,
                                        dampening=0.0, nesterov=False, weight_decay=0.0)
