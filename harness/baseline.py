@@ -78,7 +78,9 @@ class Verdict:
     def exit_code(self) -> int:
         return 1 if self.regressions else 0
 
-    def render(self) -> str:
+    def render(self, list_all: bool = False, shown: int = 25) -> str:
+        """Regressions and warnings are always listed in full; improvements and new checks up to `shown`
+        rows each unless `list_all` (a first run against an old baseline can add hundreds)."""
         headers = ["check", "framework", "profile", "dtype", "baseline", "now", "why"]
         out = [f"compared {self.compared} checks with the baseline (same profile and dtype): "
                f"{len(self.regressions)} regressions, {len(self.warnings)} warnings, "
@@ -89,9 +91,13 @@ class Verdict:
                                ("IMPROVEMENTS", self.improvements), ("NEW (not in the baseline)", self.new)):
             changes = [c for c in changes if c.key is not None]
             if changes:
+                cut = not list_all and title in ("IMPROVEMENTS", "NEW (not in the baseline)") and len(changes) > shown
+                rows = changes[:shown] if cut else changes
                 out += ["", f"{title} ({len(changes)})",
-                        tabulate([c.row() for c in changes], headers=headers, disable_numparse=True,
+                        tabulate([c.row() for c in rows], headers=headers, disable_numparse=True,
                                  maxcolwidths=[None] * 6 + [70])]
+                if cut:
+                    out.append(f"... and {len(changes) - shown} more (--list-all lists every one)")
         out += ["", f"FAIL: {len(self.regressions)} regression(s)" if self.regressions
                 else "PASS: no regressions"]
         return "\n".join(out)

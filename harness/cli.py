@@ -201,7 +201,7 @@ def cmd_compare(args) -> int:
     for p in problems + base_problems:
         print(f"warning: skipped {p}", file=sys.stderr)
     verdict = baseline.compare(results.latest(current), results.latest(base), allow_missing=args.allow_missing)
-    print(verdict.render())
+    print(verdict.render(list_all=args.list_all))
     return verdict.exit_code
 
 
@@ -275,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="regression verdict of the records against a baseline")
     p.add_argument("baseline", help="a baseline records file (JSON Lines), e.g. results/baseline.jsonl")
     p.add_argument("--allow-missing", action="store_true", help="a check missing now is a warning, not a failure")
+    p.add_argument("--list-all", action="store_true", help="list every improvement and new check (default: 25 each)")
     p.set_defaults(fn=cmd_compare)
     return parser
 

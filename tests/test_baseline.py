@@ -191,3 +191,13 @@ def test_benchmarks_are_not_compared():
                                 metric="items_per_second", value=10.0, expected={}, passed=None)
     v = compare(baseline() + [bench], baseline())
     assert v.exit_code == 0 and not v.new and "benchmark records not compared" in v.render()
+
+
+def test_long_lists_of_new_checks_are_cut_but_regressions_never_are():
+    new = [agreement(check=f"case{i}/float32/grad") for i in range(30)]
+    broken = agreement(value=1.0, passed=False, time=T1)
+    v = compare(baseline() + new + [broken], baseline())
+    short, full = v.render(shown=5), v.render(list_all=True, shown=5)
+    assert "... and 25 more (--list-all lists every one)" in short and "case29" not in short
+    assert "case29" in full and "more (--list-all" not in full
+    assert "REGRESSIONS (1)" in short and v.exit_code == 1
