@@ -12,7 +12,7 @@ Every default that differs from PyTorch is written out (../shared/PITFALLS.md):
 - padding: explicit and symmetric (tf.nn.conv2d's explicit padding, never 'SAME'); max-pool 'valid'.
 - flatten: NHWC (h, w, c), the canonical order of the fc kernel rows.
 - dropout: the batch's masks (values 0 or 1 / (1 - p)), not keras.layers.Dropout's RNG.
-- init: weights N(0, init_std), or N(0, 1 / fan_in) with init_std None (not glorot_uniform), biases 1 or
+- init: weights N(0, init_std), or N(0, init_gain / fan_in) with init_std None (not glorot_uniform), biases 1 or
   0 as the config says (not all zero).
 - SGD: keras.optimizers.SGD(momentum=0.9, nesterov=False) is m = mu m - lr g; w += m, the paper's rule;
   its `weight_decay` is decoupled, so it is None and the coupled g + wd w is added by hand.
@@ -49,24 +49,25 @@ class LocalResponseNorm(keras.layers.Layer):
         return x / tf.pow(self.k + self.alpha * window, self.beta)
 
 
-def weight_std(init_std, fan_in: int) -> float:
-    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(1 / fan_in) (LeCun)."""
-    return init_std if init_std is not None else math.sqrt(1.0 / fan_in)
+def weight_std(c, fan_in: int) -> float:
+    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(init_gain / fan_in)
+    (gain 1: LeCun, 2: He et al. 2015)."""
+    return c.init_std if c.init_std is not None else math.sqrt(c.init_gain / fan_in)
 
 
 class Conv(keras.layers.Layer):
     """k x k conv with bias, `groups` groups, explicit symmetric padding `pad`."""
 
-    def __init__(self, spec, init_std, dtype, name):
+    def __init__(self, spec, c, dtype, name):
         super().__init__(dtype=dtype, name=name)
-        self.spec, self.init_std = spec, init_std
+        self.spec, self.c = spec, c
         p = spec.pad
         self.padding = "SAME" if (PADDING == "same" and p > 0) else [[0, 0], [p, p], [p, p], [0, 0]]
 
     def build(self, input_shape):
         s = self.spec
         cin = int(input_shape[-1]) // s.groups
-        std = weight_std(self.init_std, s.kernel * s.kernel * cin)
+        std = weight_std(self.c, s.kernel * s.kernel * cin)
         self.kernel = self.add_weight(shape=(s.kernel, s.kernel, cin, s.filters),
                                       initializer=keras.initializers.RandomNormal(0.0, std), name="kernel")
         self.bias = self.add_weight(shape=(s.filters,), initializer=keras.initializers.Constant(
@@ -87,7 +88,7 @@ class AlexNet(keras.Model):
         self.act = ACTIVATIONS[c.activation]
         self.convs, self.lrns = {}, {}
         for i, s in enumerate(c.convs, start=1):
-            self.convs[i] = Conv(s, c.init_std, dtype, f"conv{i}")
+            self.convs[i] = Conv(s, c, dtype, f"conv{i}")
             if s.lrn and c.use_lrn:
                 self.lrns[i] = LocalResponseNorm(c.lrn_n, c.lrn_k, c.lrn_alpha, c.lrn_beta, dtype, f"lrn{i}")
         self.pool = keras.layers.MaxPooling2D(c.pool_size, strides=c.pool_stride, padding="valid", dtype=dtype)
@@ -96,7 +97,7 @@ class AlexNet(keras.Model):
         fin = c.flat_features
         for j, (name, width) in enumerate(zip(c.fc_names, (*c.fc, c.num_classes), strict=True)):
             hidden = j < len(c.fc)
-            std = weight_std(c.init_std, fin)
+            std = weight_std(c, fin)
             fin = width
             self.fcs[name] = keras.layers.Dense(
                 width, use_bias=True, kernel_initializer=keras.initializers.RandomNormal(0.0, std),

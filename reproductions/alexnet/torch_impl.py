@@ -15,7 +15,7 @@ Every default is written out (../shared/PITFALLS.md):
 - flatten: torch flattens NCHW (c, h, w); the canonical fc kernel after the flatten has its rows in NHWC
   (h, w, c) order, so get/set_params permute them through harness.layout.
 - dropout: the masks come in the batch ("mask_fc6", ... with values 0 or 1 / (1 - p)); no torch RNG.
-- init (section 5): weights N(0, init_std) (or N(0, 1 / fan_in) when init_std is None), biases 1 where
+- init (section 5): weights N(0, init_std) (or N(0, init_gain / fan_in) when init_std is None), biases 1 where
   the config says (conv2, conv4, conv5, hidden fc), else 0.
 - SGD (section 5): v = 0.9 v - 0.0005 eps w - eps dL/dw; w += v, i.e. momentum with lr inside the buffer
   and the coupled weight decay g + wd w on every weight AND bias (the update rule names no exception).
@@ -87,8 +87,9 @@ class AlexNet(nn.Module):
 
 
 def weight_std(c, fan_in: int) -> float:
-    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(1 / fan_in) (LeCun)."""
-    return c.init_std if c.init_std is not None else math.sqrt(1.0 / fan_in)
+    """The config's N(0, init_std) (the paper: 0.01), or with init_std None sqrt(init_gain / fan_in)
+    (gain 1: LeCun, 2: He et al. 2015)."""
+    return c.init_std if c.init_std is not None else math.sqrt(c.init_gain / fan_in)
 
 
 def init_weights(net: AlexNet, c) -> None:

@@ -128,9 +128,11 @@ class BasicBlock(keras.layers.Layer):
         self.shortcut = (ConvBN(cout, 1, stride, dtype, "shortcut")
                          if residual and shortcut == "B" and changes else None)
 
-    def call(self, x, training=False):
-        out = ACTIVATION(self.bn1(self.conv1(x), training=training))
-        out = self.bn2(self.conv2(out), training=training)
+    def call(self, x, training=False, responses=None):
+        r1 = self.bn1(self.conv1(x), training=training)
+        out = self.bn2(self.conv2(ACTIVATION(r1)), training=training)
+        if responses is not None:  # Fig. 7's layer responses: after BN, before the addition and the relu
+            responses.items += [r1, out]
         if self.residual:
             if self.shortcut is not None:
                 out = out + self.shortcut(x, training=training)
@@ -167,7 +169,7 @@ class ResNet(keras.Model):
                                      bias_initializer=keras.initializers.RandomUniform(-bound, bound),
                                      dtype=dtype, name="fc")
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, responses=None):
         taps = {}
         x = taps["stem"] = ACTIVATION(self.stem(x, training=training))
         if self.imagenet:  # max-pool 3x3/2, padded 1 with -inf on every side
@@ -175,7 +177,7 @@ class ResNet(keras.Model):
             x = taps["maxpool"] = tf.nn.max_pool2d(x, 3, 2, padding="VALID")
         for s, blocks in enumerate(self.stages):
             for b, block in enumerate(blocks):
-                x = taps[f"stage{s + 1}/block{b}"] = block(x, training=training)
+                x = taps[f"stage{s + 1}/block{b}"] = block(x, training=training, responses=responses)
         pooled = taps["pool"] = tf.reduce_mean(x, axis=(1, 2))
         taps["output"] = self.fc(pooled)
         return taps
@@ -187,6 +189,11 @@ class ResNet(keras.Model):
                 out.update(block.named_variables(f"stage{s + 1}/block{b}"))
         out.update({"fc/kernel": self.fc.kernel, "fc/bias": self.fc.bias})
         return out
+
+
+class Collector:
+    def __init__(self):
+        self.items = []
 
 
 def cross_entropy(logits, y):
@@ -272,6 +279,14 @@ class Model:
         self.steps += 1
         loss, error = self._step(*self._inputs(batch))
         return {"loss": float(loss), "error": float(error)}
+
+    def response_stds(self, batch) -> list[float]:
+        """Eval mode: the std (over images, pixels and channels) of each 3x3 conv layer's response, after
+        BN and before the addition / relu, in depth order (Fig. 7)."""
+        x, _ = self._inputs(batch)
+        responses = Collector()  # not a list: Keras copies list arguments on their way into call()
+        self.net(x, training=False, responses=responses)
+        return [float(tf.math.reduce_std(tf.cast(r, tf.float64))) for r in responses.items]
 
     def evaluate(self, batches):
         total, wrong, n = 0.0, 0.0, 0

@@ -88,9 +88,13 @@ class BasicBlock(nn.Module):
         changes = stride != 1 or cin != cout
         self.shortcut = ConvBN(cin, cout, 1, stride) if residual and shortcut == "B" and changes else None
 
-    def forward(self, x):
-        out = ACTIVATION(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+    def forward(self, x, responses=None):
+        """`responses`: a list that gets each 3x3 conv's output after BN, before the addition and the relu
+        (the layer responses of Fig. 7)."""
+        r1 = self.bn1(self.conv1(x))
+        out = self.bn2(self.conv2(ACTIVATION(r1)))
+        if responses is not None:
+            responses += [r1, out]
         if self.residual:
             if self.shortcut is not None:
                 out = out + self.shortcut(x)
@@ -116,14 +120,14 @@ class ResNet(nn.Module):
             self.stages.append(blocks)
         self.fc = nn.Linear(cin, c.num_classes, bias=True)
 
-    def forward(self, x):
+    def forward(self, x, responses=None):
         taps = {}
         x = taps["stem"] = ACTIVATION(self.stem(x))
         if self.imagenet:  # max-pool 3x3/2, padded 1 with -inf on every side
             x = taps["maxpool"] = F.max_pool2d(F.pad(x, (1, 1, 1, 1), value=-math.inf), 3, 2, padding=0)
         for s, blocks in enumerate(self.stages):
             for b, block in enumerate(blocks):
-                x = taps[f"stage{s + 1}/block{b}"] = block(x)
+                x = taps[f"stage{s + 1}/block{b}"] = block(x, responses)
         pooled = taps["pool"] = x.mean(dim=(2, 3))
         taps["output"] = self.fc(pooled)
         return taps
@@ -281,6 +285,16 @@ class Model:
         self.opt.step()
         error = (logits.detach().argmax(dim=1) != y).to(torch.float64).mean()
         return {"loss": loss.item(), "error": error.item()}
+
+    def response_stds(self, batch) -> list[float]:
+        """Eval mode: the std (over images, pixels and channels) of each 3x3 conv layer's response, after
+        BN and before the addition / relu, in depth order (Fig. 7)."""
+        x, _ = self._inputs(batch)
+        self.net.train(False)
+        responses = []
+        with torch.no_grad():
+            self.net(x, responses)
+        return [float(r.to(torch.float64).std(unbiased=False)) for r in responses]
 
     def evaluate(self, batches):
         self.net.train(False)
