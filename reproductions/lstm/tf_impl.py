@@ -49,49 +49,66 @@ def _init(r, seed):
 
 
 class Memory1997(keras.layers.Layer):
+    """Recurrent input r(t-1): y^c(t-1), or with config.gate_feedback [y^in | y^c | y^out](t-1) (Sec. 5.1's
+    fully connected hidden layer); without config.cell_bias the cell-input biases are masked to zero."""
+
     def __init__(self, c, seed, **kw):
         super().__init__(**kw)
         self.c, self.nb, self.cs, self.nc = c, c.n_blocks, c.cells_per_block, c.n_cells
         G = 2 * self.nb + self.nc
         self.kernel = self.add_weight(name="kernel", shape=(c.n_in, G), initializer=_init(c.init_range, seed))
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.nc, G),
+        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(G if c.gate_feedback else self.nc, G),
                                                 initializer=_init(c.init_range, seed + 1))
         self.bias = self.add_weight(name="bias", shape=(G,), initializer=_init(c.init_range, seed + 2))
-        b = self.bias.numpy()
+        mask = np.ones(G, dtype=self.bias.dtype)
+        if not c.cell_bias:
+            mask[self.nb:self.nb + self.nc] = 0.0
+        self.bias_mask = tf.constant(mask)
+        b = self.bias.numpy() * mask
         for j, v in enumerate(c.input_gate_bias):
             b[j] = v
         for j, v in enumerate(c.output_gate_bias):
             b[self.nb + self.nc + j] = v
         self.bias.assign(b)
 
-    def recur(self, h):
-        return tf.matmul(h, self.recurrent_kernel) if self.c.recurrent else tf.zeros((), h.dtype)
+    def recur(self, r):
+        return tf.matmul(r, self.recurrent_kernel) if self.c.recurrent else tf.zeros((), r.dtype)
+
+    def source(self, i, h, o):
+        return tf.concat([i, h, o], axis=-1) if self.c.gate_feedback else h
+
+    def zx(self, x):
+        return tf.matmul(x, self.kernel) + self.bias * self.bias_mask
 
     def gates(self, z):
         nb, nc = self.nb, self.nc
         return GATE(z[..., :nb]), g_squash(z[..., nb:nb + nc]), GATE(z[..., nb + nc:])
 
     def taps(self, x, m):
+        """Per-step taps, the cells' outputs y^c (B, T, C) and the recurrent sources r (B, T, R)."""
         T = x.shape[1]
-        zx = tf.matmul(x, self.kernel) + self.bias
-        h = s = tf.zeros((tf.shape(x)[0], self.nc), x.dtype)
-        taps, hs = {}, []
+        zx = self.zx(x)
+        s = tf.zeros((tf.shape(x)[0], self.nc), x.dtype)
+        r = tf.zeros((tf.shape(x)[0], self.recurrent_kernel.shape[0]), x.dtype)
+        taps, hs, rs = {}, [], []
         for t in range(T):
-            i, g, o = self.gates(zx[:, t] + self.recur(h))
+            i, g, o = self.gates(zx[:, t] + self.recur(r))
             mt = m[:, t, None]
             s = s + mt * tf.repeat(i, self.cs, axis=-1) * g
-            h = tf.where(mt > 0, tf.repeat(o, self.cs, axis=-1) * h_squash(s), h)
+            r = tf.where(mt > 0, self.source(i, tf.repeat(o, self.cs, axis=-1) * h_squash(s), o), r)
+            h = r[:, self.nb:self.nb + self.nc] if self.c.gate_feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
                          f"t{t:03d}/memory/cell_output": h})
             hs.append(h)
-        return taps, tf.stack(hs, 1)
+            rs.append(r)
+        return taps, tf.stack(hs, 1), tf.stack(rs, 1)
 
     def sequence(self, x, m):
         if self.c.truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
-            hs = tf.stop_gradient(self.taps(x, m)[1])
-            h_prev = tf.concat([tf.zeros_like(hs[:, :1]), hs[:, :-1]], axis=1)  # y^c(t-1), constants
-            i, g, o = self.gates(tf.matmul(x, self.kernel) + self.recur(h_prev) + self.bias)
+            rs = tf.stop_gradient(self.taps(x, m)[2])
+            r_prev = tf.concat([tf.zeros_like(rs[:, :1]), rs[:, :-1]], axis=1)  # r(t-1), constants
+            i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
             s = tf.cumsum(m[..., None] * tf.repeat(i, self.cs, axis=-1) * g, axis=1)  # the CEC
             return tf.repeat(o, self.cs, axis=-1) * h_squash(s)
         return self.taps(x, m)[1]  # full BPTT through the same loop
@@ -177,7 +194,8 @@ class Net(keras.Model):
             self.rnn = TanhRNN(c, seed, dtype=dtype)
         else:
             raise ValueError(f"unknown model {c.model!r}")
-        self.output_layer = keras.layers.Dense(c.n_out, kernel_initializer=_init(c.init_range, seed + 3),
+        self.output_layer = keras.layers.Dense(c.n_out, use_bias=c.output_bias,
+                                               kernel_initializer=_init(c.init_range, seed + 3),
                                                bias_initializer=_init(c.init_range, seed + 4), dtype=dtype)
         self.output_layer.build((None, c.n_cells))
         if c.shortcut:
@@ -186,7 +204,9 @@ class Net(keras.Model):
             self.shortcut.build((None, c.n_in))
 
     def head(self, hs, x):
-        z = tf.matmul(hs, self.output_layer.kernel) + self.output_layer.bias
+        z = tf.matmul(hs, self.output_layer.kernel)
+        if self.c.output_bias:
+            z = z + self.output_layer.bias
         if self.c.shortcut:
             z = z + tf.matmul(x, self.shortcut.kernel)
         return OUTPUT_ACTIVATION(z)
@@ -194,7 +214,7 @@ class Net(keras.Model):
     def taps(self, x, m):
         c = self.c
         if c.model == "lstm1997":
-            taps, hs = self.memory.taps(x, m)
+            taps, hs, _ = self.memory.taps(x, m)
         elif c.model == "modern":
             taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
             if c.cell_impl != "hand":
@@ -225,7 +245,9 @@ def _variables(net, c) -> dict:
     else:
         core = {"rnn/kernel": net.rnn.kernel, "rnn/recurrent_kernel": net.rnn.recurrent_kernel,
                 "rnn/bias": net.rnn.bias}
-    core.update({"output/kernel": net.output_layer.kernel, "output/bias": net.output_layer.bias})
+    core["output/kernel"] = net.output_layer.kernel
+    if c.output_bias:
+        core["output/bias"] = net.output_layer.bias
     if c.shortcut:
         core["shortcut/kernel"] = net.shortcut.kernel
     return core

@@ -66,25 +66,42 @@ def _uniform(shape, r, dtype):
 
 
 class Memory1997(nn.Module):
-    """n_blocks memory blocks of cells_per_block cells; weight_ih (G, I), weight_hh (G, C), bias (G,)."""
+    """n_blocks memory blocks of cells_per_block cells; weight_ih (G, I), weight_hh (G, R), bias (G,).
+
+    The recurrent input r(t-1) is y^c(t-1) (R = n_cells), or with config.gate_feedback the whole hidden layer
+    [y^in(t-1) | y^c(t-1) | y^out(t-1)] (R = G; Sec. 5.1: "the hidden layer is fully connected"). Without
+    config.cell_bias the cell-input biases are held at zero by a constant mask (Sec. 5.1: only gates biased).
+    """
 
     def __init__(self, c, dtype):
         super().__init__()
         self.nb, self.cs, self.nc = c.n_blocks, c.cells_per_block, c.n_cells
-        self.recurrent = c.recurrent
+        self.recurrent, self.feedback = c.recurrent, c.gate_feedback
         G, r = 2 * self.nb + self.nc, c.init_range
         self.weight_ih = _uniform((G, c.n_in), r, dtype)
-        self.weight_hh = _uniform((G, self.nc), r, dtype)
+        self.weight_hh = _uniform((G, G if self.feedback else self.nc), r, dtype)
         self.bias = _uniform((G,), r, dtype)
+        mask = torch.ones(G, dtype=dtype)
+        if not c.cell_bias:
+            mask[self.nb:self.nb + self.nc] = 0.0
+        self.register_buffer("bias_mask", mask)
         with torch.no_grad():
+            self.bias.mul_(mask)
             for j, b in enumerate(c.input_gate_bias):
                 self.bias[j] = b
             for j, b in enumerate(c.output_gate_bias):
                 self.bias[self.nb + self.nc + j] = b
 
-    def recur(self, h):
-        """The recurrent input y^c(t-1) W_hh; none in nets without recurrent connections (config.recurrent)."""
-        return h @ self.weight_hh.T if self.recurrent else torch.zeros((), dtype=h.dtype)
+    def recur(self, r):
+        """The recurrent input r(t-1) W_hh; none in nets without recurrent connections (config.recurrent)."""
+        return r @ self.weight_hh.T if self.recurrent else torch.zeros((), dtype=r.dtype)
+
+    def source(self, i, h, o):
+        """r(t): what the next step's net inputs see."""
+        return torch.cat([i, h, o], dim=-1) if self.feedback else h
+
+    def zx(self, x):
+        return x @ self.weight_ih.T + self.bias * self.bias_mask
 
     def gates(self, z):
         nb, nc = self.nb, self.nc
@@ -93,46 +110,40 @@ class Memory1997(nn.Module):
         o = GATE(z[..., nb + nc:])
         return i, g, o
 
-    def step(self, zx, h, s, m):
-        """One time step: zx = x(t) W + b precomputed, h = y^c(t-1), s = s_c(t-1), m (B, 1) mask."""
-        i, g, o = self.gates(zx + self.recur(h))
+    def step(self, zx, r, s, m):
+        """One time step: zx = x(t) W + b precomputed, r = r(t-1), s = s_c(t-1), m (B, 1) mask."""
+        i, g, o = self.gates(zx + self.recur(r))
         s_new = s + m * i.repeat_interleave(self.cs, dim=-1) * g
         h_new = o.repeat_interleave(self.cs, dim=-1) * h_squash(s_new)
-        return i, g, o, s_new, torch.where(m > 0, h_new, h)
+        return i, g, o, s_new, torch.where(m > 0, self.source(i, h_new, o), r)
 
     def taps(self, x, m):
+        """Per-step taps, the cells' outputs y^c (B, T, C) and the recurrent sources r (B, T, R)."""
         B, T, _ = x.shape
-        zx = x @ self.weight_ih.T + self.bias
-        h = s = torch.zeros(B, self.nc, dtype=x.dtype)
-        taps, hs = {}, []
+        zx = self.zx(x)
+        s = torch.zeros(B, self.nc, dtype=x.dtype)
+        r = torch.zeros(B, 2 * self.nb + self.nc if self.feedback else self.nc, dtype=x.dtype)
+        taps, hs, rs = {}, [], []
         for t in range(T):
-            i, g, o, s, h = self.step(zx[:, t], h, s, m[:, t, None])
+            i, g, o, s, r = self.step(zx[:, t], r, s, m[:, t, None])
+            h = r[:, self.nb:self.nb + self.nc] if self.feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
                          f"t{t:03d}/memory/cell_output": h})
             hs.append(h)
-        return taps, torch.stack(hs, 1)
+            rs.append(r)
+        return taps, torch.stack(hs, 1), torch.stack(rs, 1)
 
     def sequence(self, x, m, truncate):
         """y^c(t) for all t, differentiable: the truncated gradient, or full BPTT."""
         if truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
             with torch.no_grad():
-                _, hs = self.taps(x, m)
-            h_prev = torch.cat([torch.zeros_like(hs[:, :1]), hs[:, :-1]], dim=1)  # y^c(t-1), constants
-            i, g, o = self.gates(x @ self.weight_ih.T + self.recur(h_prev) + self.bias)
+                rs = self.taps(x, m)[2]
+            r_prev = torch.cat([torch.zeros_like(rs[:, :1]), rs[:, :-1]], dim=1)  # r(t-1), constants
+            i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
             s = torch.cumsum(m[..., None] * i.repeat_interleave(self.cs, dim=-1) * g, dim=1)  # the CEC
             return o.repeat_interleave(self.cs, dim=-1) * h_squash(s)
-        B, T, _ = x.shape
-        zx = x @ self.weight_ih.T + self.bias
-        h = s = torch.zeros(B, self.nc, dtype=x.dtype)
-        hs = []
-        for t in range(T):  # full BPTT
-            i, g, o = self.gates(zx[:, t] + self.recur(h))
-            mt = m[:, t, None]
-            s = s + mt * i.repeat_interleave(self.cs, dim=-1) * g
-            h = torch.where(mt > 0, o.repeat_interleave(self.cs, dim=-1) * h_squash(s), h)
-            hs.append(h)
-        return torch.stack(hs, 1)
+        return self.taps(x, m)[1]  # full BPTT through the same loop
 
 
 class ModernLSTM(nn.Module):
@@ -213,9 +224,10 @@ class Net(nn.Module):
             self.rnn = TanhRNN(c, dtype)
         else:
             raise ValueError(f"unknown model {c.model!r}")
-        self.output = nn.Linear(c.n_cells, c.n_out, dtype=dtype)
+        self.output = nn.Linear(c.n_cells, c.n_out, bias=c.output_bias, dtype=dtype)
         nn.init.uniform_(self.output.weight, -c.init_range, c.init_range)
-        nn.init.uniform_(self.output.bias, -c.init_range, c.init_range)
+        if c.output_bias:
+            nn.init.uniform_(self.output.bias, -c.init_range, c.init_range)
         if c.shortcut:
             self.shortcut = nn.Linear(c.n_in, c.n_out, bias=False, dtype=dtype)
             nn.init.uniform_(self.shortcut.weight, -c.init_range, c.init_range)
@@ -229,7 +241,7 @@ class Net(nn.Module):
     def taps(self, x, m):
         c = self.c
         if c.model == "lstm1997":
-            taps, hs = self.memory.taps(x, m)
+            taps, hs, _ = self.memory.taps(x, m)
         elif c.model == "modern":
             taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
             if c.cell_impl != "hand":  # the built-ins expose the hidden sequence and the last cell state only
@@ -262,7 +274,9 @@ def _names(c):
     else:
         names = {"rnn/kernel": ("rnn.weight_ih", "dense"), "rnn/recurrent_kernel": ("rnn.weight_hh", "dense"),
                  "rnn/bias": ("rnn.bias", "vector")}
-    names.update({"output/kernel": ("output.weight", "dense"), "output/bias": ("output.bias", "vector")})
+    names["output/kernel"] = ("output.weight", "dense")
+    if c.output_bias:
+        names["output/bias"] = ("output.bias", "vector")
     if c.shortcut:
         names["shortcut/kernel"] = ("shortcut.weight", "dense")
     return names
