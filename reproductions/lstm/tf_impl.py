@@ -9,7 +9,9 @@ Same equations as torch_impl.py (its docstring has them in full):
     or keras.layers.LSTM itself (cell_impl == "builtin_tf").
     tanh RNN: h(t) = tanh(x W + h(t-1) U + b).
 Variables are stored in the canonical layout natively (kernel (in, G), recurrent_kernel (H, G), bias (G,)).
-Steps run in tf.function (no jit_compile); time loops are unrolled at trace time (shapes are static).
+Steps run in tf.function (no jit_compile, autograph=False: every loop and branch is plain Python over static
+shapes and config flags, so AutoGraph's source conversion would only add tracing time); time loops are unrolled
+at trace time (shapes are static).
 """
 
 from __future__ import annotations
@@ -64,12 +66,18 @@ class Memory1997(keras.layers.Layer):
         if not c.cell_bias:
             mask[self.nb:self.nb + self.nc] = 0.0
         self.bias_mask = tf.constant(mask)
+        self.cell_block = tf.constant(np.repeat(np.arange(self.nb), self.cs))  # block of each cell
         b = self.bias.numpy() * mask
         for j, v in enumerate(c.input_gate_bias):
             b[j] = v
         for j, v in enumerate(c.output_gate_bias):
             b[self.nb + self.nc + j] = v
         self.bias.assign(b)
+
+    def per_cell(self, gate):
+        """A block's gate value for each of its cells: one gather (tf.repeat builds ~10 ops per call, which made
+        tracing the unrolled time loop slow)."""
+        return tf.gather(gate, self.cell_block, axis=-1)
 
     def recur(self, r):
         return tf.matmul(r, self.recurrent_kernel) if self.c.recurrent else tf.zeros((), r.dtype)
@@ -94,8 +102,8 @@ class Memory1997(keras.layers.Layer):
         for t in range(T):
             i, g, o = self.gates(zx[:, t] + self.recur(r))
             mt = m[:, t, None]
-            s = s + mt * tf.repeat(i, self.cs, axis=-1) * g
-            r = tf.where(mt > 0, self.source(i, tf.repeat(o, self.cs, axis=-1) * h_squash(s), o), r)
+            s = s + mt * self.per_cell(i) * g
+            r = tf.where(mt > 0, self.source(i, self.per_cell(o) * h_squash(s), o), r)
             h = r[:, self.nb:self.nb + self.nc] if self.c.gate_feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
@@ -109,8 +117,8 @@ class Memory1997(keras.layers.Layer):
             rs = tf.stop_gradient(self.taps(x, m)[2])
             r_prev = tf.concat([tf.zeros_like(rs[:, :1]), rs[:, :-1]], axis=1)  # r(t-1), constants
             i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
-            s = tf.cumsum(m[..., None] * tf.repeat(i, self.cs, axis=-1) * g, axis=1)  # the CEC
-            return tf.repeat(o, self.cs, axis=-1) * h_squash(s)
+            s = tf.cumsum(m[..., None] * self.per_cell(i) * g, axis=1)  # the CEC
+            return self.per_cell(o) * h_squash(s)
         return self.taps(x, m)[1]  # full BPTT through the same loop
 
 
@@ -268,10 +276,10 @@ class Model:
                 self.opt = keras.optimizers.Adam(
                     learning_rate=config.lr, beta_1=keras_scalar(0.9, dtype), beta_2=keras_scalar(0.999, dtype),
                     epsilon=keras_scalar(config.adam_epsilon, dtype), amsgrad=False)
-        self._train = tf.function(self._train_step)
-        self._grads = tf.function(self._grad_fn)
-        self._taps = tf.function(self.net.taps)
-        self._eval = tf.function(self._loss)
+        self._train = tf.function(self._train_step, autograph=False)
+        self._grads = tf.function(self._grad_fn, autograph=False)
+        self._taps = tf.function(self.net.taps, autograph=False)
+        self._eval = tf.function(self._loss, autograph=False)
 
     def get_params(self):
         return {k: v.numpy().copy() for k, v in self._vars.items()}
