@@ -44,8 +44,6 @@ class ResNetConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4  # coupled L2: g + wd * w on every trainable parameter
     lr_drops: tuple[int, ...] = ()  # lr is divided by 10 from each of these (0-based) step numbers on
-    warmup_steps: int = 0  # section 4.2 (ResNet-110): lr `warmup_lr` for the first steps, then `lr`
-    warmup_lr: float = 0.01
 
     @property
     def stage_blocks(self) -> tuple[int, ...]:
@@ -62,8 +60,6 @@ class ResNetConfig:
 
     def lr_at(self, step: int) -> float:
         """The learning rate of (0-based) step `step`."""
-        if step < self.warmup_steps:
-            return self.warmup_lr
         return self.lr / 10 ** sum(step >= s for s in self.lr_drops)
 
 
@@ -109,16 +105,14 @@ class DepthStudy:
     batch_size: int = 128
     lr: float = 0.1
     lr_drop_epochs: tuple[int, ...] = ()  # lr / 10 from the start of these (0-based) epochs
-    warmup_epochs: int = 0  # lr 0.01 in the first epochs of the deeper nets (section 4.2: ResNet-110 only)
     momentum: float = 0.9
     weight_decay: float = 1e-4
     response_images: int = 500  # the first test images, for the Fig. 7 layer responses
 
     def net(self, n: int, residual: bool, image_size: int, in_channels: int, steps_per_epoch: int):
-        warmup = self.warmup_epochs * steps_per_epoch if n == self.deep_n else 0
         return resnet_cifar(n, residual, widths=self.widths, image_size=image_size, in_channels=in_channels,
                             lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
-                            lr_drops=tuple(e * steps_per_epoch for e in self.lr_drop_epochs), warmup_steps=warmup)
+                            lr_drops=tuple(e * steps_per_epoch for e in self.lr_drop_epochs))
 
 
 NETS = (("plain_shallow", False, "shallow_n"), ("plain_deep", False, "deep_n"),
@@ -278,13 +272,21 @@ AGREEMENT = (
     AgreementCase(name="imagenet18-narrow", config=IMAGENET18_NARROW, make_batches=image_batches(64, 3, 1000, 8),
                   depth=_depth(IMAGENET18_NARROW), steps=4),
     # The deep full-width cases run in float64 only. In float32 their first-layer gradients fail by 0.4-9%
-    # (relative to the tensor's scale) while float64 agrees to 1e-13: the gradient reaching the stem is a
-    # small remainder of large cancelling terms (each BN backward subtracts means), so float32 rounding of
-    # the terms dominates it. The small cases above and plain8-float32 check float32.
+    # (relative to the tensor's scale) while float64 agrees to 1e-13. Measured on imagenet18 at batch 8
+    # against the float64 gradient of the same parameters: torch float32 is within 1e-5 everywhere, tf
+    # float32 is 4-29% off from stage 1 down (stage1/block1/conv1/kernel 0.29); computing only tf's 3x3
+    # convs on the 16x16x64 maps in float64 inside the float32 model brings tf within 3e-5. So it is tf's
+    # float32 conv (its backward: the forward taps agree to 3e-6) losing precision, amplified by the BN
+    # backward's mean subtraction, not a convention difference (float64 agrees) nor padding (tf.pad +
+    # VALID gives the same numbers). The small cases above and plain8-float32 check float32.
     AgreementCase(name="resnet20", config=RESNET20, make_batches=image_batches(32, 3, 10, 8),
                   depth=_depth(RESNET20), steps=4, dtypes=("float64",), slow=True),
     AgreementCase(name="plain8-float32", config=PLAIN8, make_batches=image_batches(8, 3, 10, 8),
                   depth=_depth(PLAIN8), steps=6, dtypes=("float32",), slow=True),
+    # float32 at batch 4 passes its gradient check narrowly (7.8e-5 against 8.5e-5, stage4/block1/conv2/
+    # kernel): each framework is as far from the float64 gradient as from the other (torch 7.4e-5, tf 9.7e-5),
+    # i.e. float32 rounding in both, with no convention difference (float64 agrees to ~1e-13). At batch 8
+    # it would fail in stage 1 for the tf reason above.
     AgreementCase(name="imagenet18", config=IMAGENET18, make_batches=image_batches(64, 3, 1000, 4),
                   depth=_depth(IMAGENET18), steps=2, slow=True),
     AgreementCase(name="imagenet34", config=IMAGENET34, make_batches=image_batches(64, 3, 1000, 4),
@@ -346,9 +348,16 @@ PAPER = Paper(
     benchmarks=BENCHMARKS,
     deviations=(
         "Reduced profile: 4,000 CIFAR-10 training images (the shared subset's data_batch_1) instead of 45k/50k, "
-        "average-pooled 4x4 to 8x8 pixels, 8/16/32 filters instead of 16/32/64, 3 epochs (lr 0.1, /10 for the "
-        "last) instead of 64k iterations (lr /10 at 32k and 48k), no pad-and-crop or flip augmentation, no "
-        "45k/5k validation split, 3 seeds.",
+        "average-pooled 4x4 to 8x8 pixels, 8/16/32 filters instead of 16/32/64, 8 epochs (248 iterations; lr "
+        "0.1, /10 at epochs 6 and 8) instead of 64k iterations (lr /10 at 32k and 48k), no pad-and-crop or "
+        "flip augmentation, no 45k/5k validation split, 3 seeds.",
+        "The cure (ResNet-56 trains no worse than ResNet-20) was probed on seed 100 (torch, training loss "
+        "ResNet-20 vs ResNet-56): 8x8 px, 4,000 images, 10 epochs: 1.14 vs 1.55; the same with the paper's "
+        "ResNet-110 warm-up (lr 0.01 for the first epoch of the 56-layer net): 1.14 vs 1.48; 16x16 px, 6 "
+        "epochs: 1.30 vs 1.64; batch 32 at lr 0.05, 10 epochs: 1.18 vs 1.47; 1,000 images, 30 epochs: 0.17 vs "
+        "0.76; 60 epochs: 0.003 vs 0.025. In every setting tried the deeper ResNet is behind at the end, so "
+        "the reduced profile keeps 4,000 images at 8x8 px (8 epochs, chosen for the time budget, not for a "
+        "verdict) and the cure is reported as not reproduced.",
         "Depths compared: 20 vs 56 layers (n = 3 vs 9); the paper's Fig. 6 also shows 32, 44 and 110.",
         "Training loss is the mean train-mode minibatch loss over the last epoch (the paper plots training "
         "error during training); test error is on the first 1,000 test images.",
