@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the registered papers (imports neither framework)").set_defaults(fn=cmd_list)
 
     p = sub.add_parser("agree", help="agreement checks: forward taps, gradients, trajectories")
-    p.add_argument("paper", help="a paper key from `list`, or 'all'")
+    p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: both)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--skip-slow", action="store_true",
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_agree)
 
     p = sub.add_parser("reproduce", help="run the papers' experiments and test their claims")
-    p.add_argument("paper", help="a paper key from `list`, or 'all'")
+    p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--profile", choices=PROFILES, default="tiny")
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--seeds", type=_positive_int, help="seeds per experiment (default: the profile's)")
@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_reproduce)
 
     p = sub.add_parser("bench", help="throughput of both frameworks on the same work (figures, not asserts)")
-    p.add_argument("paper", help="a paper key from `list`, or 'all'")
+    p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--repeats", type=_positive_int, default=3)
     p.add_argument("--min-seconds", type=float, default=1.0, help="minimum time per repeat")

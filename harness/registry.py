@@ -46,9 +46,16 @@ def get(key: str) -> Paper:
     return known[key]
 
 
-def select(key: str) -> list[Paper]:
-    """`all` or one paper key -> list of papers."""
-    return list(papers().values()) if key == "all" else [get(key)]
+def select(keys: str | list[str]) -> list[Paper]:
+    """`all`, one paper key, or several -> the papers, each once, in the order given."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    if "all" in keys:
+        return list(papers().values())
+    unknown = [k for k in keys if k not in papers()]
+    if len(unknown) > 1:
+        raise UnknownPaperError(f"unknown papers {', '.join(map(repr, unknown))}; registered papers: "
+                                f"{', '.join(papers())} (or 'all')")
+    return [get(k) for k in dict.fromkeys(keys)]
 
 
 def model_class(paper: Paper, framework: str) -> type:

@@ -66,6 +66,7 @@ def test_list_imports_no_framework_and_is_fast():
     "args,message",
     [
         (["agree", "nosuchpaper"], "unknown paper 'nosuchpaper'"),
+        (["agree", "toy", "nope", "nada"], "unknown papers 'nope', 'nada'"),
         (["reproduce", "toy", "--data-dir", "/no/such/dir"], "data directory '/no/such/dir'"),
         (["reproduce", "toy", "--profile", "paper"], "has no 'paper' profile"),
         (["compare", "/no/such/baseline.jsonl"], "no records at"),
