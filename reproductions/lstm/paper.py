@@ -470,64 +470,49 @@ REBER_LSTM = NetConfig(model="lstm1997", n_in=7, n_out=7, n_blocks=3, cells_per_
 REBER_BATCH = 4
 
 
+def _adding(name: str, net: NetConfig, description: str) -> Experiment:
+    return Experiment(
+        name=name, run=run_adding, dataset="generated:adding-problem(5.4)",
+        configs={"tiny": AddingConfig(net=net, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
+                                      stop_sequences=500, n_test=512),
+                 "reduced": AddingConfig(net=net, T=50, batch=32, max_sequences=80_000, eval_every=20_000,
+                                         stop_sequences=2000, n_test=2560)},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+
+
+def _lag(name: str, make_net, p: dict[str, int], sequences: dict[str, int], description: str) -> Experiment:
+    """`make_net(p)` builds the net for lag p; `p` and `sequences` per profile."""
+    every = {"tiny": 200, "reduced": 400}
+    return Experiment(
+        name=name, run=run_lag, dataset="generated:task-2a(5.2)",
+        configs={k: LagConfig(net=make_net(p[k]), p=p[k], batch=8, max_sequences=sequences[k], eval_every=every[k])
+                 for k in ("tiny", "reduced")},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+
+
+def _temporal(name: str, net: NetConfig, description: str) -> Experiment:
+    return Experiment(
+        name=name, run=run_temporal, dataset="generated:temporal-order-6a(5.6)",
+        configs={"tiny": TemporalConfig(net=net, scale=0.15, batch=32, max_sequences=1_600, eval_every=800,
+                                        stop_sequences=512, n_test=512),
+                 "reduced": TemporalConfig(net=net, scale=0.3, batch=32, max_sequences=24_000, eval_every=2_000,
+                                           stop_sequences=2000, n_test=2560)},
+        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+
+
 EXPERIMENTS = (
-    Experiment(
-        name="adding_lstm", run=run_adding, dataset="generated:adding-problem(5.4)",
-        configs={"tiny": AddingConfig(net=ADDING_LSTM, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
-                                      stop_sequences=500, n_test=512),
-                 "reduced": AddingConfig(net=ADDING_LSTM, T=50, batch=32, max_sequences=80_000, eval_every=20_000,
-                                         stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="1997 LSTM on the adding problem; fraction of test sequences within 0.04",
-    ),
-    Experiment(
-        name="adding_rnn", run=run_adding, dataset="generated:adding-problem(5.4)",
-        configs={"tiny": AddingConfig(net=ADDING_RNN, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
-                                      stop_sequences=500, n_test=512),
-                 "reduced": AddingConfig(net=ADDING_RNN, T=50, batch=32, max_sequences=80_000, eval_every=20_000,
-                                         stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="tanh RNN (BPTT) of the same size on the adding problem",
-    ),
-    Experiment(
-        name="lag_lstm", run=run_lag, dataset="generated:task-2a(5.2)",
-        configs={"tiny": LagConfig(net=lag_lstm(20), p=20, batch=8, max_sequences=4_000, eval_every=200),
-                 "reduced": LagConfig(net=lag_lstm(20), p=20, batch=8, max_sequences=16_000, eval_every=400)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="1997 LSTM (one cell) on the noise-free long-lag task 2a",
-    ),
-    Experiment(
-        name="lag_rnn", run=run_lag, dataset="generated:task-2a(5.2)",
-        configs={"tiny": LagConfig(net=lag_rnn(20), p=20, batch=8, max_sequences=4_000, eval_every=200),
-                 "reduced": LagConfig(net=lag_rnn(20), p=20, batch=8, max_sequences=16_000, eval_every=400)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="one self-recurrent unit trained by BPTT on task 2a",
-    ),
-    Experiment(
-        name="lag50_lstm", run=run_lag, dataset="generated:task-2a(5.2)",
-        configs={"tiny": LagConfig(net=lag_lstm(10), p=10, batch=8, max_sequences=400, eval_every=200),
-                 "reduced": LagConfig(net=lag_lstm(50), p=50, batch=8, max_sequences=8_000, eval_every=400)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="1997 LSTM (one cell) on task 2a at p=50, the lag chosen first (p=20 came after it failed)",
-    ),
-    Experiment(
-        name="temporal_lstm", run=run_temporal, dataset="generated:temporal-order-6a(5.6)",
-        configs={"tiny": TemporalConfig(net=TEMPORAL_LSTM, scale=0.15, batch=32, max_sequences=1_600, eval_every=800,
-                                        stop_sequences=512, n_test=512),
-                 "reduced": TemporalConfig(net=TEMPORAL_LSTM, scale=0.3, batch=32, max_sequences=24_000,
-                                           eval_every=2_000, stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="1997 LSTM (2 blocks x 2 cells) on temporal order 6a, lengths scaled to 30-33",
-    ),
-    Experiment(
-        name="temporal_rnn", run=run_temporal, dataset="generated:temporal-order-6a(5.6)",
-        configs={"tiny": TemporalConfig(net=TEMPORAL_RNN, scale=0.15, batch=32, max_sequences=1_600, eval_every=800,
-                                        stop_sequences=512, n_test=512),
-                 "reduced": TemporalConfig(net=TEMPORAL_RNN, scale=0.3, batch=32, max_sequences=24_000,
-                                           eval_every=2_000, stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="tanh RNN (BPTT) of the same size on temporal order 6a, lengths scaled to 30-33",
-    ),
+    _adding("adding_lstm", ADDING_LSTM, "1997 LSTM on the adding problem; fraction of test sequences within 0.04"),
+    _adding("adding_rnn", ADDING_RNN, "tanh RNN (BPTT) of the same size on the adding problem"),
+    _lag("lag_lstm", lag_lstm, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000},
+         "1997 LSTM (one cell) on the noise-free long-lag task 2a"),
+    _lag("lag_rnn", lag_rnn, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000},
+         "one self-recurrent unit trained by BPTT on task 2a"),
+    _lag("lag50_lstm", lag_lstm, {"tiny": 10, "reduced": 50}, {"tiny": 400, "reduced": 8_000},
+         "1997 LSTM (one cell) on task 2a at p=50, the lag chosen first (p=20 came after it failed)"),
+    _temporal("temporal_lstm", TEMPORAL_LSTM,
+              "1997 LSTM (2 blocks x 2 cells) on temporal order 6a, lengths scaled to 30-33"),
+    _temporal("temporal_rnn", TEMPORAL_RNN,
+              "tanh RNN (BPTT) of the same size on temporal order 6a, lengths scaled to 30-33"),
     Experiment(
         name="reber_lstm", run=run_reber, dataset="generated:embedded-reber(5.1)",
         configs={"tiny": ReberConfig(net=REBER_LSTM, batch=REBER_BATCH, max_sequences=2_000, eval_every=1_000),
