@@ -120,8 +120,17 @@ def agreement_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 def papers(records: Iterable[Mapping[str, Any]],
            kinds: Sequence[str] = ("claim", "consistency")) -> list[str]:
-    """Papers with records of `kinds`, in order of first appearance."""
-    return list(dict.fromkeys(r["paper"] for r in records if r.get("kind") in kinds))
+    """Papers with records of `kinds`: registered ones in the registry's (publication) order, then any
+    others in order of first appearance."""
+    from . import registry
+    from .errors import HarnessError
+
+    found = list(dict.fromkeys(r["paper"] for r in records if r.get("kind") in kinds))
+    try:
+        order = {key: i for i, key in enumerate(registry.papers())}
+    except (HarnessError, ValueError):  # records must still render when the registry cannot load
+        order = {}
+    return sorted(found, key=lambda key: (key not in order, order.get(key, 0)))
 
 
 def claims_table(records: Iterable[Mapping[str, Any]], paper: str) -> pd.DataFrame:

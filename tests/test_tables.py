@@ -209,3 +209,11 @@ def test_render_for_terminal(records):
     assert "Agreement" in text and "Claims: backprop" in text and "Claims: resnet" in text
     assert "torch only; frameworks inconsistent" in text and "1235" in text
     assert tables.render_for_terminal([]) == "(no records)"
+
+
+def test_papers_are_listed_in_publication_order_and_unknown_ones_after():
+    from harness import registry
+
+    keys = list(registry.papers())
+    recs = [{"paper": k, "kind": "claim"} for k in ["zzz-unregistered", *reversed(keys)]]
+    assert tables.papers(recs) == [*keys, "zzz-unregistered"]
