@@ -38,24 +38,20 @@ def papers() -> dict[str, Paper]:
 
 
 def get(key: str) -> Paper:
-    known = papers()
-    if key not in known:
-        raise UnknownPaperError(
-            f"unknown paper {key!r}; registered papers: {', '.join(known)} (or 'all')"
-        )
-    return known[key]
+    return select([key])[0]
 
 
 def select(keys: str | list[str]) -> list[Paper]:
     """`all`, one paper key, or several -> the papers, each once, in the order given."""
     keys = [keys] if isinstance(keys, str) else list(keys)
+    known = papers()
     if "all" in keys:
-        return list(papers().values())
-    unknown = [k for k in keys if k not in papers()]
-    if len(unknown) > 1:
-        raise UnknownPaperError(f"unknown papers {', '.join(map(repr, unknown))}; registered papers: "
-                                f"{', '.join(papers())} (or 'all')")
-    return [get(k) for k in dict.fromkeys(keys)]
+        return list(known.values())
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise UnknownPaperError(f"unknown paper{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                                f"registered papers: {', '.join(known)} (or 'all')")
+    return [known[k] for k in dict.fromkeys(keys)]
 
 
 def model_class(paper: Paper, framework: str) -> type:

@@ -254,13 +254,11 @@ class Paper:
         names = [e.name for e in self.experiments]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.key}: duplicate experiment names {names}")
-        known = set(names)
+        known, offered = set(names), self.profiles()
         for claim in self.claims:
             for exp, _metric in _claim_inputs(claim):
                 if exp not in known:
                     raise ValueError(f"{self.key}: claim {claim.id!r} uses unknown experiment {exp!r}")
-        offered = self.profiles()
-        for claim in self.claims:
             if not isinstance(claim.setting, str):
                 missing = [p for p in offered if p not in claim.setting]
                 unknown = [p for p in claim.setting if p not in PROFILES]
