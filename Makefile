@@ -27,13 +27,8 @@ test: setup  ## the fast tier (minutes)
 test-all: setup  ## every tier, slow included
 	$(BIN)/python -m pytest -q
 
-# The slow tier's tiny-profile test is left to `make verdict`, which runs the same tiny profiles through the
-# CLI and fails on an error, a missing claim record or a flipped verdict (running both cost ~4 min of CI).
-ci: setup  ## what .ci/run runs: lint, every test tier, and the regression verdict against the baseline
-	$(BIN)/ruff check harness reproductions tests
-	$(BIN)/python -m pytest -q -p no:cacheprovider \
-		--deselect tests/test_papers.py::test_tiny_profile_runs_in_both_frameworks
-	$(MAKE) verdict
+ci:  ## what CI runs (.ci/run): setup, lint, every test tier, and the regression verdict against the baseline
+	bash .ci/run
 
 # The CI regression verdict: fresh agreement checks (the slow cases run in the slow test tier) and
 # tiny-profile claims in a scratch results directory, compared with the committed baseline (exit 1 on
