@@ -70,10 +70,11 @@ def read_records(path: str | Path, role: str = "baseline") -> list[Record]:
     let a regression pass. `role` ("baseline", "current records") names the file in the message.
     """
     path = Path(path)
-    fix = ("restore it (`git checkout -- FILE`) or regenerate it with `make baseline`" if role == "baseline"
+    fix = (f"restore it (`git checkout -- {path}`) or regenerate it with `make baseline`" if role == "baseline"
            else "remove the bad line or rerun the checks into an empty --results-dir")
     try:
-        head = path.open("rb").read(2)
+        with path.open("rb") as f:
+            head = f.read(2)
     except FileNotFoundError:
         hint = ("pass the committed baseline, e.g. results/baseline.jsonl" if role == "baseline"
                 else "run `python -m harness agree ...` or `reproduce ...` into that results directory first")
@@ -280,8 +281,10 @@ def _eps(dtype: str | None) -> float:
 def tol_rule(r: Record) -> str:
     """Where an agreement record's tolerance comes from: "written" (a fixed rule; float64, and every record
     made before the float64 arbiter) or "arbiter" (float32, measured per run from each framework's distance
-    to float64: it moves with the machine's rounding), read from `details["tol_rule"]`."""
-    return str((r.get("details") or {}).get("tol_rule") or "written")
+    to float64: it moves with the machine's rounding), read from `details["tol_rule"]` (or
+    `expected["tol_rule"]`, beside the tolerance itself)."""
+    rule = (r.get("details") or {}).get("tol_rule") or (r.get("expected") or {}).get("tol_rule")
+    return str(rule or "written")
 
 
 def _agreement(b: Record, c: Record, regress: list, warn: list, improve: list) -> None:

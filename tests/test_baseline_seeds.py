@@ -255,6 +255,12 @@ def test_a_loosened_written_tolerance_warns():
     assert tol_rule(agreement("float64", 1e-12)) == "written"  # records without the field: the written rule
 
 
+def test_the_rule_may_sit_beside_the_tolerance():
+    r = agreement("float32", 3e-5)
+    r["expected"]["tol_rule"] = "arbiter"
+    assert tol_rule(r) == "arbiter"
+
+
 def test_a_changed_tolerance_rule_warns():
     v = compare([agreement("float32", 3e-5, "arbiter", T1)], [agreement("float32", 1e-5)])
     assert v.exit_code == 0 and "tolerance rule changed from written to arbiter" in v.warnings[0].reason
