@@ -267,8 +267,16 @@ def _inside(r: Record) -> bool | None:
     return _finite(r.get("value")) and band[0] <= float(r["value"]) <= band[1]
 
 
-def _show_values(values: np.ndarray) -> str:
-    return "[" + ", ".join(fmt_num(float(v)) for v in values) + "]"
+def _show_values(values: np.ndarray, listed: int = 8) -> str:
+    """Per-seed values in a table cell: each one when few, else their median, range and non-finite count."""
+    if values.size <= listed:
+        return "[" + ", ".join(fmt_num(float(v)) for v in values) + "]"
+    finite = values[np.isfinite(values)]
+    missing = f", {values.size - finite.size} non-finite" if finite.size < values.size else ""
+    if not finite.size:
+        return f"{values.size} seeds, none finite"
+    return (f"{values.size} seeds: median {fmt_num(float(np.median(finite)))}, range "
+            f"[{fmt_num(float(finite.min()))}, {fmt_num(float(finite.max()))}]{missing}")
 
 
 def _eps(dtype: str | None) -> float:

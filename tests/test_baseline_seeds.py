@@ -128,6 +128,14 @@ def test_a_shift_that_keeps_the_verdict_is_a_warning():
     assert "verdict holds" in v.warnings[0].reason
 
 
+def test_many_seeds_are_shown_as_median_and_range():
+    base = band_claim([float(v) for v in range(1, 21)], hi=100.0)
+    now = band_claim([float(v) for v in range(41, 60)] + [math.nan], hi=100.0, time=T1)
+    (w,) = compare([now], [base]).warnings
+    assert "baseline 20 seeds: median 10.5, range [1.00, 20.0] now 20 seeds: median 50.0, range [41.0, 59.0], " \
+           "1 non-finite" in w.reason
+
+
 def test_fewer_finite_seeds_beyond_chance_is_a_regression():
     # Every seed reached the metric before; now none does (e.g. none converges): Fisher's exact test.
     base = band_claim([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
