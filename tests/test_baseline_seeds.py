@@ -80,6 +80,13 @@ def test_single_seed_claim_regresses_when_its_value_becomes_non_finite():
     assert "smoke check: no finite value any more" in r.reason and "exp.error" in r.reason
 
 
+def test_few_seed_claim_regresses_when_no_seed_is_finite_any_more():
+    # Two seeds cannot be tested either; a claim whose every seed stopped reaching the metric still regresses.
+    v = compare([band_claim([math.nan, math.nan], time=T1)], [band_claim([3.0, math.nan])])
+    assert v.exit_code == 1 and "smoke check" in v.regressions[0].reason
+    assert compare([band_claim([math.nan, 4.0], time=T1)], [band_claim([3.0, math.nan])]).exit_code == 0
+
+
 def test_single_seed_claim_that_was_never_finite_is_not_a_regression():
     v = compare([band_claim([math.nan], time=T1)], [band_claim([math.nan])])
     assert v.exit_code == 0 and not v.regressions
