@@ -364,7 +364,8 @@ def _seed_tests(b: Record, c: Record) -> list[SeedTest]:
         fx, fy = np.isfinite(x), np.isfinite(y)
         if (~fx).any() or (~fy).any():  # reached-the-metric counts, e.g. convergence rates
             p = float(stats.fisher_exact([[fx.sum(), (~fx).sum()], [fy.sum(), (~fy).sum()]]).pvalue)
-            # Fisher's smallest p (complete separation) is at most the Mann-Whitney bound at these sizes.
+            # Floor: the Mann-Whitney bound, at least Fisher's smallest p (complete separation) at these sizes;
+            # a larger floor only marks fewer tests able, and a test not marked able never rejects.
             out.append(SeedTest(name, "Fisher", p, smallest_mann_whitney_p(x.size, y.size)))
         x, y = x[fx], y[fy]
         if x.size and y.size:
@@ -397,7 +398,7 @@ def _claim_by_seeds(b: Record, c: Record, tests: list[SeedTest], alpha: float,
     """A claim from training runs: judged by its per-seed values, not by a verdict one seed can flip."""
     before, after = _seed_values(b), _seed_values(c)
     values = "; ".join(f"{name} baseline {_show_values(before[name])} now {_show_values(after[name])}"
-                       for name in sorted(set(before) | set(after)) if name in before and name in after)
+                       for name in sorted(set(before) & set(after)))
     if set(before) != set(after):
         warn.append(f"claim inputs changed from {sorted(before)} to {sorted(after)}: only shared inputs tested")
     testable = [t for t in tests if t.able]
