@@ -31,18 +31,23 @@ ci:  ## what CI runs (.ci/run): setup, lint, every test tier, and the regression
 	bash .ci/run
 
 # The CI regression verdict: fresh agreement checks (the slow cases run in the slow test tier) and
-# tiny-profile claims in a scratch results directory, compared with the committed baseline (exit 1 on
-# any regression).
+# tiny-profile claims in a scratch results directory, compared with the committed baseline. Exit 0: no
+# regression; 1: a regression; 2: an unreadable baseline or records, or records made from other data than
+# the baseline's (set HARNESS_DATA_DIR to the real datasets, as .ci/run does). README says what it detects.
 verdict: setup
-	dir=$$(mktemp -d) && \
+	dir=$$(mktemp -d) && echo "verdict: records in $$dir" && \
 	{ $(BIN)/python -m harness --results-dir $$dir agree all --skip-slow; test $$? -le 1; } && \
 	{ $(BIN)/python -m harness --results-dir $$dir reproduce all --profile tiny; test $$? -le 1; } && \
 	$(BIN)/python -m harness --results-dir $$dir compare results/baseline.jsonl
 
+# A baseline made from the digits fallback would compare with nothing, so the real data is required; the
+# new file must read cleanly (strictly, as `compare` reads it) before it replaces the committed one.
 baseline: setup  ## regenerate results/baseline.jsonl (commit it with the change that moved it, and say why)
+	@test -n "$$HARNESS_DATA_DIR" || { echo "make baseline: set HARNESS_DATA_DIR to the real datasets" >&2; exit 2; }
 	rm -rf results/.baseline-run
 	$(BIN)/python -m harness --results-dir results/.baseline-run agree all --skip-slow; test $$? -le 1
 	$(BIN)/python -m harness --results-dir results/.baseline-run reproduce all --profile tiny; test $$? -le 1
+	$(BIN)/python -m harness --results-dir results/.baseline-run compare results/.baseline-run/records.jsonl
 	cp results/.baseline-run/records.jsonl results/baseline.jsonl
 	rm -rf results/.baseline-run
 

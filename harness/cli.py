@@ -196,10 +196,9 @@ def cmd_table(args) -> int:
 def cmd_compare(args) -> int:
     from . import baseline, results
 
-    current, problems = results.read(RESULTS_DIR / "records.jsonl")
-    base, base_problems = results.read(Path(args.baseline))
-    for p in problems + base_problems:
-        print(f"warning: skipped {p}", file=sys.stderr)
+    # Both read strictly: a skipped line would hide the check it held (exit 2 names the file and line).
+    base = baseline.read_records(Path(args.baseline), "baseline")
+    current = baseline.read_records(RESULTS_DIR / "records.jsonl", "current records")
     verdict = baseline.compare(results.latest(current), results.latest(base), allow_missing=args.allow_missing)
     print(verdict.render(list_all=args.list_all))
     return verdict.exit_code

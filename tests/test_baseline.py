@@ -1,4 +1,6 @@
-"""Regression verdict against a baseline: each regression kind fails, improvements and new checks pass."""
+"""Regression verdict against a baseline: each regression kind fails, improvements and new checks pass.
+
+Every record is built here: no test depends on this machine's numbers."""
 
 from __future__ import annotations
 
@@ -22,12 +24,18 @@ def agreement(check="symmetry/float32/grad", value=2e-7, passed=True, tol=1e-5, 
 
 
 def claim(check="symmetry-sweeps", value=1500.0, passed=True, framework="torch", lo=712.5, hi=4275.0,
-          profile="reduced", time=T0):
+          profile="reduced", time=T0, values=None, deterministic=False, dataset="generated:symmetry-64"):
+    """A claim record; `values`: the per-seed values of its one input (default: four seeds at `value`)."""
+    values = [value] * 4 if values is None else values
+    details = {"inputs": {"symmetry.sweeps": {"statistic": value, "values": values, "seeds": len(values)}}}
+    if deterministic:
+        details["deterministic"] = True
     return results.make_record(
         kind="claim", paper="backprop", framework=framework, check=check, metric="median sweeps", value=value,
         passed=passed, expected={"rule": f"median sweeps in [{lo}, {hi}]", "lo": lo, "hi": hi,
                                  "reported": 1425, "source": "Fig. 1 caption", "setting": "4 seeds"},
-        seed=[0, 1, 2, 3], dataset="symmetry", profile=profile, dtype="float32", git_sha="abc", time=time)
+        seed=list(range(len(values))), dataset=dataset, profile=profile, dtype="float32", git_sha="abc",
+        time=time, details=details)
 
 
 def consistency(check="symmetry-sweeps", p=0.5, passed=True, time=T0):
@@ -74,25 +82,30 @@ def test_agreement_pass_to_fail_is_a_regression():
     assert text.rstrip().endswith("FAIL: 1 regression(s)")
 
 
-def test_claim_flip_is_a_regression():
-    now = replace(baseline(), 3, claim("symmetry-sweeps", value=5000.0, passed=False, time=T1))
-    v = compare(now, baseline())
+def test_deterministic_claim_flip_is_a_regression():
+    base = replace(baseline(), 3, claim("symmetry-sweeps", deterministic=True))
+    now = replace(baseline(), 3, claim("symmetry-sweeps", value=5000.0, passed=False, time=T1, deterministic=True))
+    v = compare(now, base)
     assert v.exit_code == 1
     (r,) = v.regressions
     assert "no longer reproduced" in r.reason and "left its band" in r.reason  # one entry, both reasons
 
 
-def test_value_leaving_its_band_is_a_regression_even_when_report_only():
-    now = replace(baseline(), 6, claim("report-only", value=1.7, passed=None, lo=0.0, hi=1.0, time=T1))
-    v = compare(now, baseline())
+def test_deterministic_value_leaving_its_band_is_a_regression_even_when_report_only():
+    base = replace(baseline(), 6, claim("report-only", value=0.3, passed=None, lo=0.0, hi=1.0, deterministic=True))
+    now = replace(baseline(), 6, claim("report-only", value=1.7, passed=None, lo=0.0, hi=1.0, time=T1,
+                                       deterministic=True))
+    v = compare(now, base)
     assert v.exit_code == 1
     (r,) = v.regressions
     assert "left its band [0, 1.00]" in r.reason and "0.300 was inside" in r.reason
 
 
-def test_value_becoming_nan_leaves_the_band():
-    now = replace(baseline(), 6, claim("report-only", value=math.nan, passed=None, lo=0.0, hi=1.0, time=T1))
-    assert compare(now, baseline()).exit_code == 1
+def test_deterministic_value_becoming_nan_leaves_the_band():
+    base = replace(baseline(), 6, claim("report-only", value=0.3, passed=None, lo=0.0, hi=1.0, deterministic=True))
+    now = replace(baseline(), 6, claim("report-only", value=math.nan, passed=None, lo=0.0, hi=1.0, time=T1,
+                                       deterministic=True))
+    assert compare(now, base).exit_code == 1
 
 
 def test_missing_check():

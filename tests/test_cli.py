@@ -121,7 +121,10 @@ def test_compare_fails_on_a_flipped_claim(tmp_path):
     for line in lines:  # pretend the current run lost a claim that the baseline had
         record = json.loads(line)
         if record["kind"] == "claim" and record["check"] == "final-loss":
-            record["passed"] = False
+            # 3 seeds are a smoke check (baseline.py): it regresses when it no longer gives a finite value
+            record["passed"], record["value"] = False, "nan"
+            for entry in record["details"]["inputs"].values():
+                entry["values"] = ["nan"] * len(entry["values"])
             record["time"] = "2099-01-01T00:00:00+00:00"
         flipped.append(json.dumps(record))
     (tmp_path / "records.jsonl").write_text("\n".join(flipped) + "\n")
