@@ -83,7 +83,8 @@ def claim_groups(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def claim_strip(group: Mapping[str, Any]) -> Figure:
-    """Every seed's value per input and framework; the band [lo, hi] shaded and the paper's number dashed
+    """Every seed's value per input and framework (a bar: the statistic the claim judges, e.g. the median);
+    the band [lo, hi] shaded and the paper's number dashed
     when the claim is a band on one input; the rule under the title otherwise (an ordering or a ratio)."""
     runs = {fw: group[fw] for fw in ("torch", "tf") if group.get(fw)}
     described = next(iter(runs.values()))
@@ -103,10 +104,9 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
             offsets = [0.0] if len(finite) == 1 else [(k / (len(finite) - 1) - 0.5) * 0.4 for k in range(len(finite))]
             ax.scatter([x + o for o in offsets], finite, s=18, color=COLORS[fw], alpha=0.8, zorder=3,
                        label=fw if i == 0 else None)
-            if finite:
-                ax.hlines(sorted(finite)[len(finite) // 2] if len(finite) % 2 else
-                          sum(sorted(finite)[len(finite) // 2 - 1:len(finite) // 2 + 1]) / 2,
-                          x - 0.3, x + 0.3, color=COLORS[fw], linewidth=2, zorder=4)
+            statistic = entry.get("statistic") if entry else rec.get("value")
+            if tables._is_number(statistic) and math.isfinite(float(statistic)):  # the median or mean judged
+                ax.hlines(float(statistic), x - 0.3, x + 0.3, color=COLORS[fw], linewidth=2, zorder=4)
             bad = len(values) - len(finite)
             if bad:
                 ax.annotate(f"{bad} not finite", (x, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
@@ -137,7 +137,7 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
         ax.set_yscale("log")
     ax.set_xticks(ticks, labels, fontsize=8)
     ax.set_xlim(min(ticks) - 0.8, max(ticks) + 0.8)
-    ax.set_ylabel(textwrap.shorten(str(described.get("metric") or ""), 40), fontsize=8)
+    ax.set_ylabel(textwrap.shorten(inputs[0], 40) if len(inputs) == 1 else "value per seed", fontsize=8)
     ax.legend(fontsize=7, loc="best", framealpha=0.7)
     verdict = tables._base_verdict(group["verdict"])
     title = f"{group['paper']}/{group['claim']} [{group['profile']}]: {verdict}"

@@ -370,7 +370,8 @@ def is_generated(path: Path) -> bool:
             head = f.read(512).decode("utf-8", errors="replace")
     except OSError:
         return False
-    return head.lstrip().startswith(GENERATED)
+    # The marker opens the file, or follows an HTML file's doctype line.
+    return any(line.startswith(GENERATED) for line in head.lstrip().splitlines()[:2])
 
 
 def check_overwrite(path: Path) -> None:
