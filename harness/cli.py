@@ -182,14 +182,14 @@ def _claim_records(paper, profile, claim_results, consistency, env, data_dir, us
 
 
 def cmd_table(args) -> int:
-    from . import results, tables
+    from . import report, results, tables
 
     records, problems = results.read(RESULTS_DIR / "records.jsonl")
     for p in problems:
         print(f"warning: skipped {p}", file=sys.stderr)
-    written = tables.write_all(results.latest(records), RESULTS_DIR / "tables", RESULTS_DIR / "README.md")
+    figures = report.write_tables(records, RESULTS_DIR)
     print(tables.render_for_terminal(results.latest(records)))
-    print(f"wrote {len(written)} files under {RESULTS_DIR}", file=sys.stderr)
+    print(f"wrote the tables, README.md and {len(figures)} figures under {RESULTS_DIR}", file=sys.stderr)
     return 0
 
 

@@ -189,6 +189,19 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
     )
 
 
+def write_tables(records: Iterable[Mapping[str, Any]], results_dir: str | Path,
+                 with_report: bool = False) -> list[dict[str, Any]]:
+    """The `table` verb's work: the tables, the README (linking the HTML report when there is or will be
+    one) and the figures under `results_dir`. Returns the figures written."""
+    results_dir = Path(results_dir)
+    recs = latest(records)
+    tables.check_overwrite(results_dir / "README.md")  # refuse before anything is written
+    has_report = with_report or (results_dir / REPORT).is_file()
+    tables.write_all(recs, results_dir / TABLES, results_dir / "README.md",
+                     report_href=REPORT.as_posix() if has_report else None)
+    return plots.write_all(recs, results_dir / FIGURES)
+
+
 def build(records: Iterable[Mapping[str, Any]], results_dir: str | Path,
           reference_dir: Path = REFERENCE_TABLES) -> Built:
     """Write the tables and README, the figures and `report/index.html` under `results_dir`."""
@@ -197,9 +210,7 @@ def build(records: Iterable[Mapping[str, Any]], results_dir: str | Path,
     recs = latest(records)
     report_path = results_dir / REPORT
     tables.check_overwrite(report_path)  # refuse before anything is written
-    tables.write_all(recs, results_dir / TABLES, results_dir / "README.md",
-                     report_href=REPORT.as_posix())
-    figures = plots.write_all(recs, results_dir / FIGURES)
+    figures = write_tables(recs, results_dir, with_report=True)
     reference = reference_verdicts(reference_dir) if is_smoke(recs) else None
     html = render_html(recs, figures, report_path.parent, results_dir, reference)
     tables.claim_dir(report_path.parent)
@@ -224,6 +235,7 @@ def cli(results_dir: Path) -> int:
     if is_smoke(recs):
         print(smoke_label())
     print("Summary\n" + tables.to_terminal(tables.summary_table(recs)))
-    print(f"report: {built.path} ({built.size / 1024:.0f} KB; {built.figures} figures, "
+    print(f"wrote the report ({built.size / 1024:.0f} KB; {built.figures} figures, "
           f"{built.figures_size / 1024:.0f} KB) in {built.seconds:.1f} s")
+    print(f"report: {built.path}")  # last, whole: a path is never wrapped
     return 0

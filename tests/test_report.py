@@ -235,3 +235,26 @@ def test_generated_files_are_replaced_and_foreign_ones_refused(tmp_path):
         tables.write_all(recs, mine)
     assert (mine / "agreement.csv").read_text() == "my numbers\n"
     assert not (mine / tables.DIR_MARKER).exists()  # a user's non-empty directory is never claimed
+
+
+def test_report_verb_prints_the_summary_and_the_report_path(tmp_path):
+    with open(tmp_path / "records.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in small_records() if r["paper"] in ("backprop", "lstm"))
+    done = _run_cli("--results-dir", str(tmp_path), "report", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("SMOKE RUN") and "Summary" in lines
+    assert lines[-1] == f"report: {tmp_path / 'report' / 'index.html'}"
+    assert max(map(len, lines[:-1])) <= tables.TERMINAL_WIDTH  # the path's line is as long as the path
+    assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "figures" / "agreement.svg").is_file()
+    again = _run_cli("--results-dir", str(tmp_path), "report", cwd=tmp_path)  # its own files are replaced
+    assert again.returncode == 0, again.stderr
+
+
+def test_table_verb_draws_the_figures_too(tmp_path):
+    with open(tmp_path / "records.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in small_records() if r["paper"] == "backprop")
+    done = _run_cli("--results-dir", str(tmp_path), "table", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "figures" / "claims" / "backprop" / "symmetry-sweeps__tiny.svg").is_file()
+    assert max(map(len, done.stdout.splitlines())) <= tables.TERMINAL_WIDTH
