@@ -61,7 +61,7 @@ def _slug(text: str) -> str:
 
 
 def _numbers(values: Iterable[Any]) -> list[float]:
-    return [float(v) for v in values if tables._is_number(v)]
+    return [float(v) for v in values if tables.is_number(v)]
 
 
 # --- per claim ----------------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
             ax.scatter([x + o for o in offsets], finite, s=18, color=COLORS[fw], alpha=0.8, zorder=3,
                        label=fw if i == 0 else None)
             statistic = entry.get("statistic") if entry else rec.get("value")
-            if tables._is_number(statistic) and math.isfinite(float(statistic)):  # the median or mean judged
+            if tables.is_number(statistic) and math.isfinite(float(statistic)):  # the median or mean judged
                 ax.hlines(float(statistic), x - 0.3, x + 0.3, color=COLORS[fw], linewidth=2, zorder=4)
             bad = len(values) - len(finite)
             if bad:
@@ -121,16 +121,16 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
     is_band = len(inputs) == 1 and " in [" in rule and " / " not in rule
     shown = [*finite_all]
     if is_band:
-        shown += [float(v) for v in (lo, hi, reported) if tables._is_number(v) and math.isfinite(float(v))]
+        shown += [float(v) for v in (lo, hi, reported) if tables.is_number(v) and math.isfinite(float(v))]
     if shown:  # the data, the band's finite edges and the paper's number all in view
         low, high = min(shown), max(shown)
         pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
         ax.set_ylim(low - pad, high + pad)
-    if is_band and tables._is_number(lo) and tables._is_number(hi):
+    if is_band and tables.is_number(lo) and tables.is_number(hi):
         bottom, top = ax.get_ylim()
         ax.axhspan(max(float(lo), bottom), min(float(hi), top), color="#5cb85c", alpha=0.15, zorder=1,
                    label="claim's band")
-    if is_band and tables._is_number(reported) and math.isfinite(float(reported)):
+    if is_band and tables.is_number(reported) and math.isfinite(float(reported)):
         ax.axhline(float(reported), color="black", linestyle="--", linewidth=1, label="paper", zorder=2)
     positive = [v for v in finite_all if v > 0]
     if positive and len(positive) == len(finite_all) and max(positive) / min(positive) > 1e3:
@@ -139,7 +139,7 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
     ax.set_xlim(min(ticks) - 0.8, max(ticks) + 0.8)
     ax.set_ylabel(textwrap.shorten(inputs[0], 40) if len(inputs) == 1 else "value per seed", fontsize=8)
     ax.legend(fontsize=7, loc="best", framealpha=0.7)
-    verdict = tables._base_verdict(group["verdict"])
+    verdict = tables.base_verdict(group["verdict"])
     title = f"{group['paper']}/{group['claim']} [{group['profile']}]: {verdict}"
     ax.set_title("\n".join(textwrap.wrap(title, 60) + textwrap.wrap(f"rule: {rule}", 70)), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -194,7 +194,7 @@ def agreement_margins(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
 def benchmark_bars(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
     """Median throughput per (paper, case) and framework, the min-max over repeats as error bars; log axis,
     since cases differ by orders of magnitude."""
-    recs = [r for r in latest(records) if r.get("kind") == "benchmark" and tables._is_number(r.get("value"))]
+    recs = [r for r in latest(records) if r.get("kind") == "benchmark" and tables.is_number(r.get("value"))]
     if not recs:
         return []
     cases = list(dict.fromkeys((r["paper"], r["check"], r["metric"]) for r in recs))
@@ -207,8 +207,8 @@ def benchmark_bars(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
                 continue
             d = r.get("details") or {}
             v = float(r["value"])
-            err = [[v - float(d["min"])], [float(d["max"]) - v]] if tables._is_number(d.get("min")) and \
-                tables._is_number(d.get("max")) else None
+            err = [[v - float(d["min"])], [float(d["max"]) - v]] if tables.is_number(d.get("min")) and \
+                tables.is_number(d.get("max")) else None
             ax.barh(i + (j - 0.5) * 0.38, v, height=0.36, xerr=err, color=COLORS[fw], label=fw if i == 0 else None)
     ax.set_yticks(range(len(cases)), [f"{p}/{c}\n({m.replace('_per_second', '/s')})" for p, c, m in cases],
                   fontsize=7)

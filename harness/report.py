@@ -59,7 +59,7 @@ def reference_verdicts(table_dir: Path = REFERENCE_TABLES) -> dict[tuple[str, st
             with open(path, newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
                     if (row.get("setting") or "").startswith(f"[{REFERENCE_PROFILE}]"):
-                        found[(paper, row["claim"])] = tables._base_verdict(row.get("verdict") or "")
+                        found[(paper, row["claim"])] = tables.base_verdict(row.get("verdict") or "")
         except (OSError, KeyError, csv.Error, UnicodeDecodeError):
             continue  # a reference we cannot read is shown as missing, never guessed
     return found
@@ -74,7 +74,7 @@ def verdicts(records: Iterable[Mapping[str, Any]], reference: Mapping[tuple[str,
              ) -> pd.DataFrame:
     """The compact verdict table; with `reference`, a column with the committed reduced-profile verdict."""
     df = tables.verdict_table(records)
-    df["verdict"] = [tables._base_verdict(v) for v in df["verdict"]]
+    df["verdict"] = [tables.base_verdict(v) for v in df["verdict"]]
     if reference is not None:
         df[REFERENCE_COLUMN] = [reference.get(tuple(c.split("/", 1)), tables.MISSING) for c in df["claim"]]
     return df
@@ -112,8 +112,8 @@ def verdict_summary(records: Iterable[Mapping[str, Any]], results_dir: Path | No
 
 
 def _rows(df: pd.DataFrame) -> dict[str, Any]:
-    shown = tables._display(df)
-    numeric = [c in tables._SCI_COLUMNS | tables._NUM_COLUMNS for c in df.columns]
+    shown = tables.formatted(df)
+    numeric = [c in tables.SCI_COLUMNS | tables.NUM_COLUMNS for c in df.columns]
     return {"columns": list(df.columns), "numeric": numeric, "rows": shown.values.tolist()}
 
 
@@ -214,7 +214,7 @@ def build(records: Iterable[Mapping[str, Any]], results_dir: str | Path,
     reference = reference_verdicts(reference_dir) if is_smoke(recs) else None
     html = render_html(recs, figures, report_path.parent, results_dir, reference)
     tables.claim_dir(report_path.parent)
-    tables._write_text(report_path, html)
+    tables.write_text(report_path, html)
     return Built(report_path, report_path.stat().st_size, sum(Path(f["path"]).stat().st_size for f in figures),
                  time.perf_counter() - start, len(figures))
 

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import tempfile
+import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from .results import latest
 
 MISSING = "—"
 TERMINAL_WIDTH = 120  # what `reproduce`, `table` and `report` print must fit
+IDENTIFIER_COLUMNS = {"claim", "check"}  # wrapped in a terminal table only when free text cannot make room
 DIFF = "|torch-tf|"  # ASCII on purpose: a Unicode minus breaks pdflatex and some CSV readers
 
 AGREEMENT_COLUMNS = ["check", "dtype", "kind", "max abs", "max rel", "tol", "first divergence", "verdict",
@@ -33,14 +35,14 @@ AGREEMENT_COLUMNS = ["check", "dtype", "kind", "max abs", "max rel", "tol", "fir
 CLAIM_COLUMNS = ["claim", "paper", "setting", "torch", "tf", DIFF, "rule", "verdict"]
 BENCHMARK_COLUMNS = ["paper", "check", "framework", "metric", "value", "min", "max"]
 
-_SCI_COLUMNS = {"max abs", "max rel", "tol"}
-_NUM_COLUMNS = {"torch", "tf", DIFF, "value", "min", "max", "f64 err/tol", "f32 err/tol"}
+SCI_COLUMNS = {"max abs", "max rel", "tol"}
+NUM_COLUMNS = {"torch", "tf", DIFF, "value", "min", "max", "f64 err/tol", "f32 err/tol"}
 
 
 # --- number formatting ------------------------------------------------------------------------------------
 
 
-def _is_number(x: Any) -> bool:
+def is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
@@ -48,7 +50,7 @@ def fmt_num(x: Any) -> str:
     """3 significant digits; plain notation for 1e-3 <= |x| < 1e5 (integer digits kept), else scientific."""
     if x is None:
         return MISSING
-    if not _is_number(x):
+    if not is_number(x):
         return str(x)
     x = float(x)
     if math.isnan(x):
@@ -67,7 +69,7 @@ def fmt_sci(x: Any) -> str:
     """An error or tolerance: always scientific, 3 significant digits."""
     if x is None:
         return MISSING
-    if not _is_number(x):
+    if not is_number(x):
         return str(x)
     x = float(x)
     if math.isnan(x):
@@ -81,7 +83,7 @@ def fmt_reported(reported: Any, source: str | None) -> str:
     """The paper's own number exactly as the paper gives it, with where it is: "1425 (Fig. 1 caption)"."""
     if reported is None:
         text = MISSING
-    elif _is_number(reported):
+    elif is_number(reported):
         x = float(reported)
         text = str(int(x)) if math.isfinite(x) and x.is_integer() and abs(x) < 1e15 else f"{x:g}"
     else:
@@ -161,7 +163,7 @@ def claims_table(records: Iterable[Mapping[str, Any]], paper: str) -> pd.DataFra
             "setting": f"[{profile}] {setting}".strip() if profile else setting,
             "torch": tv,
             "tf": fv,
-            DIFF: abs(float(tv) - float(fv)) if _is_number(tv) and _is_number(fv) else None,
+            DIFF: abs(float(tv) - float(fv)) if is_number(tv) and is_number(fv) else None,
             "rule": rules[0] if rules else "",
             "verdict": claim_verdict(torch_rec, tf_rec, g.get("consistency")),
         })
@@ -198,7 +200,7 @@ def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency
         notes.append("too few seeds to test torch-tf consistency")
     if consistency is not None and consistency.get("passed") is False:
         p = consistency.get("value")
-        notes.append("frameworks inconsistent" + (f" (p={fmt_sci(p)})" if _is_number(p) else ""))
+        notes.append("frameworks inconsistent" + (f" (p={fmt_sci(p)})" if is_number(p) else ""))
     return "; ".join([base, *notes])
 
 
@@ -222,7 +224,7 @@ def error_over_tol(record: Mapping[str, Any]) -> float | None:
     """An agreement check's error as a fraction of its tolerance (1 is the tolerance): 0 for an exact match
     under a zero tolerance, inf for any error under a zero tolerance, None when the record has no numbers."""
     err, tol = record.get("value"), (record.get("expected") or {}).get("tol")
-    if not (_is_number(err) and _is_number(tol)):
+    if not (is_number(err) and is_number(tol)):
         return None
     if math.isnan(err):
         return math.inf  # a NaN error never passes; the worst possible margin
@@ -232,8 +234,8 @@ def error_over_tol(record: Mapping[str, Any]) -> float | None:
 
 
 def short_dataset(label: str | None) -> str:
-    """One dataset label ("name: subset (source)", see harness.data) in a few words: "cifar10",
-    "symmetry-64", and a fallback named visibly: "digits (FALLBACK: mnist not found)"."""
+    """One dataset label ("name: subset (source)", see harness.data) in a few words: "cifar10", "generated",
+    and a fallback named visibly: "digits (FALLBACK: mnist not found)"."""
     text = str(label or "unknown").strip()
     fallback = re.search(r"FALLBACK to (\S+?):\s*(\S+) was requested", text)
     if fallback:
@@ -255,13 +257,14 @@ def datasets_used(records: Iterable[Mapping[str, Any]]) -> str:
     return ", ".join(sorted(order, key=lambda n: ("FALLBACK" not in n, order.index(n))))
 
 
-def _base_verdict(verdict: str) -> str:
+def base_verdict(verdict: str) -> str:
+    """A claim_verdict without its notes: "reproduced (both)", "torch only", "not reproduced (...)", ..."""
     return verdict.split(";", 1)[0].strip()
 
 
 def claim_outcome(verdict: str) -> str:
     """A claim_verdict in one of four words: both, one, not, report."""
-    base = _base_verdict(verdict)
+    base = base_verdict(verdict)
     if base == "reproduced (both)":
         return "both"
     if base in ("torch only", "tf only") or base.startswith("reproduced ("):
@@ -293,7 +296,7 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "f64 err/tol": worst["float64"],
             "f32 err/tol": worst["float32"],
             "claims both/one/no/rep": (f"{outcomes['both']}/{outcomes['one']}/{outcomes['not']}/"
-                                           f"{outcomes['report']}") if claims else MISSING,
+                                       f"{outcomes['report']}") if claims else MISSING,
             "consistent y/n/?": f"{cons[True]}/{cons[False]}/{cons[None]}" if cons else MISSING,
             "profile": ",".join(sorted({str(r.get("profile")) for r in claims})) or MISSING,
             "data": datasets_used(r for r in claims if r.get("kind") == "claim") if claims else MISSING,
@@ -328,28 +331,33 @@ def _text_width(cells: Iterable[Any]) -> int:
 
 
 def to_terminal(df: pd.DataFrame, width: int = TERMINAL_WIDTH) -> str:
-    """A plain-text table no wider than `width`: text columns wider than a common cap are wrapped
-    (tabulate's maxcolwidths), the cap chosen as large as the width allows; numbers are never wrapped."""
+    """A plain-text table no wider than `width`. Text columns wider than a common cap are wrapped (tabulate's
+    maxcolwidths), the cap as large as the width allows; free text is wrapped before identifiers (a claim or
+    check name reads badly broken), and numbers never are."""
     from tabulate import tabulate
 
     if df.empty:
         return "(no records)"
-    shown = _display(df)
-    numeric = [c in _SCI_COLUMNS | _NUM_COLUMNS for c in df.columns]
+    shown = formatted(df)
+    numeric = [c in SCI_COLUMNS | NUM_COLUMNS for c in df.columns]
     natural = [_text_width([c, *shown[c]]) for c in shown.columns]
 
-    def render(cap: int | None) -> str:
-        limits = [None if num or cap is None or w <= cap else cap for num, w in zip(numeric, natural, strict=True)]
+    def render(caps: list[int | None]) -> str:
+        limits = [None if cap is None or w <= cap else cap for cap, w in zip(caps, natural, strict=True)]
         return tabulate(shown.values.tolist(), headers=list(shown.columns), disable_numparse=True,
                         colalign=["right" if num else "left" for num in numeric],
                         maxcolwidths=limits, maxheadercolwidths=limits)
 
-    text = render(None)
-    cap = max((w for num, w in zip(numeric, natural, strict=True) if not num), default=0)
-    # Lower the cap until the table fits; at 6 characters a column is unreadable, so stop there.
-    while _text_width([text]) > width and cap > 6:
-        cap -= 1
-        text = render(cap)
+    text = render([None] * len(natural))
+    # First free text alone down to 12 characters, then identifiers too down to 6 (narrower is unreadable).
+    for wrapped, floor in (({c for c in df.columns if c not in IDENTIFIER_COLUMNS}, 12), (set(df.columns), 6)):
+        chosen = [not num and c in wrapped for c, num in zip(df.columns, numeric, strict=True)]
+        cap = max((w for ok, w in zip(chosen, natural, strict=True) if ok), default=0)
+        while _text_width([text]) > width and cap > floor:
+            cap -= 1
+            text = render([cap if ok else None for ok in chosen])
+        if _text_width([text]) <= width:
+            break
     return text
 
 # --- only generated files are ever replaced ----------------------------------------------------------------
@@ -402,11 +410,11 @@ def claim_dir(directory: Path) -> None:
 # --- writers ----------------------------------------------------------------------------------------------
 
 
-def _display(df: pd.DataFrame) -> pd.DataFrame:
+def formatted(df: pd.DataFrame) -> pd.DataFrame:
     """All cells as strings, numbers formatted per column."""
     out = df.copy()
     for col in out.columns:
-        fmt: Callable[[Any], str] = fmt_sci if col in _SCI_COLUMNS else fmt_num if col in _NUM_COLUMNS else \
+        fmt: Callable[[Any], str] = fmt_sci if col in SCI_COLUMNS else fmt_num if col in NUM_COLUMNS else \
             (lambda v: "" if v is None else str(v))
         out[col] = [fmt(v) for v in df[col]]
     return out
@@ -415,9 +423,9 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
 def to_markdown(df: pd.DataFrame) -> str:
     if df.empty:
         return "(no records)"
-    shown = _display(df).map(lambda s: s.replace("|", "\\|"))
+    shown = formatted(df).map(lambda s: s.replace("|", "\\|"))
     shown.columns = [c.replace("|", "\\|") for c in shown.columns]
-    align = ["right" if c in _SCI_COLUMNS | _NUM_COLUMNS else "left" for c in df.columns]
+    align = ["right" if c in SCI_COLUMNS | NUM_COLUMNS else "left" for c in df.columns]
     # disable_numparse: tabulate would otherwise re-format the already formatted numbers.
     return shown.to_markdown(index=False, disable_numparse=True, colalign=align)
 
@@ -433,9 +441,9 @@ def tex_escape(text: str) -> str:
 
 
 def to_latex(df: pd.DataFrame) -> str:
-    shown = _display(df).map(tex_escape)
+    shown = formatted(df).map(tex_escape)
     shown.columns = [tex_escape(c) for c in shown.columns]
-    column_format = "".join("r" if c in _SCI_COLUMNS | _NUM_COLUMNS else "l" for c in df.columns)
+    column_format = "".join("r" if c in SCI_COLUMNS | NUM_COLUMNS else "l" for c in df.columns)
     return shown.to_latex(index=False, escape=False, column_format=column_format or "l")
 
 
@@ -445,7 +453,7 @@ def to_csv(df: pd.DataFrame) -> str:
     return raw.to_csv(index=False, na_rep="nan", lineterminator="\n")
 
 
-def _write_text(path: Path, text: str) -> Path:
+def write_text(path: Path, text: str) -> Path:
     """Write via a temporary file and rename, so a crash never leaves a half-written table. Refuses to
     replace a file the harness did not generate (see `check_overwrite`)."""
     check_overwrite(path)
@@ -464,9 +472,9 @@ def _write_text(path: Path, text: str) -> Path:
 def _write_formats(df: pd.DataFrame, out_dir: Path, stem: str) -> list[Path]:
     claim_dir(out_dir)
     # The Markdown table leaves out the long setting text (the CSV keeps it; the HTML report shows it).
-    return [_write_text(out_dir / f"{stem}.md", to_markdown(short_claims(df) if "setting" in df else df)),
-            _write_text(out_dir / f"{stem}.csv", to_csv(df)),
-            _write_text(out_dir / f"{stem}.tex", to_latex(df))]
+    return [write_text(out_dir / f"{stem}.md", to_markdown(short_claims(df) if "setting" in df else df)),
+            write_text(out_dir / f"{stem}.csv", to_csv(df)),
+            write_text(out_dir / f"{stem}.tex", to_latex(df))]
 
 
 def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike,
@@ -495,7 +503,7 @@ def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike,
         sections.append(("Benchmarks", bench, "benchmark"))
     if readme_path is not None:
         readme_path = Path(readme_path)
-        written.append(_write_text(readme_path, _readme(recs, sections, out_dir, readme_path.parent,
+        written.append(write_text(readme_path, _readme(recs, sections, out_dir, readme_path.parent,
                                                         report_href)))
     return written
 
@@ -567,7 +575,12 @@ def render_for_terminal(records: Iterable[Mapping[str, Any]], width: int = TERMI
     parts = ["Summary\n" + to_terminal(summary_table(recs), width)]
     agreement = agreement_table(recs)
     if not agreement.empty:
-        parts.append("Agreement (torch vs tf)\n" + to_terminal(agreement, width))
+        # Hundreds of passing checks do not belong in a terminal: the failures and the tolerance overrides do.
+        notable = agreement[(agreement["verdict"] != "pass") | (agreement["tol reason"] != "")]
+        head = (f"Agreement (torch vs tf): {sum(agreement['verdict'] == 'pass')}/{len(agreement)} passed; "
+                f"failures and tolerance overrides below ({len(notable)}), every check in tables/agreement.md")
+        parts.append("\n".join(textwrap.wrap(head, width)) + (
+            "\n" + to_terminal(notable.drop(columns=["dtype", "kind"]), width) if not notable.empty else ""))
     for paper in papers(recs):
         parts.append(f"Claims: {paper}\n" + to_terminal(short_claims(claims_table(recs, paper)), width))
     bench = benchmark_table(recs)
