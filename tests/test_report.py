@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 import subprocess
 import time
@@ -258,3 +259,34 @@ def test_table_verb_draws_the_figures_too(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "figures" / "claims" / "backprop" / "symmetry-sweeps__tiny.svg").is_file()
     assert max(map(len, done.stdout.splitlines())) <= tables.TERMINAL_WIDTH
+
+
+def test_figures_from_records(tmp_path):
+    from xml.etree import ElementTree
+
+    from harness import plots
+
+    env = {"python": "3.11", "threads": 1}
+    seeds = {"band.metric": {"statistic": 2.0, "values": [1.0, 2.0, math.nan, 3.0], "finite": 3, "seeds": 4}}
+    recs = [results.make_record(
+        kind="claim", paper="p", framework=fw, check="in-band", metric="median band.metric in [1.5, inf]", value=2.0,
+        passed=True, expected={"rule": "median band.metric in [1.5, inf]", "lo": 1.5, "hi": math.inf,
+                               "reported": 2.5, "source": "Table 1", "setting": "s"},
+        profile="reduced", numerics=env, details={"inputs": seeds}) for fw in ("torch", "tf")]
+    recs.append(results.make_record(kind="agreement", paper="p", framework="both", check="case/float64/grad",
+                                    metric="max_rel", value=1e-14, expected={"tol": 1e-12}, passed=True,
+                                    dtype="float64", numerics=env, details={"max_abs": 1e-15}))
+    recs += [results.make_record(kind="benchmark", paper="p", framework=fw, check="case/train_step",
+                                 metric="images_per_second", value=v, expected={}, passed=None, numerics=env,
+                                 details={"min": v * 0.9, "max": v * 1.1})
+             for fw, v in (("torch", 100.0), ("tf", 80.0))]
+    written = plots.write_all(recs, tmp_path / "figures")
+    assert sorted(f["section"] for f in written) == ["agreement", "benchmark", "claims"]
+    claim = next(f for f in written if f["section"] == "claims")
+    assert claim["path"] == tmp_path / "figures" / "claims" / "p" / "in-band__reduced.svg"
+    assert "reproduced (both)" in claim["title"]  # the verdict in the title
+    texts = " ".join(t.text or "" for t in ElementTree.parse(claim["path"]).iter() if t.tag.endswith("text"))
+    assert "reproduced (both)" in texts and "1 not finite" in texts
+    first = {f["path"]: f["path"].read_bytes() for f in written}
+    plots.write_all(recs, tmp_path / "figures")  # a rerun of the same records: byte-identical files
+    assert {path: path.read_bytes() for path in first} == first
