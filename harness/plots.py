@@ -237,7 +237,6 @@ def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | Path) -> list
             path = out_dir / f"{f.name}.svg"
             tables.check_overwrite(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tables.claim_dir(path.parent)
             f.figure.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight")
             written.append({"path": path, "title": f.title, "section": f.section, "paper": f.paper,
                             "claim": f.claim, "profile": f.profile})

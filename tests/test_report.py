@@ -290,3 +290,4 @@ def test_figures_from_records(tmp_path):
     first = {f["path"]: f["path"].read_bytes() for f in written}
     plots.write_all(recs, tmp_path / "figures")  # a rerun of the same records: byte-identical files
     assert {path: path.read_bytes() for path in first} == first
+    assert [m.relative_to(tmp_path) for m in tmp_path.rglob(tables.DIR_MARKER)] == [Path("figures") / tables.DIR_MARKER]
