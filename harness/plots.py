@@ -18,7 +18,6 @@ with no other change.
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -54,10 +53,6 @@ def _new_figure(width: float, height: float):
                                 "axes.titlesize": 9})
     fig = MplFigure(figsize=(width, height))
     return fig, fig.subplots()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
 def _numbers(values: Iterable[Any]) -> list[float]:
@@ -143,7 +138,7 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
     title = f"{group['paper']}/{group['claim']} [{group['profile']}]: {verdict}"
     ax.set_title("\n".join(textwrap.wrap(title, 60) + textwrap.wrap(f"rule: {rule}", 70)), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    name = f"claims/{_slug(group['paper'])}/{_slug(group['claim'])}__{_slug(str(group['profile']))}"
+    name = f"claims/{tables.slug(group['paper'])}/{tables.slug(group['claim'])}__{tables.slug(str(group['profile']))}"
     return Figure(name, title, "claims", fig, group["paper"], group["claim"], group["profile"])
 
 

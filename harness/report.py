@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-import textwrap
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,8 +30,7 @@ from .results import latest
 REPORT = Path("report") / "index.html"
 FIGURES = "figures"
 TABLES = "tables"
-SMOKE_PROFILE = "tiny"
-REFERENCE_PROFILE = "reduced"
+SMOKE_PROFILE, REFERENCE_PROFILE, is_smoke = tables.SMOKE_PROFILE, tables.REFERENCE_PROFILE, tables.is_smoke
 # The committed, generated claims tables of the repository (absent in an installed package).
 REFERENCE_TABLES = Path(__file__).resolve().parents[1] / "results" / "tables"
 REFERENCE_COLUMN = f"{REFERENCE_PROFILE} (committed)"
@@ -65,11 +63,6 @@ def reference_verdicts(table_dir: Path = REFERENCE_TABLES) -> dict[tuple[str, st
     return found
 
 
-def is_smoke(records: Iterable[Mapping[str, Any]]) -> bool:
-    profiles = {r.get("profile") for r in records if r.get("kind") == "claim"}
-    return profiles == {SMOKE_PROFILE}
-
-
 def verdicts(records: Iterable[Mapping[str, Any]], reference: Mapping[tuple[str, str], str] | None = None,
              ) -> pd.DataFrame:
     """The compact verdict table; with `reference`, a column with the committed reduced-profile verdict."""
@@ -78,14 +71,6 @@ def verdicts(records: Iterable[Mapping[str, Any]], reference: Mapping[tuple[str,
     if reference is not None:
         df[REFERENCE_COLUMN] = [reference.get(tuple(c.split("/", 1)), tables.MISSING) for c in df["claim"]]
     return df
-
-
-def smoke_label(width: int = tables.TERMINAL_WIDTH, found_reference: bool = True,
-                reference_dir: Path = REFERENCE_TABLES) -> str:
-    text = (f"SMOKE RUN (profile '{SMOKE_PROFILE}'): a budget too small for most claims, so these verdicts test "
-            f"that the code runs, not the papers. The findings are the committed '{REFERENCE_PROFILE}' verdicts"
-            + (" (column 'reduced (committed)')." if found_reference else f" (none found in {reference_dir})."))
-    return "\n".join(textwrap.wrap(text, width))
 
 
 def verdict_summary(records: Iterable[Mapping[str, Any]], results_dir: Path | None = None,
@@ -98,7 +83,8 @@ def verdict_summary(records: Iterable[Mapping[str, Any]], results_dir: Path | No
         return "(no claim records)"
     if is_smoke(recs):
         reference = reference_verdicts(reference_dir)
-        lines = [smoke_label(width, bool(reference), reference_dir),
+        where = "(column 'reduced (committed)')" if reference else f"(none found in {reference_dir})"
+        lines = [tables.smoke_label(width, where),
                  tables.to_terminal(verdicts(recs, reference), width)]
     else:
         lines = ["Verdicts", tables.to_terminal(verdicts(recs), width)]
@@ -136,7 +122,7 @@ def _claims_detail(records: list[Mapping[str, Any]], paper: str, figures: dict) 
         described = g.get("torch") or g.get("tf")
         expected = described.get("expected") or {}
         out.append({
-            "anchor": f"claim-{plots._slug(paper)}-{plots._slug(g['claim'])}-{plots._slug(str(g['profile']))}",
+            "anchor": tables.claim_anchor(paper, g["claim"], g["profile"]),
             "claim": g["claim"], "profile": g["profile"], "text": expected.get("text") or "",
             "setting": expected.get("setting") or "", "rule": expected.get("rule") or "",
             "paper_value": tables.fmt_reported(expected.get("reported"), expected.get("source")),
@@ -234,7 +220,7 @@ def cli(results_dir: Path) -> int:
     built = build(records, results_dir)
     recs = latest(records)
     if is_smoke(recs):
-        print(smoke_label())
+        print(tables.smoke_label(where="beside them in the report"))
     print("Summary\n" + tables.to_terminal(tables.summary_table(recs)))
     print(f"wrote the report ({built.size / 1024:.0f} KB; {built.figures} figures, "
           f"{built.figures_size / 1024:.0f} KB) in {built.seconds:.1f} s")

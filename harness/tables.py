@@ -304,6 +304,35 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return _frame(rows, SUMMARY_COLUMNS)
 
 
+SMOKE_PROFILE = "tiny"  # a budget that shows the code runs; its verdicts are not the project's findings
+REFERENCE_PROFILE = "reduced"  # the profile whose committed verdicts are the findings
+
+
+def is_smoke(records: Iterable[Mapping[str, Any]]) -> bool:
+    """True when every claim record ran at the smoke profile."""
+    return {r.get("profile") for r in records if r.get("kind") == "claim"} == {SMOKE_PROFILE}
+
+
+SMOKE_NOTE = (f"SMOKE RUN (profile '{SMOKE_PROFILE}'): a budget too small for most claims, so these verdicts test "
+              f"that the code runs, not the papers. The findings are the committed '{REFERENCE_PROFILE}' verdicts")
+
+
+def smoke_label(width: int = TERMINAL_WIDTH, where: str = "beside them (`python -m harness report`)") -> str:
+    """The label of tiny-profile output, wrapped to `width`; `where` says where the real verdicts are."""
+    text = f"{SMOKE_NOTE} {where}."
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def slug(text: str) -> str:
+    """A file-name and HTML-id safe form of a key."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
+
+
+def claim_anchor(paper: str, claim: str, profile: Any) -> str:
+    """The id of a claim's entry in the HTML report."""
+    return f"claim-{slug(paper)}-{slug(claim)}-{slug(str(profile))}"
+
+
 def short_claims(df: pd.DataFrame) -> pd.DataFrame:
     """A claims table without the long setting text: its profile stays (the full setting is in the CSV and
     the HTML report)."""
@@ -551,6 +580,9 @@ def _readme(records, sections, out_dir: Path, readme_dir: Path, report_href: str
     dirty = any(str(r.get("git_sha") or "").endswith("-dirty") for r in records)
     if dirty:
         lines += ["**Warning:** some records were made from a tree with uncommitted changes (`-dirty`).", ""]
+    if is_smoke(records):
+        label = smoke_label(width=len(SMOKE_NOTE) + 200, where="in the repository's results/README.md")
+        lines += [f"**{label}**", ""]
     lines += ["## Summary", "", to_markdown(summary_table(records)), "", SUMMARY_LEGEND, ""]
     if report_href:
         lines += [f"Plots, every claim's full setting and its deviations from the paper: "
@@ -561,6 +593,10 @@ def _readme(records, sections, out_dir: Path, readme_dir: Path, report_href: str
               ""]
     for title, df, stem in sections:
         shown = short_claims(df) if "setting" in df else df
+        if report_href and "setting" in df:  # each claim links to its full setting in the report
+            paper = stem.removesuffix("_claims")
+            shown["claim"] = [f"[{c}]({report_href}#{claim_anchor(paper, c, p)})"
+                              for c, p in zip(shown["claim"], shown["profile"], strict=True)]
         lines += [f"## {title}", "", f"Files: [{stem}.md]({rel}/{stem}.md), [{stem}.csv]({rel}/{stem}.csv), "
                   f"[{stem}.tex]({rel}/{stem}.tex)", "", to_markdown(shown), ""]
     lines += ["## Provenance: numerics environment and git sha", "",
@@ -574,7 +610,8 @@ def render_for_terminal(records: Iterable[Mapping[str, Any]], width: int = TERMI
     recs = latest(records)
     if not recs:
         return "(no records)"
-    parts = ["Summary\n" + to_terminal(summary_table(recs), width)]
+    parts = [smoke_label(width)] if is_smoke(recs) else []
+    parts.append("Summary\n" + to_terminal(summary_table(recs), width))
     agreement = agreement_table(recs)
     if not agreement.empty:
         # Hundreds of passing checks do not belong in a terminal: the failures and the tolerance overrides do.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import shutil
 import subprocess
 import time
@@ -170,7 +171,11 @@ def test_report_is_offline_and_complete(built):
     for deviation in backprop.deviations:
         assert str(escape(deviation)) in html
     assert "Smoke run" in html  # baseline claims are tiny-profile: labelled as such
-    assert (out / "README.md").read_text().startswith(tables.GENERATED)
+    readme = (out / "README.md").read_text()
+    assert readme.startswith(tables.GENERATED) and "SMOKE RUN (profile 'tiny')" in readme
+    assert readme.index("## Summary") < readme.index("## Claims: backprop") < readme.index("## Provenance")
+    anchors = re.findall(r"\]\(report/index\.html#([^)]+)\)", readme)  # each claim links to its full setting
+    assert len(anchors) == len(backprop.claims) and all(f'id="{a}"' in html for a in anchors)
     assert (out / "figures" / "agreement.svg").is_file()
 
 
