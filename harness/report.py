@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,9 @@ from .results import latest
 REPORT = Path("report") / "index.html"
 FIGURES = "figures"
 TABLES = "tables"
-SMOKE_PROFILE, REFERENCE_PROFILE, is_smoke = tables.SMOKE_PROFILE, tables.REFERENCE_PROFILE, tables.is_smoke
 # The committed, generated claims tables of the repository (absent in an installed package).
 REFERENCE_TABLES = Path(__file__).resolve().parents[1] / "results" / "tables"
-REFERENCE_COLUMN = f"{REFERENCE_PROFILE} (committed)"
+REFERENCE_COLUMN = f"{tables.REFERENCE_PROFILE} (committed)"
 
 
 @dataclass
@@ -43,6 +41,7 @@ class Built:
     figures_size: int  # bytes of the figures it shows
     seconds: float
     figures: int
+    reference_found: bool  # a smoke run's committed reduced verdicts were found
 
 
 # --- the smoke label and the committed reference --------------------------------------------------------------
@@ -56,10 +55,11 @@ def reference_verdicts(table_dir: Path = REFERENCE_TABLES) -> dict[tuple[str, st
         try:
             with open(path, newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
-                    if (row.get("setting") or "").startswith(f"[{REFERENCE_PROFILE}]"):
+                    if (row.get("setting") or "").startswith(f"[{tables.REFERENCE_PROFILE}]"):
                         found[(paper, row["claim"])] = tables.base_verdict(row.get("verdict") or "")
-        except (OSError, KeyError, csv.Error, UnicodeDecodeError):
-            continue  # a reference we cannot read is shown as missing, never guessed
+        except (OSError, KeyError, csv.Error, UnicodeDecodeError) as e:
+            # Shown as missing, never guessed; said here, since the run's own results are what matters.
+            print(f"warning: cannot read the committed reference {path}: {e!r}", file=sys.stderr)
     return found
 
 
@@ -81,9 +81,9 @@ def verdict_summary(records: Iterable[Mapping[str, Any]], results_dir: Path | No
     recs = latest(records)
     if not any(r.get("kind") == "claim" for r in recs):
         return "(no claim records)"
-    if is_smoke(recs):
+    if tables.is_smoke(recs):
         reference = reference_verdicts(reference_dir)
-        where = "(column 'reduced (committed)')" if reference else f"(none found in {reference_dir})"
+        where = f"(column '{REFERENCE_COLUMN}')" if reference else f"(none found in {reference_dir})"
         lines = [tables.smoke_label(width, where),
                  tables.to_terminal(verdicts(recs, reference), width)]
     else:
@@ -158,11 +158,12 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
         })
     agreement = tables.agreement_table(records)
     bench = tables.benchmark_table(records)
-    smoke = is_smoke(records)
+    smoke = tables.is_smoke(records)
     return env.get_template("report.html.j2").render(
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        # The newest record's time, not the clock: the same records give the same file (no churn in git).
+        newest=max((str(r.get("time")) for r in records if r.get("time")), default="unknown"),
         n_records=len(records),
-        smoke=smoke, smoke_profile=SMOKE_PROFILE, reference_profile=REFERENCE_PROFILE,
+        smoke=smoke, smoke_profile=tables.SMOKE_PROFILE, reference_profile=tables.REFERENCE_PROFILE,
         reference_found=bool(reference),
         summary=_rows(tables.summary_table(records)), legend=tables.SUMMARY_LEGEND.replace("*", ""),
         verdicts=_rows(verdicts(records, reference if smoke else None)),
@@ -198,12 +199,12 @@ def build(records: Iterable[Mapping[str, Any]], results_dir: str | Path,
     report_path = results_dir / REPORT
     tables.check_overwrite(report_path)  # refuse before anything is written
     figures = write_tables(recs, results_dir, with_report=True)
-    reference = reference_verdicts(reference_dir) if is_smoke(recs) else None
+    reference = reference_verdicts(reference_dir) if tables.is_smoke(recs) else None
     html = render_html(recs, figures, report_path.parent, results_dir, reference)
     tables.claim_dir(report_path.parent)
     tables.write_text(report_path, html)
     return Built(report_path, report_path.stat().st_size, sum(Path(f["path"]).stat().st_size for f in figures),
-                 time.perf_counter() - start, len(figures))
+                 time.perf_counter() - start, len(figures), bool(reference))
 
 
 def cli(results_dir: Path) -> int:
@@ -219,8 +220,9 @@ def cli(results_dir: Path) -> int:
                            f"`python -m harness reproduce ...` first")
     built = build(records, results_dir)
     recs = latest(records)
-    if is_smoke(recs):
-        print(tables.smoke_label(where="beside them in the report"))
+    if tables.is_smoke(recs):
+        print(tables.smoke_label(where="beside them in the report" if built.reference_found else
+                                 f"(none found in {REFERENCE_TABLES})"))
     print("Summary\n" + tables.to_terminal(tables.summary_table(recs)))
     print(f"wrote the report ({built.size / 1024:.0f} KB; {built.figures} figures, "
           f"{built.figures_size / 1024:.0f} KB) in {built.seconds:.1f} s")

@@ -253,8 +253,10 @@ def test_report_verb_prints_the_summary_and_the_report_path(tmp_path):
     assert lines[-1] == f"report: {tmp_path / 'report' / 'index.html'}"
     assert max(map(len, lines[:-1])) <= tables.TERMINAL_WIDTH  # the path's line is as long as the path
     assert (tmp_path / "report" / "index.html").is_file() and (tmp_path / "figures" / "agreement.svg").is_file()
+    made = {name: (tmp_path / name).read_bytes() for name in ("report/index.html", "README.md")}
     again = _run_cli("--results-dir", str(tmp_path), "report", cwd=tmp_path)  # its own files are replaced
     assert again.returncode == 0, again.stderr
+    assert {name: (tmp_path / name).read_bytes() for name in made} == made  # same records, same files
 
 
 def test_table_verb_draws_the_figures_too(tmp_path):
