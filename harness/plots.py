@@ -9,10 +9,11 @@ hand:
   the margin below the tolerance (1) is visible;
 - benchmark: throughput per framework.
 
-A plotter is a function `records -> list[Figure]`; `PLOTTERS` lists them. Training curves are not in the
-records yet: once records carry them, a per-experiment curve plotter (torch and tf median with the seed
-spread, the paper's value as a reference line) is one more entry in `PLOTTERS`, and the report shows it
-with no other change.
+A plotter is a function `records -> iterable of Figure`; `PLOTTERS` lists them. Training curves are not in
+the records yet: once records carry them, a per-experiment curve plotter (torch and tf median with the seed
+spread, the paper's value as a reference line) is one more entry in `PLOTTERS` returning Figures with
+`paper` set and a section of its own (e.g. "curves"); the report shows such figures under their paper with
+no other change.
 """
 
 from __future__ import annotations

@@ -298,3 +298,17 @@ def test_figures_from_records(tmp_path):
     plots.write_all(recs, tmp_path / "figures")  # a rerun of the same records: byte-identical files
     assert {path: path.read_bytes() for path in first} == first
     assert [m.relative_to(tmp_path) for m in tmp_path.rglob(tables.DIR_MARKER)] == [Path("figures") / tables.DIR_MARKER]
+
+
+def test_a_new_per_paper_plotter_reaches_the_report_unchanged(tmp_path, monkeypatch):
+    """How training curves will plug in once records carry them: one more plotter, nothing else."""
+    from harness import plots
+
+    def curves(records):
+        fig, ax = plots._new_figure(3, 2)
+        ax.plot([0, 1], [1, 0])
+        yield plots.Figure("curves/backprop/loss", "backprop: loss per step", "curves", fig, paper="backprop")
+
+    monkeypatch.setattr(plots, "PLOTTERS", [*plots.PLOTTERS, curves])
+    built = report.build([r for r in small_records() if r["paper"] == "backprop"], tmp_path)
+    assert '<img src="../figures/curves/backprop/loss.svg" alt="backprop: loss per step">' in built.path.read_text()
