@@ -235,11 +235,13 @@ def error_over_tol(record: Mapping[str, Any]) -> float | None:
 
 def short_dataset(label: str | None) -> str:
     """One dataset label ("name: subset (source)", see harness.data) in a few words: "cifar10", "generated",
-    and a fallback named visibly: "digits (FALLBACK: mnist not found)"."""
+    and a fallback named visibly: "digits (FALLBACK: mnist not found: no data directory given)"."""
     text = str(label or "unknown").strip()
-    fallback = re.search(r"FALLBACK to (\S+?):\s*(\S+) was requested", text)
+    fallback = re.search(r"FALLBACK to (\S+?):\s*(\S+) was requested(?: but not found \(([^();]*))?", text)
     if fallback:
-        return f"{fallback.group(1)} (FALLBACK: {fallback.group(2)} not found)"
+        got, wanted, why = fallback.groups()
+        why = f": {textwrap.shorten(why.strip(), 40, placeholder='...')}" if why and why.strip() else ""
+        return f"{got} (FALLBACK: {wanted} not found{why})"
     name = text.split(":", 1)[0].strip()
     if "FALLBACK" in text:  # a fallback worded otherwise is still named as one
         return f"{name} (FALLBACK)"

@@ -229,12 +229,15 @@ FALLBACK = ("digits: train 1437 of 1437, test 360 of 360; split: first 1437 trai
 
 
 def test_short_dataset_names_a_fallback_visibly():
-    assert tables.short_dataset(FALLBACK) == "digits (FALLBACK: mnist not found)"
+    assert tables.short_dataset(FALLBACK) == "digits (FALLBACK: mnist not found: no data directory given)"
+    assert tables.short_dataset("digits: all (FALLBACK to digits: cifar10 was requested)") == \
+        "digits (FALLBACK: cifar10 not found)"
     assert tables.short_dataset("cifar10: train first 512 of 4000, test first 0 of 1000; train batches used: "
                                 "data_batch_1.bin of data_batch_1..5 (cifar10: binary layout in /data)") == "cifar10"
     assert tables.short_dataset("generated:symmetry-64") == "generated"
     two = f"mnist: train 60000 of 60000 (mnist: IDX files in /data);{FALLBACK}"
-    assert tables.datasets_used([{"dataset": two}]) == "digits (FALLBACK: mnist not found), mnist"
+    assert tables.datasets_used([{"dataset": two}]) == \
+        "digits (FALLBACK: mnist not found: no data directory given), mnist"  # the fallback first
 
 
 def test_summary_table(records):
@@ -252,7 +255,7 @@ def test_summary_table(records):
     assert bp["profile"] == "reduced" and bp["data"] == "symmetry"
     rn = row(df, "paper", "resnet")
     assert rn["agreement"] == tables.MISSING and rn["claims both/one/no/rep"] == "0/2/0/0"
-    assert rn["data"].startswith("digits (FALLBACK: mnist not found)")
+    assert rn["data"].startswith("digits (FALLBACK: mnist not found")
 
 
 def test_error_over_tolerance():
