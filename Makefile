@@ -16,10 +16,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-reproduce: setup  ## the main job: agreement + every paper at the tiny profile, then the comparison table
-	$(BIN)/python -m harness agree all --skip-slow
-	$(BIN)/python -m harness reproduce all --profile tiny; test $$? -le 1
-	$(BIN)/python -m harness table
+# The main job is a smoke run (the tiny profile): it writes to results/smoke/ (git-ignored), so the committed
+# reduced-profile results in results/ are never replaced by smoke verdicts; it ends with the report's path.
+reproduce: setup  ## the main job: agreement + every paper at the tiny profile, then the HTML report
+	$(BIN)/python -m harness --results-dir results/smoke agree all --skip-slow
+	$(BIN)/python -m harness --results-dir results/smoke reproduce all --profile tiny; test $$? -le 1
+	$(BIN)/python -m harness --results-dir results/smoke report
 
 test: setup  ## the fast tier (minutes)
 	$(BIN)/python -m pytest -m "not slow" -q

@@ -1,4 +1,4 @@
-"""python -m harness {list, agree, reproduce, bench, table, compare}.
+"""python -m harness {list, agree, reproduce, bench, table, report, compare}.
 
 Errors the user can fix print one line (`error: ...`) and exit 2; a failed check or claim exits 1.
 Neither framework is imported until a verb needs one (`list` imports neither).
@@ -93,7 +93,7 @@ def cmd_agree(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from . import fidelity, numerics, results, tables
+    from . import fidelity, numerics, report, results
 
     papers = registry.select(args.paper)
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
@@ -130,7 +130,7 @@ def cmd_reproduce(args) -> int:
         # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
         print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU",
               file=sys.stderr)
-    print(tables.render_for_terminal(all_records))
+    print(report.verdict_summary(all_records, RESULTS_DIR))
     failed = [r for r in all_records if r["passed"] is False]
     return 1 if failed else 0
 
@@ -182,15 +182,21 @@ def _claim_records(paper, profile, claim_results, consistency, env, data_dir, us
 
 
 def cmd_table(args) -> int:
-    from . import results, tables
+    from . import report, results, tables
 
     records, problems = results.read(RESULTS_DIR / "records.jsonl")
     for p in problems:
         print(f"warning: skipped {p}", file=sys.stderr)
-    written = tables.write_all(results.latest(records), RESULTS_DIR / "tables", RESULTS_DIR / "README.md")
+    figures = report.write_tables(records, RESULTS_DIR)
     print(tables.render_for_terminal(results.latest(records)))
-    print(f"wrote {len(written)} files under {RESULTS_DIR}", file=sys.stderr)
+    print(f"wrote the tables, README.md and {len(figures)} figures under {RESULTS_DIR}", file=sys.stderr)
     return 0
+
+
+def cmd_report(args) -> int:
+    from . import report
+
+    return report.cli(RESULTS_DIR)
 
 
 def cmd_compare(args) -> int:
@@ -270,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_bench)
 
     sub.add_parser("table", help="regenerate the tables from the records").set_defaults(fn=cmd_table)
+    sub.add_parser("report", help="the HTML report, tables and figures from the records").set_defaults(fn=cmd_report)
 
     p = sub.add_parser("compare", help="regression verdict of the records against a baseline")
     p.add_argument("baseline", help="a baseline records file (JSON Lines), e.g. results/baseline.jsonl")
