@@ -24,6 +24,7 @@ from __future__ import annotations
 import _codecs
 import dataclasses
 import gzip
+import hashlib
 import io
 import math
 import os
@@ -62,7 +63,10 @@ class Dataset:
         return bool(self.requested) and self.requested != self.name
 
     def label(self) -> str:
-        """One line for a result's "dataset": what was loaded, how much, and from where."""
+        """One line for a result's "dataset": what was loaded, how much, and from where. A fallback's label
+        starts with "FALLBACK", so a table or a comparison can tell it from the data that was asked for."""
+        if self.is_fallback:
+            return f"FALLBACK {self.name} instead of {self.requested}: {self.subset} ({self.source})"
         return f"{self.name}: {self.subset} ({self.source})"
 
     def record(self) -> dict[str, str]:
@@ -81,14 +85,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     """Explicit argument > $HARNESS_DATA_DIR > None. A named directory that does not exist is an error."""
     if data_dir is not None and str(data_dir) != "":
         path, origin = Path(data_dir).expanduser(), ""
-    elif os.environ.get(ENV_VAR):
+    elif os.environ.get(ENV_VAR, "").strip():
         path, origin = Path(os.environ[ENV_VAR]).expanduser(), f" (from ${ENV_VAR})"
     else:
         return None
     if not path.is_dir():
-        what = "is not a directory" if path.exists() else "does not exist"
-        raise DataError(f"data directory {path}{origin} {what}; {_NO_DIR}")
-    return path
+        what = ("is a file, not a directory" if path.is_file() else "is not a directory" if path.exists()
+                else "does not exist")
+        raise DataError(f"data directory '{path}'{origin} {what}; {_NO_DIR} naming the directory that holds "
+                        "mnist/ and cifar10/")
+    return path.absolute()
 
 
 class _NotFound(Exception):
@@ -365,11 +371,47 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
             return _load_cifar(root, limit_train, limit_test)
         return _load_mnist(root, name, limit_train, limit_test)
     except _NotFound as e:
-        if fallback is None:
+        if fallback is None or root is not None:  # a named data directory without the data is the user's error
             raise DataError(f"{name} not found: {e}") from None
         ds = load_digits(limit_train, limit_test)
         reason = f"FALLBACK to digits: {name} was requested but not found ({e}); {ds.source}"
         return dataclasses.replace(ds, requested=name, source=reason)
+
+
+def fingerprint(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """What identifies the data `load(name, data_dir)` would read, without reading it: the dataset, and a hash
+    of its files' names, sizes and first 4 KiB (headers; a gzip header holds the original's mtime), or the
+    bundled digits' scikit-learn version when it would fall back. A procedural dataset ("generated:...") is
+    made by the code from its config and seed, so its name identifies it. Two runs with the same fingerprint
+    read the same data; a named data directory without the data raises DataError (naming the missing files)."""
+    import sklearn
+
+    base = name.split(":")[0]
+    if base not in NAMES:
+        return name
+    if base == "digits":
+        return f"digits: scikit-learn {sklearn.__version__}"
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return f"FALLBACK digits instead of {base}: scikit-learn {sklearn.__version__}"
+    try:
+        if base == "cifar10":
+            _, train, test = _find_cifar(root)
+            files = [*train, test]
+        else:
+            files = [p for pair in _find_mnist(root, base).values() for p in pair]
+    except _NotFound as e:
+        raise DataError(f"{base} not found: {e}") from None
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+            size = path.stat().st_size
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+        digest.update(f"{path.name}\0{size}\0".encode() + head)
+    return f"{base}: {len(files)} files, sha256 {digest.hexdigest()[:16]} of names, sizes and headers"
 
 
 def resize(x: np.ndarray, size: int, enlarge: bool = False) -> np.ndarray:
