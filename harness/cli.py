@@ -216,7 +216,8 @@ def cmd_reproduce(args) -> int:
     data_dir = _data_dir(args.data_dir)
     for paper in papers:  # a named data directory without the data: exit 2 now, naming the missing files
         for exp in paper.experiments:
-            fidelity.run_identity(paper, exp, args.profile, data_dir)
+            if args.profile in exp.configs:
+                fidelity.run_identity(paper, exp, args.profile, data_dir)
     _writable_results_dir()
     runs_path = RESULTS_DIR / "runs.jsonl"
     saved = {}

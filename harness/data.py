@@ -13,10 +13,13 @@ Where the data is looked for: `data_dir` (the CLI's --data-dir) > $HARNESS_DATA_
 IDX files may be raw or gzipped (`train-images-idx3-ubyte[.gz]`, ...). CIFAR-10 takes whichever of
 data_batch_1..5 are present (at least one) plus test_batch.
 
-A dataset counts as found only with both its train and test split. When it is not found (no data dir, no
-files, or an incomplete copy such as a Fashion-MNIST with only the t10k files), `load` returns the digits
-fallback with `source` saying so and why, or raises DataError when `fallback=None`. A file that is present
-but corrupt always raises DataError (naming the file, what is wrong, and what to do); it is never skipped.
+A dataset counts as found only with both its train and test split. Without any data directory, `load`
+returns the digits fallback with `source` saying so and why (its `label()` starts with "FALLBACK"), or
+raises DataError when `fallback=None`. A data directory that was named (argument or environment) but does
+not hold the dataset, or holds an incomplete copy such as a Fashion-MNIST with only the t10k files, is
+always a DataError listing what is missing: the user asked for that data, so nothing stands in for it.
+A file that is present but corrupt always raises DataError (naming the file, what is wrong, and what to
+do); it is never skipped. `fingerprint` identifies the data a load would read, without reading it.
 """
 
 from __future__ import annotations
@@ -354,8 +357,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
          limit_train: int | None = None, limit_test: int | None = None) -> Dataset:
     """Load `name` ("mnist", "fashion-mnist", "cifar10", "digits") from the resolved data directory.
 
-    Not found -> the `fallback` dataset (only "digits"), with `source` starting "FALLBACK" and giving the
-    reason; `fallback=None` -> DataError instead. `limit_*` keep the first N images of a split.
+    Not found and no data directory given -> the `fallback` dataset (only "digits"), with `source` starting
+    "FALLBACK" and giving the reason; `fallback=None`, or a named data directory -> DataError instead.
+    `limit_*` keep the first N images of a split.
     """
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")

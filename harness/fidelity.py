@@ -197,6 +197,8 @@ def run_experiments(
     datasets = datasets if datasets is not None else {}
     # Before any work: the identity of every experiment's data (a named data directory without the data
     # is an error here, not after the first experiments trained).
+    for exp in paper.experiments:
+        seeds_for(exp, profile, seeds)  # a missing profile or a bad seed count: a ConfigError first
     identities = {exp.name: run_identity(paper, exp, profile, data_dir) for exp in paper.experiments}
     tasks = [(framework, exp, seed,
               run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))

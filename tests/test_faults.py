@@ -290,7 +290,11 @@ def test_a_signal_to_the_main_process_keeps_every_finished_seed_and_leaves_no_wo
     finally:
         if proc.poll() is None:
             proc.kill()
-    _wait_for(lambda: not _alive(workers), f"workers {sorted(_alive(workers))} to end", limit=60)
+    try:
+        _wait_for(lambda: not _alive(workers), f"workers {sorted(_alive(workers))} to end", limit=60)
+    finally:  # a failing run leaves no stray process behind
+        for pid in _alive(workers):
+            os.kill(pid, signal.SIGKILL)
 
     kept = lines(runs)
     if sig == signal.SIGKILL:
