@@ -48,6 +48,8 @@ NAMES = ("mnist", "fashion-mnist", "cifar10", "digits")
 DIGITS_N_TRAIN = 1437  # digits has no official split: the first 1437 of 1797 train, the last 360 test (80/20)
 _FIX = "replace it with an intact copy"
 _NO_DIR = "pass --data-dir or set HARNESS_DATA_DIR"
+_NAMED_DIR_FIX = ("add the files, or name the directory that holds them (with no data directory at all, the "
+                  "bundled digits stand in, and the output says so)")
 
 
 @dataclass(frozen=True)
@@ -375,7 +377,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
             return _load_cifar(root, limit_train, limit_test)
         return _load_mnist(root, name, limit_train, limit_test)
     except _NotFound as e:
-        if fallback is None or root is not None:  # a named data directory without the data is the user's error
+        if root is not None:  # a named data directory without the data is the user's error, never a fallback
+            raise DataError(f"{name} not found: {e}; {_NAMED_DIR_FIX}") from None
+        if fallback is None:
             raise DataError(f"{name} not found: {e}") from None
         ds = load_digits(limit_train, limit_test)
         reason = f"FALLBACK to digits: {name} was requested but not found ({e}); {ds.source}"
@@ -405,7 +409,7 @@ def fingerprint(name: str, data_dir: str | os.PathLike | None = None) -> str:
         else:
             files = [p for pair in _find_mnist(root, base).values() for p in pair]
     except _NotFound as e:
-        raise DataError(f"{base} not found: {e}") from None
+        raise DataError(f"{base} not found: {e}; {_NAMED_DIR_FIX}") from None
     digest = hashlib.sha256()
     for path in files:
         try:
