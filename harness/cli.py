@@ -29,7 +29,7 @@ _SINKS: list[_Sink] = []  # what this command has written, for the message after
 
 def _out(text: str = "") -> None:
     """print to stdout; a closed pipe (`... | head`) silences the rest instead of raising, so the verb still
-    returns its verdict's exit code (as tools that die by SIGPIPE do not)."""
+    returns its verdict's exit code (`compare ... | head` in CI must not turn a pass into a failure)."""
     try:
         print(text, flush=True)
     except BrokenPipeError:
