@@ -8,6 +8,7 @@ Neither framework is imported until a verb needs one (`list` imports neither).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -56,16 +57,52 @@ class _Sink:
 
     def add(self, items) -> None:
         if self.error is None:
-            try:
-                n = self._write(self.path, items)
-                self.written += n if isinstance(n, int) else 1
-            except ResultsError as e:
-                self.error = e
+            with _signals_deferred():  # an interruption between the write and the count would make it false
+                try:
+                    n = self._write(self.path, items)
+                    self.written += n if isinstance(n, int) else 1
+                except ResultsError as e:
+                    self.error = e
 
     def finish(self) -> None:
         if self.error is not None:
             raise ResultsError(f"{self.error} ({self.written} written before the failure; the results above "
                                "were computed but not all saved)")
+
+
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_deferring = 0  # > 0 while a write and its count are under way
+_pending: list[int] = []
+
+
+def _interruption(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def _on_interrupt(signum, frame) -> None:
+    """SIGINT, SIGTERM, SIGHUP unwind like Ctrl-C (workers are ended, the message says what was kept),
+    except inside `_signals_deferred`, where they wait for the block's end."""
+    if _deferring:
+        _pending.append(signum)
+        return
+    raise _interruption(signum)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """An interruption between a write and its count would make the message about kept records false. The
+    deferral is done in Python: blocking the signal in this thread would not stop another thread (a pool's
+    manager, a progress bar's monitor) from receiving it and Python from running the handler here anyway."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        raise _interruption(signum)
 
 
 def _records_sink() -> _Sink:
@@ -456,18 +493,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated(signum)
-
-
 def main(argv=None) -> int:
     global RESULTS_DIR
     args = build_parser().parse_args(argv)
     _SINKS.clear()
-    # SIGTERM/SIGHUP unwind like Ctrl-C: worker processes are ended and the message below says what was kept.
+    _pending.clear()
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
-    previous = {sig: signal.signal(sig, _raise_terminated)
-                for sig in ((signal.SIGTERM, signal.SIGHUP) if in_main_thread else ())}
+    previous = {sig: signal.signal(sig, _on_interrupt) for sig in (_INTERRUPTS if in_main_thread else ())}
     try:
         RESULTS_DIR = _results_dir(getattr(args, "results_dir", None))
         return args.fn(args)
