@@ -7,7 +7,9 @@ Each case is warmed up (graph tracing, allocator) and then timed over repeats of
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,7 @@ class BenchResult:
 
 def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3,
               min_seconds: float = 1.0, warmup: int = 2) -> BenchResult:
+    check_min_seconds(min_seconds)
     model = registry.model_class(paper, framework)(case.config, seed=0, dtype=case.dtype)
     batch = case.make_batch(np.random.default_rng(0), case.dtype)
     method = getattr(model, case.method)
@@ -51,5 +54,22 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
                        (float(min(rates)), float(max(rates))), repeats, calls)
 
 
-def run_paper(paper: Paper, frameworks, repeats: int = 3, min_seconds: float = 1.0) -> list[BenchResult]:
-    return [time_case(paper, case, fw, repeats, min_seconds) for case in paper.benchmarks for fw in frameworks]
+def check_min_seconds(min_seconds: float) -> float:
+    """A repeat must last a positive, finite time: NaN never ends the timing loop (every comparison with it
+    is false), and zero or a negative value makes each figure come from a single call."""
+    if not (isinstance(min_seconds, int | float) and math.isfinite(min_seconds) and min_seconds > 0):
+        raise ValueError(f"min_seconds must be a positive finite number of seconds, got {min_seconds!r}")
+    return float(min_seconds)
+
+
+def run_paper(paper: Paper, frameworks, repeats: int = 3, min_seconds: float = 1.0,
+              on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
+    """Every benchmark case in every framework; `on_result` is called as each finishes (to save it at once)."""
+    check_min_seconds(min_seconds)
+    out = []
+    for case in paper.benchmarks:
+        for fw in frameworks:
+            out.append(time_case(paper, case, fw, repeats, min_seconds))
+            if on_result:
+                on_result(out[-1])
+    return out

@@ -1,23 +1,159 @@
-"""python -m harness {list, agree, reproduce, bench, table, report, compare}.
+"""python -m harness {list, agree, reproduce, bench, table, report, compare, repair}.
 
-Errors the user can fix print one line (`error: ...`) and exit 2; a failed check or claim exits 1.
+Errors the user can fix print one line (`error: ...`) and exit 2; a failed check or claim exits 1;
+an interruption exits 128 + the signal (130 Ctrl-C, 143 SIGTERM) after saying what was kept.
 Neither framework is imported until a verb needs one (`list` imports neither).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 from . import registry
-from .errors import ConfigError, DataError, HarnessError
+from .errors import ConfigError, HarnessError, ResultsError, Terminated
 from .spec import DTYPES, FRAMEWORKS, PROFILES
 
-RESULTS_DIR = Path(os.environ.get("HARNESS_RESULTS", "results"))
+RESULTS_ENV = "HARNESS_RESULTS"
+RESULTS_DIR = Path("results")  # made absolute by `main` from --results-dir > $HARNESS_RESULTS > ./results
+_SINKS: list[_Sink] = []  # what this command has written, for the message after an interruption
+
+
+def _out(text: str = "") -> None:
+    """print to stdout; a closed pipe (`... | head`) silences the rest instead of raising, so the verb still
+    returns its verdict's exit code (`compare ... | head` in CI must not turn a pass into a failure)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured in a test)
+        pass
+    finally:
+        os.close(devnull)
+
+
+class _Sink:
+    """Saves records (or seed runs) as each check finishes. A write failure (disk full, ...) is kept, not
+    raised: the work goes on, its results are printed, and the failure is reported at the end (exit 2)."""
+
+    def __init__(self, path: Path, write):
+        self.path, self._write, self.written, self.error = path, write, 0, None
+        _SINKS.append(self)
+
+    def add(self, items) -> None:
+        if self.error is None:
+            with _signals_deferred():  # an interruption between the write and the count would make it false
+                try:
+                    n = self._write(self.path, items)
+                    self.written += n if isinstance(n, int) else 1
+                except ResultsError as e:
+                    self.error = e
+
+    def finish(self) -> None:
+        if self.error is not None:
+            raise ResultsError(f"{self.error} ({self.written} written before the failure; the results above "
+                               "were computed but not all saved)")
+
+
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_deferring = 0  # > 0 while a write and its count are under way
+_pending: list[int] = []
+
+
+def _interruption(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def _on_interrupt(signum, frame) -> None:
+    """SIGINT, SIGTERM, SIGHUP unwind like Ctrl-C (workers are ended, the message says what was kept),
+    except inside `_signals_deferred`, where they wait for the block's end."""
+    if _deferring:
+        _pending.append(signum)
+        return
+    raise _interruption(signum)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """An interruption between a write and its count would make the message about kept records false. The
+    deferral is done in Python: blocking the signal in this thread would not stop another thread (a pool's
+    manager, a progress bar's monitor) from receiving it and Python from running the handler here anyway."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending:
+        signum = _pending[0]
+        _pending.clear()
+        raise _interruption(signum)
+
+
+def _records_sink() -> _Sink:
+    from . import results
+
+    return _Sink(RESULTS_DIR / "records.jsonl", results.append)
+
+
+def _results_dir(arg: str | None) -> Path:
+    """--results-dir > $HARNESS_RESULTS > ./results, `~` expanded, absolute (every message names it whole).
+    An empty value is refused: it would mean the current directory, e.g. the repository root."""
+    if arg is not None:
+        chosen, origin = arg, "--results-dir"
+    elif RESULTS_ENV in os.environ:
+        chosen, origin = os.environ[RESULTS_ENV], f"${RESULTS_ENV}"
+    else:
+        chosen, origin = "results", ""
+    if not chosen.strip():
+        raise ConfigError(f"{origin} is empty (it would mean the current directory); name a results directory "
+                          f"or {'unset it' if arg is None else 'leave the flag out'} for ./results")
+    return Path(chosen).expanduser().absolute()
+
+
+def _writable_results_dir() -> Path:
+    """Checked before any work starts, so no work is lost to an unwritable destination at the end."""
+    where = RESULTS_DIR
+    for folder in (where, *where.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ResultsError(f"results directory {where} cannot be used: {folder} is a file, not a directory; "
+                               "choose another with --results-dir or $HARNESS_RESULTS")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as e:
+        raise ResultsError(f"results directory {where} is not writable ({e.strerror or e}); choose another with "
+                           "--results-dir or $HARNESS_RESULTS") from None
+    for name in ("records.jsonl", "runs.jsonl"):
+        if (where / name).exists() and not (where / name).is_file():
+            raise ResultsError(f"{where / name} is not a regular file; move it away or choose another "
+                               "--results-dir")
+    return where
+
+
+def _warn(path: Path, problems: list[str]) -> None:
+    """Each skipped line once, then how to stop seeing them."""
+    for p in problems:
+        print(f"warning: skipped {p}", file=sys.stderr)
+    if problems:
+        print(f"warning: {len(problems)} corrupt line(s) in {path} were skipped and never used; "
+              f"`python -m harness repair` moves them to {path.name}.corrupt", file=sys.stderr)
 
 
 def _progress_factory():
@@ -30,11 +166,14 @@ def _progress_factory():
 
 
 def _data_dir(arg: str | None) -> str | None:
-    chosen = arg or os.environ.get("HARNESS_DATA_DIR")
-    if chosen and not Path(chosen).is_dir():
-        origin = "--data-dir" if arg else "HARNESS_DATA_DIR"
-        raise DataError(f"data directory {chosen!r} (from {origin}) does not exist; pass an existing directory")
-    return chosen
+    """--data-dir > $HARNESS_DATA_DIR (`~` expanded) as an absolute path, or None: bundled data only."""
+    from . import data
+
+    if arg is not None and not arg.strip():
+        raise ConfigError("--data-dir is empty; name the directory that holds mnist/ and cifar10/, or leave the "
+                          "flag out for the bundled digits")
+    path = data.resolve_data_dir(arg)
+    return None if path is None else str(path)
 
 
 # --- verbs -------------------------------------------------------------------------------------------------
@@ -47,49 +186,60 @@ def cmd_list(args) -> int:
     for p in registry.papers().values():
         rows.append([p.key, p.year, p.title, len(p.experiments), len(p.claims), len(p.agreement),
                      ",".join(p.profiles())])
-    print(tabulate(rows, headers=["paper", "year", "title", "experiments", "claims", "agreement cases",
-                                  "profiles"]))
+    _out(tabulate(rows, headers=["paper", "year", "title", "experiments", "claims", "agreement cases",
+                                 "profiles"]))
     return 0
 
 
 def cmd_agree(args) -> int:
     from tabulate import tabulate
 
-    from . import agreement, numerics, results
+    from . import agreement, numerics
 
     papers = registry.select(args.paper)
+    _writable_results_dir()
     dtypes = (args.dtype,) if args.dtype else DTYPES
     env = numerics.environment(FRAMEWORKS)
+    sink = _records_sink()
     checks = []
     bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) for p in papers) * len(dtypes))
     for paper in papers:
-        checks += agreement.run_paper(paper, dtypes, progress=bar.update, skip_slow=args.skip_slow)
+        for case in agreement.cases(paper, args.skip_slow):
+            for dtype in dtypes:
+                if dtype in case.dtypes:
+                    done = agreement.run_case(paper, case, dtype)
+                    sink.add([_agreement_record(c, env) for c in done])  # saved as it finishes: Ctrl-C keeps it
+                    checks += done
+                bar.update(1)
     bar.close()
-    records = [
-        results.make_record(
-            kind="agreement", paper=c.paper, framework="both", check=f"{c.case}/{c.dtype}/{c.kind}",
-            metric="max_rel", value=c.max_rel, expected={"tol": c.tol, "tol_reason": c.tol_reason},
-            passed=c.passed, config={"case": c.case}, seed=0, dataset="generated", profile=None,
-            dtype=c.dtype, numerics=env,
-            details={"max_abs": c.max_abs, "first_divergence": c.first_divergence, "detail": c.detail},
-        )
-        for c in checks
-    ]
-    results.append(RESULTS_DIR / "records.jsonl", records)
     passed = all(c.passed for c in checks)
     if args.json:
-        print(json.dumps({"passed": passed, "numerics": env, "checks": [c.to_json() for c in checks]}, indent=1))
+        _out(json.dumps({"passed": passed, "numerics": env, "checks": [c.to_json() for c in checks]}, indent=1))
     else:
         rows = [[c.name, f"{c.max_abs:.2e}", f"{c.max_rel:.2e}", f"{c.tol:.1e}",
                  c.first_divergence or "", "pass" if c.passed else "FAIL"] for c in checks]
-        print(tabulate(rows, headers=["check", "max abs", "max rel", "tol", "first divergence", "verdict"]))
+        _out(tabulate(rows, headers=["check", "max abs", "max rel", "tol", "first divergence", "verdict"]))
         for c in checks:
             if not c.passed:
-                print(f"FAIL {c.name}: {c.detail}")
+                _out(f"FAIL {c.name}: {c.detail}")
             if c.tol_reason:
-                print(f"note {c.name}: tolerance override: {c.tol_reason}")
-        print(f"{sum(c.passed for c in checks)}/{len(checks)} agreement checks passed")
+                _out(f"note {c.name}: tolerance override: {c.tol_reason}")
+        _out(f"{sum(c.passed for c in checks)}/{len(checks)} agreement checks passed")
+    sink.finish()
+    print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
     return 0 if passed else 1
+
+
+def _agreement_record(c, env):
+    from . import results
+
+    return results.make_record(
+        kind="agreement", paper=c.paper, framework="both", check=f"{c.case}/{c.dtype}/{c.kind}",
+        metric="max_rel", value=c.max_rel, expected={"tol": c.tol, "tol_reason": c.tol_reason},
+        passed=c.passed, config={"case": c.case}, seed=0, dataset="generated", profile=None,
+        dtype=c.dtype, numerics=env,
+        details={"max_abs": c.max_abs, "first_divergence": c.first_divergence, "detail": c.detail},
+    )
 
 
 def cmd_reproduce(args) -> int:
@@ -97,40 +247,51 @@ def cmd_reproduce(args) -> int:
 
     papers = registry.select(args.paper)
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    for paper in papers:  # refuse before loading any framework
+        if args.profile not in paper.profiles():
+            raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
     data_dir = _data_dir(args.data_dir)
+    for paper in papers:  # a named data directory without the data: exit 2 now, naming the missing files
+        for exp in paper.experiments:
+            if args.profile in exp.configs:
+                fidelity.run_identity(paper, exp, args.profile, data_dir)
+    _writable_results_dir()
     runs_path = RESULTS_DIR / "runs.jsonl"
     saved = {}
     if args.resume and runs_path.exists():
         entries, problems = results.read_runs(runs_path)
-        for p in problems:
-            print(f"warning: {p}", file=sys.stderr)
+        _warn(runs_path, problems)
         saved = {tuple(e["key"]): e for e in entries}
-    for paper in papers:  # refuse before loading any framework
-        if args.profile not in paper.profiles():
-            raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
     env = numerics.environment(frameworks)
-    all_records = []
+    runs_sink, sink = _Sink(runs_path, results.append_run), _records_sink()
+    all_records, fallbacks = [], {}
     for paper in papers:
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         used: dict[tuple[str, str], set[str]] = {}
-        try:
-            runs = fidelity.run_experiments(
-                paper, args.profile, frameworks, args.seeds, data_dir, saved=saved,
-                on_seed=lambda entry: results.append_run(runs_path, entry),
-                progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
-            )
-        except KeyboardInterrupt:
-            print(f"\ninterrupted: finished seed runs are kept in {runs_path}; "
-                  f"rerun with --resume to continue", file=sys.stderr)
-            return 130
+        runs = fidelity.run_experiments(
+            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=runs_sink.add,
+            progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
+            on_note=lambda note: print(note, file=sys.stderr),
+        )
         claim_results, consistency = fidelity.evaluate_all(paper, runs, frameworks)
         records = _claim_records(paper, args.profile, claim_results, consistency, env, data_dir, used)
-        results.append(RESULTS_DIR / "records.jsonl", records)
+        sink.add(records)
         all_records += records
+        for (framework, exp), labels in used.items():
+            for label in labels:
+                if "FALLBACK" in label:
+                    fallbacks.setdefault(f"{paper.key}/{exp}", set()).add(framework)
         # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
         print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU",
               file=sys.stderr)
-    print(report.verdict_summary(all_records, RESULTS_DIR))
+    if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
+        which = ", ".join(f"{k} [{', '.join(sorted(v))}]" for k, v in fallbacks.items())
+        _out(f"NOTE: no data directory was given, so {which} ran on scikit-learn's bundled 8x8 digits, not the "
+             "paper's dataset (records say FALLBACK); pass --data-dir DIR or set HARNESS_DATA_DIR for the real data")
+    runs_sink.finish()
+    sink.finish()
+    print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
+    _out(report.verdict_summary(all_records, RESULTS_DIR))
     failed = [r for r in all_records if r["passed"] is False]
     return 1 if failed else 0
 
@@ -185,10 +346,10 @@ def cmd_table(args) -> int:
     from . import report, results, tables
 
     records, problems = results.read(RESULTS_DIR / "records.jsonl")
-    for p in problems:
-        print(f"warning: skipped {p}", file=sys.stderr)
+    _warn(RESULTS_DIR / "records.jsonl", problems)
+    _writable_results_dir()
+    _out(tables.render_for_terminal(results.latest(records)))  # printed before anything is written
     figures = report.write_tables(records, RESULTS_DIR)
-    print(tables.render_for_terminal(results.latest(records)))
     print(f"wrote the tables, README.md and {len(figures)} figures under {RESULTS_DIR}", file=sys.stderr)
     return 0
 
@@ -206,7 +367,7 @@ def cmd_compare(args) -> int:
     base = baseline.read_records(Path(args.baseline), "baseline")
     current = baseline.read_records(RESULTS_DIR / "records.jsonl", "current records")
     verdict = baseline.compare(results.latest(current), results.latest(base), allow_missing=args.allow_missing)
-    print(verdict.render(list_all=args.list_all))
+    _out(verdict.render(list_all=args.list_all))
     return verdict.exit_code
 
 
@@ -216,26 +377,45 @@ def cmd_bench(args) -> int:
     from . import bench, numerics, results
 
     papers = registry.select(args.paper)
+    _writable_results_dir()
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
     env = numerics.environment(frameworks)
-    rows, records = [], []
+    sink = _records_sink()
+    rows = []
+
+    def save(r) -> None:  # each figure as it is measured, so Ctrl-C keeps the finished ones
+        rows.append([r.paper, r.case, r.framework, r.method, f"{r.items_per_second:,.1f} {r.unit}/s",
+                     f"{r.spread[0]:,.1f}-{r.spread[1]:,.1f}", r.calls])
+        sink.add([results.make_record(
+            kind="benchmark", paper=r.paper, framework=r.framework, check=f"{r.case}/{r.method}",
+            metric=f"{r.unit}_per_second", value=r.items_per_second, expected={}, passed=None,
+            config={"case": r.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=env,
+            details={"min": r.spread[0], "max": r.spread[1], "repeats": r.repeats, "calls": r.calls},
+        )])
+
     for paper in papers:
         if not paper.benchmarks:
             print(f"{paper.key}: declares no benchmark cases", file=sys.stderr)
             continue
-        for r in bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds):
-            rows.append([r.paper, r.case, r.framework, r.method, f"{r.items_per_second:,.1f} {r.unit}/s",
-                         f"{r.spread[0]:,.1f}-{r.spread[1]:,.1f}", r.calls])
-            records.append(results.make_record(
-                kind="benchmark", paper=r.paper, framework=r.framework, check=f"{r.case}/{r.method}",
-                metric=f"{r.unit}_per_second", value=r.items_per_second, expected={}, passed=None,
-                config={"case": r.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=env,
-                details={"min": r.spread[0], "max": r.spread[1], "repeats": r.repeats, "calls": r.calls},
-            ))
-    if records:
-        results.append(RESULTS_DIR / "records.jsonl", records)
-    print(tabulate(rows, headers=["paper", "case", "framework", "method", "throughput (median)", "min-max",
-                                  "calls"]))
+        bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds, on_result=save)
+    _out(tabulate(rows, headers=["paper", "case", "framework", "method", "throughput (median)", "min-max",
+                                 "calls"]))
+    sink.finish()
+    print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
+    return 0
+
+
+def cmd_repair(args) -> int:
+    """Move the corrupt lines of records.jsonl and runs.jsonl to `<file>.corrupt`; the good lines stay."""
+    from . import results
+
+    files = [RESULTS_DIR / name for name in ("records.jsonl", "runs.jsonl") if (RESULTS_DIR / name).exists()]
+    if not files:
+        raise ResultsError(f"no records.jsonl or runs.jsonl in {RESULTS_DIR}; nothing to repair")
+    for path in files:
+        kept, moved, corrupt = results.quarantine(path)
+        _out(f"{path}: {kept} good lines kept" + (f", {moved} corrupt line(s) moved to {corrupt}" if moved else
+                                                  ", nothing corrupt"))
     return 0
 
 
@@ -243,13 +423,20 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
-    parser.add_argument("--results-dir", default=None, help="where records and tables live (default results/)")
+    # --results-dir is accepted before or after the verb, and listed in each verb's --help.
+    results_flag = argparse.ArgumentParser(add_help=False)
+    results_flag.add_argument("--results-dir", default=argparse.SUPPRESS, metavar="DIR",
+                              help="where records and tables live (default $HARNESS_RESULTS, else ./results)")
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0],
+                                     parents=[results_flag])
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    sub.add_parser("list", help="the registered papers (imports neither framework)").set_defaults(fn=cmd_list)
+    def verb(name, help):
+        return sub.add_parser(name, help=help, parents=[results_flag])
 
-    p = sub.add_parser("agree", help="agreement checks: forward taps, gradients, trajectories")
+    verb("list", "the registered papers (imports neither framework)").set_defaults(fn=cmd_list)
+
+    p = verb("agree", "agreement checks: forward taps, gradients, trajectories")
     p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--dtype", choices=DTYPES, help="one dtype (default: both)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -257,33 +444,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave out the cases a paper marks slow (minutes or GBs; the slow test tier runs them)")
     p.set_defaults(fn=cmd_agree)
 
-    p = sub.add_parser("reproduce", help="run the papers' experiments and test their claims")
+    p = verb("reproduce", "run the papers' experiments and test their claims")
     p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--profile", choices=PROFILES, default="tiny")
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--seeds", type=_positive_int, help="seeds per experiment (default: the profile's)")
-    p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR, else bundled data)")
-    p.add_argument("--resume", action="store_true", help="reuse seed runs saved by an interrupted run")
+    p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR; neither: bundled digits, "
+                                      "said in the output); a named directory must hold the data")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse seed runs saved by an interrupted run (only those made from the same config, data "
+                        "and code)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
     p.set_defaults(fn=cmd_reproduce)
 
-    p = sub.add_parser("bench", help="throughput of both frameworks on the same work (figures, not asserts)")
+    p = verb("bench", "throughput of both frameworks on the same work (figures, not asserts)")
     p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--repeats", type=_positive_int, default=3)
-    p.add_argument("--min-seconds", type=float, default=1.0, help="minimum time per repeat")
+    p.add_argument("--min-seconds", type=_positive_seconds, default=1.0, help="minimum time per repeat (> 0)")
     p.set_defaults(fn=cmd_bench)
 
-    sub.add_parser("table", help="regenerate the tables from the records").set_defaults(fn=cmd_table)
-    sub.add_parser("report", help="the HTML report, tables and figures from the records").set_defaults(fn=cmd_report)
+    verb("table", "regenerate the tables and figures from the records").set_defaults(fn=cmd_table)
+    verb("report", "the HTML report, tables and figures from the records").set_defaults(fn=cmd_report)
 
-    p = sub.add_parser("compare", help="regression verdict of the records against a baseline")
+    p = verb("compare", "regression verdict of the records against a baseline")
     p.add_argument("baseline", help="a baseline records file (JSON Lines), e.g. results/baseline.jsonl")
     p.add_argument("--allow-missing", action="store_true", help="a check missing now is a warning, not a failure")
     p.add_argument("--list-all", action="store_true", help="list every improvement and new check (default: 25 each)")
     p.set_defaults(fn=cmd_compare)
+
+    verb("repair", "move corrupt lines of records.jsonl and runs.jsonl to <file>.corrupt (run it while no "
+                   "other harness command writes there)").set_defaults(fn=cmd_repair)
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):  # nan would time forever; <= 0 makes each figure one call
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -299,14 +502,28 @@ def _positive_int(text: str) -> int:
 def main(argv=None) -> int:
     global RESULTS_DIR
     args = build_parser().parse_args(argv)
-    if args.results_dir:
-        RESULTS_DIR = Path(args.results_dir)
+    _SINKS.clear()
+    _pending.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
+    previous = {sig: signal.signal(sig, _on_interrupt) for sig in (_INTERRUPTS if in_main_thread else ())}
     try:
+        RESULTS_DIR = _results_dir(getattr(args, "results_dir", None))
         return args.fn(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # records are appended whole or not at all (results.append), so none is torn
-        print(f"\ninterrupted: `{args.verb}` stopped; the records it finished are kept in {RESULTS_DIR}",
+    except KeyboardInterrupt as e:  # records are appended whole or not at all (results.append), so none is torn
+        signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
+        kept = [f"{s.written} {'seed runs' if s.path.name == 'runs.jsonl' else 'records'} in {s.path}"
+                for s in _SINKS if s.written]
+        what = f"kept: {', '.join(kept)}" if kept else "nothing had finished, so nothing was written"
+        hint = "; rerun with --resume to continue" if args.verb == "reproduce" and kept else ""
+        print(f"\ninterrupted: `{args.verb}` stopped by {signal.Signals(signum).name}; {what}{hint}",
               file=sys.stderr)
-        return 130
+        return 128 + signum
+    except BrokenPipeError:  # a print that did not go through _out
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -13,10 +13,13 @@ Where the data is looked for: `data_dir` (the CLI's --data-dir) > $HARNESS_DATA_
 IDX files may be raw or gzipped (`train-images-idx3-ubyte[.gz]`, ...). CIFAR-10 takes whichever of
 data_batch_1..5 are present (at least one) plus test_batch.
 
-A dataset counts as found only with both its train and test split. When it is not found (no data dir, no
-files, or an incomplete copy such as a Fashion-MNIST with only the t10k files), `load` returns the digits
-fallback with `source` saying so and why, or raises DataError when `fallback=None`. A file that is present
-but corrupt always raises DataError (naming the file, what is wrong, and what to do); it is never skipped.
+A dataset counts as found only with both its train and test split. Without any data directory, `load`
+returns the digits fallback with `source` saying so and why (its `label()` starts with "FALLBACK"), or
+raises DataError when `fallback=None`. A data directory that was named (argument or environment) but does
+not hold the dataset, or holds an incomplete copy such as a Fashion-MNIST with only the t10k files, is
+always a DataError listing what is missing: the user asked for that data, so nothing stands in for it.
+A file that is present but corrupt always raises DataError (naming the file, what is wrong, and what to
+do); it is never skipped. `fingerprint` identifies the data a load would read, without reading it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import _codecs
 import dataclasses
 import gzip
+import hashlib
 import io
 import math
 import os
@@ -44,6 +48,8 @@ NAMES = ("mnist", "fashion-mnist", "cifar10", "digits")
 DIGITS_N_TRAIN = 1437  # digits has no official split: the first 1437 of 1797 train, the last 360 test (80/20)
 _FIX = "replace it with an intact copy"
 _NO_DIR = "pass --data-dir or set HARNESS_DATA_DIR"
+_NAMED_DIR_FIX = ("add the files, or name the directory that holds them (with no data directory at all, the "
+                  "bundled digits stand in, and the output says so)")
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,10 @@ class Dataset:
         return bool(self.requested) and self.requested != self.name
 
     def label(self) -> str:
-        """One line for a result's "dataset": what was loaded, how much, and from where."""
+        """One line for a result's "dataset": what was loaded, how much, and from where. A fallback's label
+        starts with "FALLBACK", so a table or a comparison can tell it from the data that was asked for."""
+        if self.is_fallback:
+            return f"FALLBACK {self.name} instead of {self.requested}: {self.subset} ({self.source})"
         return f"{self.name}: {self.subset} ({self.source})"
 
     def record(self) -> dict[str, str]:
@@ -81,14 +90,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     """Explicit argument > $HARNESS_DATA_DIR > None. A named directory that does not exist is an error."""
     if data_dir is not None and str(data_dir) != "":
         path, origin = Path(data_dir).expanduser(), ""
-    elif os.environ.get(ENV_VAR):
+    elif os.environ.get(ENV_VAR, "").strip():
         path, origin = Path(os.environ[ENV_VAR]).expanduser(), f" (from ${ENV_VAR})"
     else:
         return None
     if not path.is_dir():
-        what = "is not a directory" if path.exists() else "does not exist"
-        raise DataError(f"data directory {path}{origin} {what}; {_NO_DIR}")
-    return path
+        what = ("is a file, not a directory" if path.is_file() else "is not a directory" if path.exists()
+                else "does not exist")
+        raise DataError(f"data directory '{path}'{origin} {what}; {_NO_DIR} naming the directory that holds "
+                        "mnist/ and cifar10/")
+    return path.absolute()
 
 
 class _NotFound(Exception):
@@ -348,8 +359,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
          limit_train: int | None = None, limit_test: int | None = None) -> Dataset:
     """Load `name` ("mnist", "fashion-mnist", "cifar10", "digits") from the resolved data directory.
 
-    Not found -> the `fallback` dataset (only "digits"), with `source` starting "FALLBACK" and giving the
-    reason; `fallback=None` -> DataError instead. `limit_*` keep the first N images of a split.
+    Not found and no data directory given -> the `fallback` dataset (only "digits"), with `source` starting
+    "FALLBACK" and giving the reason; `fallback=None`, or a named data directory -> DataError instead.
+    `limit_*` keep the first N images of a split.
     """
     if name not in NAMES:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
@@ -365,11 +377,49 @@ def load(name: str, data_dir: str | os.PathLike | None = None, *, fallback: str 
             return _load_cifar(root, limit_train, limit_test)
         return _load_mnist(root, name, limit_train, limit_test)
     except _NotFound as e:
+        if root is not None:  # a named data directory without the data is the user's error, never a fallback
+            raise DataError(f"{name} not found: {e}; {_NAMED_DIR_FIX}") from None
         if fallback is None:
             raise DataError(f"{name} not found: {e}") from None
         ds = load_digits(limit_train, limit_test)
         reason = f"FALLBACK to digits: {name} was requested but not found ({e}); {ds.source}"
         return dataclasses.replace(ds, requested=name, source=reason)
+
+
+def fingerprint(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """What identifies the data `load(name, data_dir)` would read, without reading it: the dataset, and a hash
+    of its files' names, sizes and first 4 KiB (headers; a gzip header holds the original's mtime), or the
+    bundled digits' scikit-learn version when it would fall back. A procedural dataset ("generated:...") is
+    made by the code from its config and seed, so its name identifies it. Two runs with the same fingerprint
+    read the same data; a named data directory without the data raises DataError (naming the missing files)."""
+    import sklearn
+
+    base = name.split(":")[0]
+    if base not in NAMES:
+        return name
+    if base == "digits":
+        return f"digits: scikit-learn {sklearn.__version__}"
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return f"FALLBACK digits instead of {base}: scikit-learn {sklearn.__version__}"
+    try:
+        if base == "cifar10":
+            _, train, test = _find_cifar(root)
+            files = [*train, test]
+        else:
+            files = [p for pair in _find_mnist(root, base).values() for p in pair]
+    except _NotFound as e:
+        raise DataError(f"{base} not found: {e}; {_NAMED_DIR_FIX}") from None
+    digest = hashlib.sha256()
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+            size = path.stat().st_size
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e.strerror or e}") from None
+        digest.update(f"{path.name}\0{size}\0".encode() + head)
+    return f"{base}: {len(files)} files, sha256 {digest.hexdigest()[:16]} of names, sizes and headers"
 
 
 def resize(x: np.ndarray, size: int, enlarge: bool = False) -> np.ndarray:

@@ -27,3 +27,12 @@ class ResultsError(HarnessError):
 
 class TrainingDivergedError(HarnessError):
     """NaN or inf appeared during training; raised with the step and the offending quantity."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main process like Ctrl-C so the same cleanup runs (workers ended,
+    finished records kept); the CLI exits 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

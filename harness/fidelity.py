@@ -12,8 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, is_dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -174,6 +179,7 @@ def run_experiments(
     progress_factory=None,
     datasets: dict[tuple[str, str], set[str]] | None = None,
     jobs: int = 1,
+    on_note: Callable[[str], None] | None = None,
 ) -> dict[tuple[str, str], list[SeedMetrics]]:
     """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
 
@@ -183,19 +189,31 @@ def run_experiments(
     (an experiment's run may return a string under "dataset", e.g. when it fell back to bundled data).
     `jobs` > 1 runs seeds in that many worker processes (each pinned to the same numerics, so a seed's
     result does not depend on `jobs`); every seed is still saved as soon as it finishes.
+    A saved run is reused only when its whole key matches, identity included (config, data, code, threads);
+    `on_note(message)` (default: print) is told, once per experiment and framework, which saved runs were
+    not reused and why.
     """
     saved = saved or {}
     datasets = datasets if datasets is not None else {}
-    tasks = [(framework, exp, seed, run_key(paper, exp, framework, seed, profile, exp.configs[profile]))
+    # Before any work: the identity of every experiment's data (a named data directory without the data
+    # is an error here, not after the first experiments trained).
+    for exp in paper.experiments:
+        seeds_for(exp, profile, seeds)  # a missing profile or a bad seed count: a ConfigError first
+    identities = {exp.name: run_identity(paper, exp, profile, data_dir) for exp in paper.experiments}
+    tasks = [(framework, exp, seed,
+              run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
              for framework in frameworks for exp in paper.experiments
              for seed in seeds_for(exp, profile, seeds)]
     done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset)
             for _, exp, _, key in tasks if key in saved}
+    for note in _not_reused(paper.key, tasks, saved, done, identities):
+        (on_note or print)(note)
 
     def finish(key, metrics, dataset):
         done[key] = (metrics, dataset)
         if on_seed:
-            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset})
+            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
+                     "identity": identities[key[1]]})
 
     pending = [t for t in tasks if t[3] not in done]
     if jobs > 1 and len(pending) > 1:
@@ -238,14 +256,32 @@ def _seed_in_worker(paper_key: str, exp_name: str, framework: str, seed: int, pr
     return _run_seed(paper, paper.experiment(exp_name), framework, seed, profile, data_dir)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the kernel kills this worker when its parent dies, whatever killed the parent
+    (SIGKILL included, which no handler in the parent can see). Linux only (prctl); elsewhere the parent's
+    SIGTERM handler and Ctrl-C still end the workers."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory) -> None:
-    """Seeds in `jobs` fresh processes ("spawn": no framework state is inherited); one progress bar."""
+    """Seeds in `jobs` fresh processes ("spawn": no framework state is inherited); one progress bar.
+
+    The workers end with this process: on an error, Ctrl-C or SIGTERM (raised here as an exception, see
+    cli) they are terminated at once instead of finishing their seeds; on SIGKILL the kernel ends them."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     units = {t[3]: t[1].units(t[1].configs[profile]) for t in pending}
     bar = progress_factory(f"{paper.key} [{jobs} workers]", sum(units.values())) if progress_factory else None
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(_seed_in_worker, paper.key, exp.name, framework, seed, profile, data_dir): key
                    for framework, exp, seed, key in pending}
@@ -256,10 +292,26 @@ def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_fa
                 finish(futures[future], *future.result())  # a worker's exception is raised here
                 if bar:
                     bar.update(units[futures[future]])
+    except BaseException:
+        _terminate(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         if bar:
             bar.close()
+
+
+def _terminate(pool) -> None:
+    """Stop a ProcessPoolExecutor's workers now (shutdown alone would wait for their running seeds)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+    for p in processes:
+        p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
 
 
 def split_metrics(out: dict, exp: Experiment) -> tuple[SeedMetrics, str]:
@@ -287,8 +339,54 @@ def _model_factory(model_cls):
     return make
 
 
-def run_key(paper, exp, framework, seed, profile, config) -> tuple:
-    return (paper.key, exp.name, framework, int(seed), profile, config_hash(config))
+def run_identity(paper: Paper, exp: Experiment, profile: str, data_dir) -> dict[str, str | int]:
+    """Everything besides the seed that determines a seed run's metrics: the config, the data (see
+    data.fingerprint), the code that trains (the paper's package and the data readers) and the thread count
+    (a sum over more threads rounds differently)."""
+    from . import data, numerics
+
+    return {"config": config_hash(exp.configs[profile]), "data": data.fingerprint(exp.dataset, data_dir),
+            "code": code_hash(paper.package), "threads": numerics.THREADS}
+
+
+@cache
+def code_hash(package: str) -> str:
+    """sha256 of the package's Python files and of harness/data.py, which read the data they train on."""
+    import importlib
+
+    digest = hashlib.sha256()
+    folders = [Path(f) for f in importlib.import_module(package).__path__]
+    for path in sorted(p for folder in folders for p in folder.glob("*.py")) + [Path(__file__).with_name("data.py")]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_key(paper, exp, framework, seed, profile, config, identity: dict | None = None) -> tuple:
+    """(paper, experiment, framework, seed, profile, config hash[, identity hash]): equal keys, equal runs."""
+    key = (paper.key, exp.name, framework, int(seed), profile, config_hash(config))
+    if identity is None:
+        return key
+    return (*key, hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12])
+
+
+def _not_reused(paper_key: str, tasks, saved: dict, done: dict, identities: dict) -> list[str]:
+    """One line per (framework, experiment) with saved runs that do not match now, saying what changed."""
+    by_seed = {tuple(key[:5]): entry for key, entry in saved.items()}  # the last saved entry per seed
+    stale: dict[tuple[str, str], tuple[int, str]] = {}
+    for framework, exp, _, key in tasks:
+        entry = by_seed.get(key[:5])
+        if key in done or entry is None:
+            continue
+        old, now = entry.get("identity"), identities[exp.name]
+        if old is None:
+            why = "saved by an older harness that did not record the data and code it used"
+        else:
+            why = "; ".join(f"{what} changed (saved: {old.get(what)!r:.120}; now: {now.get(what)!r:.120})"
+                            for what in sorted(set(now) | set(old)) if old.get(what) != now.get(what))
+        count, first_why = stale.get((framework, exp.name), (0, why or "its key differs"))
+        stale[(framework, exp.name)] = (count + 1, first_why)
+    return [f"note: not reusing {n} saved seed run(s) of {paper_key}/{exp_name} [{framework}]: {why}; "
+            "running them again" for (framework, exp_name), (n, why) in stale.items()]
 
 
 def evaluate_all(paper: Paper, runs: dict, frameworks: Sequence[str]):

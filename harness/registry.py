@@ -20,19 +20,26 @@ DEFAULT_REGISTRY = "reproductions"
 @cache
 def papers() -> dict[str, Paper]:
     name = os.environ.get("HARNESS_REGISTRY", DEFAULT_REGISTRY)
+    if not name.strip():
+        raise HarnessError("HARNESS_REGISTRY is set but empty; unset it (default: reproductions) or name a module")
     try:
         module = importlib.import_module(name)
     except ImportError as e:
         raise HarnessError(f"cannot import the paper registry {name!r} ({e}); run from the repository root "
                            "or `pip install -e .`") from e
+    entries = getattr(module, "PAPERS", None)
+    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+        what = "has no PAPERS" if entries is None else f"has PAPERS = {entries!r:.60}, not a tuple of module paths"
+        raise HarnessError(f"the paper registry {name!r} {what}; a registry module lists its papers as "
+                           "PAPERS = ('package.paper', ...); check $HARNESS_REGISTRY")
     found: dict[str, Paper] = {}
-    for path in module.PAPERS:
+    for path in entries:
         try:
             paper = importlib.import_module(path).PAPER
         except (ImportError, AttributeError) as e:
             raise HarnessError(f"registry entry {path!r} in {name} cannot be loaded: {e}") from e
         if paper.key in found:
-            raise ValueError(f"paper key {paper.key!r} registered twice")
+            raise HarnessError(f"paper key {paper.key!r} registered twice in {name}; each paper needs its own key")
         found[paper.key] = paper
     return found
 
@@ -46,6 +53,10 @@ def select(keys: str | list[str]) -> list[Paper]:
     keys = [keys] if isinstance(keys, str) else list(keys)
     known = papers()
     if "all" in keys:
+        if len(set(keys)) > 1:  # `all nosuchpaper` would hide a typo; `backprop all` would run every paper
+            others = ", ".join(repr(k) for k in dict.fromkeys(keys) if k != "all")
+            raise UnknownPaperError(f"'all' cannot be combined with paper names (got {others}); "
+                                    "pass 'all' alone or only paper keys")
         return list(known.values())
     unknown = [k for k in keys if k not in known]
     if unknown:

@@ -14,6 +14,7 @@ floats. NumPy scalars and arrays become plain Python numbers and lists.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
@@ -253,11 +254,37 @@ def make_record(**fields: Any) -> Record:
 
 
 def _append_lines(path: str | os.PathLike, lines: list[bytes]) -> None:
-    """Each line with one os.write on an O_APPEND descriptor, fsynced after each."""
+    """Each line with one os.write on an O_APPEND descriptor, fsynced after each.
+
+    An OSError (a path under a file, a read-only filesystem, a full disk) becomes a one-line ResultsError.
+    The file is locked while written, so `quarantine` never drops a line another process appends.
+    """
     path = Path(path)
+    try:
+        _append_locked(path, lines)
+    except OSError as e:
+        raise ResultsError(f"cannot write {path.absolute()}: {e.strerror or e}; choose a writable results "
+                           "directory (--results-dir or $HARNESS_RESULTS)") from None
+
+
+def _open_locked(path: Path) -> int:
+    """An O_APPEND descriptor of `path` holding an exclusive lock, reopened if `quarantine` replaced the file
+    while we waited (a lock on the old, unlinked file would protect nothing)."""
+    while True:
+        fd = os.open(path, os.O_APPEND | os.O_CREAT | os.O_WRONLY, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _append_locked(path: Path, lines: list[bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
-    fd = os.open(path, os.O_APPEND | os.O_CREAT | os.O_WRONLY, 0o644)
+    fd = _open_locked(path)
     try:
         size = os.fstat(fd).st_size
         if size and _last_byte(path, size) != b"\n":
@@ -270,7 +297,7 @@ def _append_lines(path: str | os.PathLike, lines: list[bytes]) -> None:
                 written += os.write(fd, line[written:])
             os.fsync(fd)
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
     if created:
         _fsync_dir(path.parent)
 
@@ -378,20 +405,110 @@ def latest(records: Iterable[Mapping[str, Any]]) -> list[Record]:
 # --- seed runs (resume of `reproduce`) --------------------------------------------------------------------
 
 
-def _validate_run(entry: Mapping[str, Any]) -> None:
-    if not isinstance(entry.get("key"), list):
-        raise ResultsError("missing field 'key' (a list)")
-    if not isinstance(entry.get("metrics"), dict):
-        raise ResultsError("missing field 'metrics' (an object)")
+RUN_KEY_FIELDS = ("paper", "experiment", "framework", "seed", "profile", "config", "identity")
+
+
+def validate_run(entry: Mapping[str, Any]) -> None:
+    """Raise ResultsError naming what is wrong with a saved seed run (decoded: NaN/inf as floats).
+
+    {"key": [paper, experiment, framework, seed, profile, config hash, identity hash], "metrics": {name:
+    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}}.
+    Entries saved before the identity hash existed have a 6-item key: valid, but never reused (see
+    fidelity.run_experiments)."""
+    if not isinstance(entry, Mapping):
+        raise ResultsError(f"a seed run must be a JSON object, got {type(entry).__name__}")
+    key = entry.get("key")
+    if not isinstance(key, list) or len(key) not in (6, 7):
+        raise ResultsError(f"field 'key' must be a list of {len(RUN_KEY_FIELDS)} items "
+                           f"({', '.join(RUN_KEY_FIELDS)}), got {key!r:.80}")
+    for i, (name, value) in enumerate(zip(RUN_KEY_FIELDS, key, strict=False)):
+        if name == "seed":
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif name == "framework":
+            ok = value in ("torch", "tf")
+        elif name == "profile":
+            ok = value in PROFILES
+        else:
+            ok = isinstance(value, str) and bool(value)
+        if not ok:
+            raise ResultsError(f"field 'key' item {i} ({name}) is invalid: {value!r:.80}")
+    metrics = entry.get("metrics")
+    if not isinstance(metrics, Mapping) or not metrics:
+        raise ResultsError(f"field 'metrics' must be a non-empty object of numbers, got {metrics!r:.80}")
+    for name, value in metrics.items():
+        if not _is_number(value):
+            raise ResultsError(f"metric {name!r} must be a number (NaN and inf allowed), got {value!r:.80}")
+    if entry.get("dataset") is not None and not isinstance(entry["dataset"], str):
+        raise ResultsError(f"field 'dataset' must be a string, got {entry['dataset']!r:.80}")
+    identity = entry.get("identity")
+    if identity is not None and not (isinstance(identity, Mapping) and all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in identity.values())):
+        raise ResultsError(f"field 'identity' must be an object of strings, got {identity!r:.80}")
+    if len(key) == 7 and identity is None:
+        raise ResultsError("field 'identity' is missing (the key has an identity hash)")
 
 
 def append_run(path: str | os.PathLike, entry: Mapping[str, Any]) -> None:
-    """Save one finished seed run ({"key": [...], "metrics": {...}, ...}) the same atomic way."""
+    """Save one finished seed run (see `validate_run`) the same atomic way; a bad entry writes nothing."""
     entry = decode(to_jsonable(entry))
-    _validate_run(entry)
+    try:
+        validate_run(entry)
+    except ResultsError as e:
+        raise ResultsError(f"not saving seed run {entry.get('key')!r:.80}: {e}") from None
     _append_lines(path, [encode_line(entry)])
 
 
 def read_runs(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
     """Saved seed runs and problems, as `read`."""
-    return _read_lines(path, "nothing to resume", _validate_run)
+    return _read_lines(path, "nothing to resume", validate_run)
+
+
+# --- quarantine of corrupt lines --------------------------------------------------------------------------
+
+
+def quarantine(path: str | os.PathLike, check=None) -> tuple[int, int, Path]:
+    """Move every line of `path` that does not parse or validate (by `check`: `validate` for records,
+    `validate_run` for seed runs; default by the file's name) to `<path>.corrupt` (appended, so nothing is
+    ever deleted), keeping the good lines in order. Returns (lines kept, lines moved, the .corrupt path).
+
+    The good lines are written to a temporary file that then replaces `path` (os.replace, atomic), under the
+    same lock writers take, so an interruption leaves either the old file or the new one."""
+    path = Path(path)
+    check = check or (validate_run if path.name.startswith("runs") else validate)
+    corrupt = path.with_name(path.name + ".corrupt")
+    try:
+        fd = _open_locked(path) if path.exists() else None
+    except OSError as e:
+        raise ResultsError(f"cannot open {path}: {e.strerror or e}") from None
+    if fd is None:
+        raise ResultsError(f"no file at {path}; nothing to repair")
+    try:
+        good, bad = [], []
+        for raw in path.read_bytes().split(b"\n"):
+            if not raw.strip():
+                continue
+            (good if _line_ok(raw, check) else bad).append(raw + b"\n")
+        if bad:
+            _append_locked(corrupt, bad)
+            tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
+            tmp.write_bytes(b"".join(good))
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+    except OSError as e:
+        raise ResultsError(f"cannot repair {path}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    return len(good), len(bad), corrupt
+
+
+def _line_ok(raw: bytes, check) -> bool:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+        if not isinstance(obj, dict):
+            return False
+        check(decode(obj))
+    except (UnicodeDecodeError, json.JSONDecodeError, ResultsError):
+        return False
+    return True

@@ -172,3 +172,83 @@ def test_ctrl_c_in_any_verb_is_one_line_and_exit_130(tmp_path, monkeypatch):
     result = harness("table", results=tmp_path)
     assert result.returncode == 130
     assert "interrupted: `table` stopped" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- issue 11: small defects, each with the case that used to fail ---------------------------------------
+
+
+@pytest.mark.parametrize("papers", [["all", "nosuchpaper"], ["toy", "all"]])
+def test_all_mixed_with_paper_names_is_refused(papers, tmp_path):
+    result = harness("reproduce", *papers, results=tmp_path)
+    assert result.returncode == 2 and "'all' cannot be combined with paper names" in result.stderr
+    assert not (tmp_path / "runs.jsonl").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf", "0"])
+def test_bench_min_seconds_must_be_positive_and_finite(value, tmp_path):
+    result = harness("bench", "toy", "--min-seconds", value, results=tmp_path)
+    assert result.returncode == 2 and "positive, finite number of seconds" in result.stderr
+    from harness import bench
+
+    with pytest.raises(ValueError, match="min_seconds"):
+        bench.check_min_seconds(float(value))
+
+
+def test_data_dir_that_is_a_file_says_so(tmp_path):
+    a_file = tmp_path / "mnist.gz"
+    a_file.write_bytes(b"x")
+    result = harness("reproduce", "toy", "--data-dir", str(a_file), results=tmp_path)
+    assert result.returncode == 2 and "is a file, not a directory" in result.stderr
+
+
+def test_a_literal_tilde_in_data_dir_and_results_dir_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    result = harness("reproduce", "toy", "--framework", "torch", "--seeds", "1", "--data-dir", "~/data",
+                     "--results-dir", "~/out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "records.jsonl").exists()
+    assert f"records appended to {tmp_path / 'out' / 'records.jsonl'}" in result.stderr  # the absolute path
+
+
+def test_an_empty_harness_results_is_an_error_not_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HARNESS_RESULTS", "")
+    result = harness("agree", "toy", "--dtype", "float64")
+    assert result.returncode == 2 and "$HARNESS_RESULTS is empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_dir_after_the_verb_and_in_every_verbs_help(tmp_path, capsys):
+    result = harness("agree", "toy", "--dtype", "float64", "--results-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "records.jsonl").exists()
+    for verb in ("list", "agree", "reproduce", "bench", "table", "compare", "repair"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([verb, "--help"])
+        assert "--results-dir DIR" in capsys.readouterr().out, verb
+
+
+def test_a_registry_without_papers_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_REGISTRY", "harness.errors")
+    registry.papers.cache_clear()
+    try:
+        assert cli.main(["list"]) == 2
+    finally:
+        registry.papers.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("error: the paper registry 'harness.errors' has no PAPERS") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("verb", [["list"], ["table"]])
+def test_output_into_a_closed_pipe_exits_quietly(verb, tmp_path):
+    """`... | head` closes the pipe early: no traceback, and the verb's own exit code (0 here)."""
+    if verb == ["table"]:
+        assert harness("agree", "toy", "--dtype", "float64", results=tmp_path).returncode == 0
+    env = {**os.environ, "HARNESS_REGISTRY": "tests.toy", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "--results-dir", str(tmp_path), *verb], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

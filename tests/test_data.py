@@ -133,10 +133,8 @@ def test_fashion_mnist_shared_has_only_test_split():
     root = shared("fashion-mnist")
     with pytest.raises(DataError, match="incomplete.*train-images-idx3-ubyte.*dataset-fashion-mnist"):
         load("fashion-mnist", root, fallback=None)
-    ds = load("fashion-mnist", root)  # default: the digits fallback, saying why
-    assert ds.name == "digits" and ds.requested == "fashion-mnist" and ds.is_fallback
-    assert ds.source.startswith("FALLBACK to digits: fashion-mnist")
-    assert str(root / "fashion-mnist") in ds.source
+    with pytest.raises(DataError, match="incomplete.*train-images-idx3-ubyte"):  # a named dir: never a fallback
+        load("fashion-mnist", root)
     # The test set alone can still be read with the lower-level reader.
     folder = root / "fashion-mnist"
     x, y = read_idx_pair(folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")
@@ -378,22 +376,53 @@ def test_fallback_without_data_dir():
         load("cifar10", fallback=None)
 
 
-def test_fallback_when_files_absent(tmp_path):
-    ds = load("cifar10", tmp_path)
-    assert ds.is_fallback and "no cifar10 batches" in ds.source
-    assert str(tmp_path / "cifar-10-batches-py") in ds.source
+def test_fallback_label_says_fallback_and_what_was_asked_for():
+    ds = load("mnist")
+    assert ds.label().startswith("FALLBACK digits instead of mnist: train 1437 of 1437")
+    assert load("digits").label().startswith("digits: ")
+
+
+def test_a_named_data_dir_without_the_data_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    """Issue 11 defect 2: an explicit data directory (flag or environment) never falls back silently."""
+    with pytest.raises(DataError, match=f"cifar10 not found: no cifar10 batches .* in {tmp_path}"):
+        load("cifar10", tmp_path)
     with pytest.raises(DataError, match=f"mnist not found: no mnist IDX files .* in {tmp_path}/mnist"):
-        load("mnist", tmp_path, fallback=None)
+        load("mnist", tmp_path)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    with pytest.raises(DataError, match="mnist not found"):
+        load("mnist")
+    # One IDX file replaced by a directory: incomplete, and the message names the missing file.
+    write_mnist(tmp_path / "mnist", seed=0, gz=False)
+    target = tmp_path / "mnist" / "train-labels-idx1-ubyte"
+    target.unlink()
+    target.mkdir()
+    with pytest.raises(DataError, match="incomplete: train-labels-idx1-ubyte\\[.gz\\] missing"):
+        load("mnist", tmp_path)
+
+
+def test_fingerprint_follows_the_files_and_names_the_fallback(tmp_path, monkeypatch):
+    from harness.data import fingerprint
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert fingerprint("generated:symmetry-64") == "generated:symmetry-64"
+    assert fingerprint("mnist").startswith("FALLBACK digits instead of mnist")
+    write_mnist(tmp_path / "mnist", seed=0)
+    first = fingerprint("mnist", tmp_path)
+    assert first.startswith("mnist: 4 files") and first == fingerprint("mnist", tmp_path)
+    write_mnist(tmp_path / "mnist", seed=1, n_train=7)  # other data: another fingerprint
+    assert fingerprint("mnist", tmp_path) != first
+    with pytest.raises(DataError, match="cifar10 not found"):
+        fingerprint("cifar10", tmp_path)
 
 
 def test_missing_data_dir(tmp_path, monkeypatch):
     missing = tmp_path / "nope"
-    with pytest.raises(DataError, match=f"data directory {missing} does not exist; pass --data-dir or set "):
+    with pytest.raises(DataError, match=f"data directory '{missing}' does not exist; pass --data-dir or set "):
         load("mnist", missing)
-    with pytest.raises(DataError, match="is not a directory"):
+    with pytest.raises(DataError, match="is a file, not a directory"):  # issue 11 defect 10
         load("cifar10", write(tmp_path / "file", b""))
     monkeypatch.setenv(ENV_VAR, str(missing))
-    with pytest.raises(DataError, match=rf"{missing} \(from \$HARNESS_DATA_DIR\) does not exist"):
+    with pytest.raises(DataError, match=rf"{missing}' \(from \$HARNESS_DATA_DIR\) does not exist"):
         load("mnist")
 
 
@@ -411,6 +440,8 @@ def test_env_var_and_precedence(tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.y_train, arg_arrays["train"][1])
     monkeypatch.setenv(ENV_VAR, "")
     assert resolve_data_dir() is None
+    monkeypatch.setenv(ENV_VAR, "~/")  # issue 11 defect 11: `~` is expanded, and the path made absolute
+    assert resolve_data_dir() == Path.home()
 
 
 def test_torchvision_layout_and_dotted_names(tmp_path):

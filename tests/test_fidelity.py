@@ -144,3 +144,38 @@ def test_claim_setting_per_profile_and_a_single_text_labels_other_profiles_as_sc
     half = Band(id="z", text="t", source="s", setting={"reduced": "T=50"}, experiment="e", metric="m")
     with pytest.raises(ValueError, match=r"setting lacks profiles \['tiny'\]"):
         Paper(key="p", title="", citation="", year=1, package="p", experiments=(exp,), claims=(half,))
+
+
+def test_resume_reuses_only_runs_with_the_same_identity_and_says_why_not(monkeypatch):
+    """Issue 11 defect 4: the run key covers config, data, code and threads; a mismatch is rerun, and said."""
+    from harness import registry
+
+    monkeypatch.setenv("HARNESS_REGISTRY", "tests.toy")
+    registry.papers.cache_clear()
+    try:
+        paper = registry.get("toy")
+        saved: list[dict] = []
+        first = fidelity.run_experiments(paper, "tiny", ("torch",), 2, None, on_seed=saved.append)
+        assert len(saved) == 2 and len(saved[0]["key"]) == 7
+        assert set(saved[0]["identity"]) == {"config", "data", "code", "threads"}
+
+        def resume(entries):
+            notes, again = [], []
+            runs = fidelity.run_experiments(paper, "tiny", ("torch",), 2, None, on_seed=again.append,
+                                            saved={tuple(e["key"]): e for e in entries}, on_note=notes.append)
+            return runs, notes, again
+
+        runs, notes, again = resume(saved)
+        assert runs == first and notes == [] and again == []  # identical: reused, nothing runs
+        threads = saved[0]["identity"]["threads"]
+        other_threads = [{**e, "key": [*e["key"][:6], "0" * 12], "identity": {**e["identity"], "threads": threads + 3}}
+                         for e in saved]
+        runs, notes, again = resume(other_threads)
+        assert runs == first and len(again) == 2
+        assert notes == ["note: not reusing 2 saved seed run(s) of toy/fit [torch]: threads changed (saved: "
+                         f"{threads + 3}; now: {threads}); running them again"]
+        legacy = [{**e, "key": e["key"][:6]} for e in saved]  # saved before the identity existed
+        _, notes, again = resume([{k: v for k, v in e.items() if k != "identity"} for e in legacy])
+        assert len(again) == 2 and "older harness" in notes[0]
+    finally:
+        registry.papers.cache_clear()

@@ -18,3 +18,12 @@ def test_several_keys_in_the_order_given_each_once_and_all_means_every_paper():
 def test_every_unknown_key_is_named():
     with pytest.raises(UnknownPaperError, match="unknown papers 'nope', 'nada'"):
         registry.select(["nope", list(registry.papers())[0], "nada"])
+
+
+def test_all_cannot_be_mixed_with_names():
+    """`all nosuchpaper` hid the typo and `backprop all` ran every paper (issue 11 defect 9)."""
+    with pytest.raises(UnknownPaperError, match="'all' cannot be combined with paper names \\(got 'nosuchpaper'\\)"):
+        registry.select(["all", "nosuchpaper"])
+    with pytest.raises(UnknownPaperError, match="'all' cannot be combined"):
+        registry.select(["backprop", "all"])
+    assert registry.select(["all", "all"]) == list(registry.papers().values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 from datetime import datetime
@@ -298,3 +299,47 @@ def test_seed_runs_round_trip(tmp_path):
     assert len(entries) == 1 and math.isnan(entries[0]["metrics"]["sweeps"])
     assert entries[0]["metrics"]["loss"] == 0.5 and entries[0]["key"][3] == 0
     assert len(problems) == 1 and problems[0].startswith("runs.jsonl:2:")
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"metrics": {"loss": "abc"}}, "metric 'loss' must be a number"),
+    ({"metrics": {}}, "field 'metrics' must be a non-empty object"),
+    ({"metrics": {"ok": True}}, "metric 'ok' must be a number"),
+    ({"key": ["toy", "fit", "torch", "0", "tiny", "abc", "def"]}, "item 3 (seed)"),
+    ({"key": ["toy", "fit", "jax", 0, "tiny", "abc", "def"]}, "item 2 (framework)"),
+    ({"key": ["toy", "fit"]}, "field 'key' must be a list of 7 items"),
+    ({"dataset": 3}, "field 'dataset' must be a string"),
+    ({"identity": None}, "field 'identity' is missing"),
+])
+def test_seed_runs_are_validated_on_write_and_on_read(tmp_path, change, message):
+    """Issue 11 defect 8: one schema for saved seed runs, on write and on read, with file:line."""
+    good = {"key": ["toy", "fit", "torch", 0, "tiny", "abc", "def"], "metrics": {"loss": 0.5, "sweeps": math.nan},
+            "dataset": "generated", "identity": {"data": "generated", "threads": 1}}
+    path = tmp_path / "runs.jsonl"
+    results.append_run(path, good)
+    bad = {**good, **change}
+    with pytest.raises(ResultsError, match=re.escape(message)):
+        results.append_run(path, bad)
+    with open(path, "a") as f:
+        f.write(json.dumps(bad) + "\n")
+    entries, problems = results.read_runs(path)
+    assert len(entries) == 1 and len(problems) == 1
+    assert problems[0].startswith("runs.jsonl:2: ") and message in problems[0]
+
+
+def test_a_write_error_is_one_line_naming_the_file(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(ResultsError, match=f"cannot write {a_file}/records.jsonl: "):
+        results.append(a_file / "records.jsonl", [claim()])
+
+
+def test_quarantine_moves_only_the_bad_lines(tmp_path):
+    path = tmp_path / "records.jsonl"
+    results.append(path, [claim(check="a"), claim(check="b")])
+    good = path.read_bytes()
+    with open(path, "ab") as f:
+        f.write(b'{"half": ')
+    assert results.quarantine(path) == (2, 1, tmp_path / "records.jsonl.corrupt")
+    assert path.read_bytes() == good and (tmp_path / "records.jsonl.corrupt").read_bytes() == b'{"half": \n'
+    assert results.quarantine(path) == (2, 0, tmp_path / "records.jsonl.corrupt")  # idempotent
