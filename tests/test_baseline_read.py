@@ -12,6 +12,9 @@ import pytest
 from harness import cli, results
 from harness.baseline import read_records
 
+# The "bad baseline" class of the fault-injection tier.
+pytestmark = pytest.mark.faults
+
 T0 = "2026-12-02T03:14:00.000000+00:00"
 T1 = "2026-12-04T10:00:00.000000+00:00"
 
