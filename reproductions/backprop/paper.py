@@ -22,6 +22,10 @@ from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutatio
 
 from . import tasks
 
+# Canonical parameter names are the module paths, except Keras reserves `output` as a Model attribute: both
+# frameworks name the output layer `output_layer`, and its parameters are `output/kernel`, `output/bias`.
+PARAM_RENAME = ((r"^output_layer/", "output/"),)
+
 Schedule = tuple[tuple[int, float, float], ...]  # (first sweep, epsilon, alpha) per phase of Eq. 9
 
 

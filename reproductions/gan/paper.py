@@ -30,6 +30,10 @@ from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutatio
 
 from . import parzen
 
+# Canonical parameter names are the module paths (generator/..., discriminator/...), with each net's list of
+# hidden layers `hidden` named h0, h1, ... beside the output layer y.
+PARAM_RENAME = ((r"/hidden/(\d+)/", r"/h\1/"),)
+
 
 @dataclass(frozen=True)
 class GANConfig:
