@@ -26,6 +26,10 @@ from harness import data
 from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper, Ratio
 
+# Canonical parameter names: conv1..conv5 and the fc layers by name; both frameworks keep them in dicts
+# `convs` and `fcs` keyed by those names.
+PARAM_RENAME = ((r"^(convs|fcs)/", ""),)
+
 CITATION = ("A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep Convolutional Neural "
             "Networks. Advances in Neural Information Processing Systems 25 (NIPS 2012), 1097-1105.")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.adapters import DENSE, SAME, Layout
 from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
 
@@ -25,6 +26,9 @@ from . import tasks
 # Canonical parameter names are the module paths, except Keras reserves `output` as a Model attribute: both
 # frameworks name the output layer `output_layer`, and its parameters are `output/kernel`, `output/bias`.
 PARAM_RENAME = ((r"^output_layer/", "output/"),)
+
+# The porting bug of the mutation below: read untransposed, written back transposed (square here, 12 x 12).
+ONE_WAY_SAME = Layout(SAME.to_canonical, DENSE.from_canonical)
 
 Schedule = tuple[tuple[int, float, float], ...]  # (first sweep, epsilon, alpha) per phase of Eq. 9
 
@@ -292,9 +296,10 @@ PAPER = Paper(
                  replacement=lambda m: m.tf.math.tanh, case="symmetry", first_divergence="hidden"),
         Mutation(name="mean-instead-of-summed-error", framework="tf", attribute="REDUCE_CASES",
                  replacement=lambda m: m.tf.reduce_mean, case="symmetry", first_divergence="loss"),
-        Mutation(name="central-kernel-not-transposed", framework="torch", attribute="from_torch_layout",
-                 replacement=lambda m: (lambda name, a, convert=m.from_torch_layout:
-                                        np.array(a) if name == "central/kernel" else convert(name, a)),
+        # A wrong layout exception: the adapter is told the central kernel is already canonical.
+        Mutation(name="central-kernel-not-transposed", framework="torch", attribute="TorchParams",
+                 replacement=lambda m: (lambda *a, adapter=m.TorchParams, **k:
+                                        adapter(*a, **k, layouts={"central/kernel": ONE_WAY_SAME})),
                  case="family-trees", first_divergence="central"),
         Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
                  replacement=lambda m: (lambda old, new: 1.0), case="family-trees",
