@@ -7,7 +7,8 @@ leaf names are translated by the layer kind (Linear/Conv `weight` -> `kernel`; a
 storage layout is converted to the canonical one once, by the layer kind, through `harness.layout`.
 
 A paper declares only its exceptions:
-  - `rename`: (regex, replacement) pairs applied in order to a derived name, where the module tree does not
+  - `rename`: (regex, replacement) pairs (`re.sub`: a string or a function of the match) applied in order to a
+    derived name, where the module tree does not
     spell the canonical name (e.g. Keras reserves `output` as a Model attribute, so a layer is `output_layer`);
   - `layouts`: canonical name pattern -> `Layout` for a parameter whose layout the layer kind does not tell
     (a dense kernel that follows an NCHW flatten; a hand-written parameter);
@@ -81,6 +82,7 @@ class _Entry:
     read: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
     write: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
     read_grads: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    trainable: bool = True  # False: state such as a norm layer's moving statistics (no gradient)
 
 
 @dataclass
@@ -90,7 +92,7 @@ class _Adapter:
     who: str
     entries: list[_Entry] = field(default_factory=list)
 
-    def _build(self, found: Iterable[tuple[str, Any, Layout]], rename: Sequence[tuple[str, str]],
+    def _build(self, found: Iterable[tuple[str, Any, Layout]], rename: Sequence[tuple[str, Any]],
                layouts: Mapping[str, Layout], joints: Sequence[Joint]) -> None:
         by_source = {j_src: j for j in joints for j_src in j.sources}
         pending: dict[int, dict[str, Any]] = {}
@@ -115,10 +117,15 @@ class _Adapter:
 
     # --- what both frameworks share -----------------------------------------------------------------------
 
-    def variables(self, under: str = "") -> list[Any]:
-        """The framework variables in canonical order (for an optimizer or a gradient tape), optionally only
-        those whose canonical names start with `under` (e.g. one of a GAN's two nets)."""
-        return [t for e in self.entries if all(n.startswith(under) for n in e.names) for t in e.tensors.values()]
+    def variables(self, under: str = "", trainable: bool | None = None) -> list[Any]:
+        """The framework variables in canonical order, optionally only those whose canonical names start with
+        `under` (e.g. one of a GAN's two nets) and only the trainable (or only the other) ones."""
+        return [t for e in self.entries if all(n.startswith(under) for n in e.names)
+                and (trainable is None or e.trainable == trainable) for t in e.tensors.values()]
+
+    def trainable(self, under: str = "") -> list[Any]:
+        """The variables an optimizer updates (or a gradient tape watches), in canonical order."""
+        return self.variables(under, trainable=True)
 
     def get(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -137,10 +144,12 @@ class _Adapter:
                 self._assign(t, arrays[s])
 
     def name_grads(self, grads: Sequence[Any]) -> dict[str, np.ndarray]:
-        """Framework gradients, one per `variables()` entry in that order, -> canonical gradients."""
+        """Framework gradients, one per `trainable()` variable in that order, -> canonical gradients."""
         grads = list(grads)
+        if len(grads) != len(self.trainable()):
+            raise ValueError(f"{self.who}: {len(grads)} gradients for {len(self.trainable())} trainable variables")
         out: dict[str, np.ndarray] = {}
-        for e in self.entries:
+        for e in (e for e in self.entries if e.trainable):
             mine = {s: self._numpy(grads.pop(0)) for s in e.tensors}
             out.update(e.read_grads(mine))
         return out
@@ -167,21 +176,28 @@ class AdaptedModel:
         self.params.set(params)
 
 
-def _rename(name: str, rename: Sequence[tuple[str, str]]) -> str:
+def _rename(name: str, rename: Sequence[tuple[str, Any]]) -> str:
     for pattern, repl in rename:
         name = re.sub(pattern, repl, name)
     return name
 
 
+def _is_trainable(tensor) -> bool:
+    """torch: a Parameter that requires grad (a buffer is state); Keras: the variable's own flag."""
+    return bool(getattr(tensor, "trainable", getattr(tensor, "requires_grad", False)))
+
+
 def _single_entry(name: str, tensor, lay: Layout) -> _Entry:
     return _Entry((name,), {name: tensor}, lambda a: {name: lay.to_canonical(a[name])},
-                  lambda a: {name: lay.from_canonical(a[name])}, lambda a: {name: lay.to_canonical(a[name])})
+                  lambda a: {name: lay.from_canonical(a[name])}, lambda a: {name: lay.to_canonical(a[name])},
+                  _is_trainable(tensor))
 
 
 def _joint_entry(joint: Joint, tensors: dict[str, Any]) -> _Entry:
     ordered = {s: tensors[s] for s in joint.sources}
     names = tuple(joint.to_canonical({s: np.zeros(tuple(t.shape)) for s, t in ordered.items()}))
-    return _Entry(names, ordered, joint.to_canonical, joint.from_canonical, joint.grads or joint.to_canonical)
+    return _Entry(names, ordered, joint.to_canonical, joint.from_canonical, joint.grads or joint.to_canonical,
+                  any(_is_trainable(t) for t in ordered.values()))
 
 
 # --- torch -------------------------------------------------------------------------------------------------
@@ -209,7 +225,7 @@ def _torch_kind(module) -> tuple[dict[str, str], dict[str, Layout]]:
 class TorchParams(_Adapter):
     """The canonical view of a torch module's parameters and its norm layers' running statistics."""
 
-    def __init__(self, module, who: str, *, rename: Sequence[tuple[str, str]] = (),
+    def __init__(self, module, who: str, *, rename: Sequence[tuple[str, Any]] = (),
                  layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
                  skip: Callable[[str], bool] = lambda name: False) -> None:
         super().__init__(who)
@@ -245,25 +261,31 @@ class TorchParams(_Adapter):
         """The canonical gradients of the last backward pass (zeros for a parameter it did not reach)."""
         import torch
 
-        return self.name_grads([torch.zeros_like(t) if t.grad is None else t.grad for t in self.variables()])
+        return self.name_grads([torch.zeros_like(t) if t.grad is None else t.grad for t in self.trainable()])
 
 
 # --- Keras -------------------------------------------------------------------------------------------------
 
 
 def _keras_children(layer) -> Iterable[tuple[str, Any]]:
-    """(attribute path, sub-layer) in assignment order; lists and dicts of layers are indexed by position/key."""
+    """(attribute path, sub-layer) in assignment order; (nested) lists and dicts of layers are indexed by
+    position or key, as torch's ModuleList and ModuleDict are."""
+    for attr, value in vars(layer).items():
+        if not attr.startswith("_"):
+            yield from _keras_layers_in(attr, value)
+
+
+def _keras_layers_in(path: str, value) -> Iterable[tuple[str, Any]]:
     import keras
 
-    for attr, value in vars(layer).items():
-        if attr.startswith("_"):
-            continue
-        if isinstance(value, keras.layers.Layer):
-            yield attr, value
-        elif isinstance(value, list | tuple):
-            yield from ((f"{attr}/{i}", v) for i, v in enumerate(value) if isinstance(v, keras.layers.Layer))
-        elif isinstance(value, dict):
-            yield from ((f"{attr}/{k}", v) for k, v in value.items() if isinstance(v, keras.layers.Layer))
+    if isinstance(value, keras.layers.Layer):
+        yield path, value
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from _keras_layers_in(f"{path}/{i}", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _keras_layers_in(f"{path}/{k}", v)
 
 
 def _keras_walk(layer, path: str, seen: set[int]):
@@ -280,7 +302,7 @@ def _keras_walk(layer, path: str, seen: set[int]):
 class KerasParams(_Adapter):
     """The canonical view of a Keras layer's variables: Keras stores the canonical layout already."""
 
-    def __init__(self, layer, who: str, *, rename: Sequence[tuple[str, str]] = (),
+    def __init__(self, layer, who: str, *, rename: Sequence[tuple[str, Any]] = (),
                  layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
                  skip: Callable[[str], bool] = lambda name: False) -> None:
         super().__init__(who)

@@ -141,7 +141,7 @@ class Model(AdaptedModel):
         self.params = KerasParams(self.net, "alexnet tf Model", rename=PARAM_RENAME)
         self.steps = 0
         self.lr = config.lr_at(0)
-        variables = self.params.variables()
+        variables = self.params.trainable()
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(config.momentum, dtype),
                                             nesterov=False, weight_decay=None)
@@ -167,14 +167,14 @@ class Model(AdaptedModel):
         return {k: v.numpy() for k, v in self.net(self._x(batch), self._masks(batch) if training else None).items()}
 
     def grads(self, batch):
-        variables = self.params.variables()
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss = cross_entropy(self.net(self._x(batch), self._masks(batch))["output"], self._y(batch))
         g = tape.gradient(loss, variables)
         return float(loss), self.params.name_grads(g)
 
     def _train_step(self, x, y, masks):
-        variables = self.params.variables()
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             logits = self.net(x, masks)["output"]
             loss = cross_entropy(logits, y)

@@ -118,7 +118,7 @@ class Model(AdaptedModel):
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(self.momentum, dtype),
                                             nesterov=False, weight_decay=None)
-        self.opt.build(self.params.variables())  # its variables exist before tracing: one trace, not two
+        self.opt.build(self.params.trainable())  # its variables exist before tracing: one trace, not two
         # Positional tensors with a fixed signature: no retracing, and far less per-call dispatch than a dict.
         self._keys = ("x", "target") if config.task == "symmetry" else ("person", "relation", "target")
         self._signature = [tf.TensorSpec([None, n], dtype) for n in self._widths(config)]
@@ -154,10 +154,10 @@ class Model(AdaptedModel):
         batch = self._tensors(batch)
         with tf.GradientTape() as tape:
             loss, _ = self._loss(batch)
-        return float(loss), self.params.name_grads(tape.gradient(loss, self.params.variables()))
+        return float(loss), self.params.name_grads(tape.gradient(loss, self.params.trainable()))
 
     def _train_step(self, batch):
-        variables = self.params.variables()
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss, output = self._loss(batch)
         self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))

@@ -121,7 +121,7 @@ class Model(AdaptedModel):
         self.D(np.zeros((1, c.x_dim), dtype))
         self.params = KerasParams({"generator": self.G, "discriminator": self.D}, "gan tf Model",
                                   rename=PARAM_RENAME)
-        self.g_vars, self.d_vars = self.params.variables("generator/"), self.params.variables("discriminator/")
+        self.g_vars, self.d_vars = self.params.trainable("generator/"), self.params.trainable("discriminator/")
         self.opt_d, self.opt_g = _sgd(c, dtype), _sgd(c, dtype)
         self.opt_d.build(self.d_vars)
         self.opt_g.build(self.g_vars)
@@ -180,7 +180,7 @@ class Model(AdaptedModel):
             g_loss = self._g_loss(b)
         gg = tape.gradient(g_loss, self.g_vars)
         by_var = {id(v): g for v, g in zip(self.d_vars + self.g_vars, gd + gg, strict=True)}
-        return float(d_loss), self.params.name_grads([by_var[id(v)] for v in self.params.variables()])
+        return float(d_loss), self.params.name_grads([by_var[id(v)] for v in self.params.trainable()])
 
     def _train_step(self, b):
         c = self.config

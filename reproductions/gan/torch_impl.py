@@ -159,13 +159,13 @@ class Model(AdaptedModel):
     def grads(self, batch):
         """The first D step's loss, with dL_D/d(D's parameters) and dL_G/d(G's parameters), both at the
         current parameters (Algorithm 1 would take the G step after the D steps)."""
-        for p in self.params.variables():
+        for p in self.params.trainable():
             p.grad = None
         d_loss = self._d_loss(batch, 0)
         d_loss.backward()
         self._g_loss(batch).backward(inputs=list(self.G.parameters()))
         out = self.params.grads()
-        for p in self.params.variables():
+        for p in self.params.trainable():
             p.grad = None
         return d_loss.item(), out
 

@@ -23,6 +23,10 @@ from harness import data
 from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
 
+# Canonical parameter names: the module paths, with the stages' nested lists spelled stage1/block0 (1-based
+# stages as in Table 1, 0-based blocks).
+PARAM_RENAME = ((r"^stages/(\d+)/(\d+)/", lambda m: f"stage{int(m[1]) + 1}/block{m[2]}/"),)
+
 CITATION = ("K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016, "
             "770-778 (arXiv:1512.03385, 2015).")
 
