@@ -27,6 +27,13 @@ import numpy as np
 from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
 
+# Canonical parameter names (Keras's): <cell>/kernel, <cell>/recurrent_kernel, <cell>/bias, output/..., where
+# the module tree says otherwise: both frameworks call the output layer `output_layer` (Keras reserves
+# `output`), Keras's built-in LSTM keeps its weights in `.cell`, and torch's hand-written cells store
+# weight_ih / weight_hh.
+PARAM_RENAME = ((r"^output_layer/", "output/"), (r"^lstm/lstm/cell/", "lstm/"), (r"/weight_ih$", "/kernel"),
+                (r"/weight_hh$", "/recurrent_kernel"))
+
 CITATION = ("S. Hochreiter and J. Schmidhuber. Long Short-Term Memory. Neural Computation 9(8):1735-1780, 1997. "
             "doi:10.1162/neco.1997.9.8.1735")
 
