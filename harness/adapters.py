@@ -13,7 +13,9 @@ A paper declares only its exceptions:
   - `layouts`: canonical name pattern -> `Layout` for a parameter whose layout the layer kind does not tell
     (a dense kernel that follows an NCHW flatten; a hand-written parameter);
   - `joints`: several framework tensors that make several canonical parameters together (torch's fused qkv
-    weight; torch's two LSTM biases that only ever appear as a sum).
+    weight; torch's two LSTM biases that only ever appear as a sum);
+  - `skip`: canonical names that are not parameters of the paper (a built-in layer's key bias held at zero);
+  - `order`: the canonical order, where the paper declares one that the module tree does not follow.
 `get`/`set` check exact keys and shapes (`harness.params.check_params`) and cast to each variable's dtype.
 
 This module imports neither framework at top level (`python -m harness list` loads neither); the adapters
@@ -93,7 +95,8 @@ class _Adapter:
     entries: list[_Entry] = field(default_factory=list)
 
     def _build(self, found: Iterable[tuple[str, Any, Layout]], rename: Sequence[tuple[str, Any]],
-               layouts: Mapping[str, Layout], joints: Sequence[Joint]) -> None:
+               layouts: Mapping[str, Layout], joints: Sequence[Joint], skip: Callable[[str], bool],
+               order: Sequence[str] | None) -> None:
         by_source = {j_src: j for j in joints for j_src in j.sources}
         pending: dict[int, dict[str, Any]] = {}
         for source, tensor, kind in found:
@@ -105,6 +108,8 @@ class _Adapter:
                     self.entries.append(_joint_entry(joint, group))
                 continue
             name = _rename(source, rename)
+            if skip(name):
+                continue
             chosen = next((lay for pattern, lay in layouts.items() if fnmatchcase(name, pattern)), kind)
             self.entries.append(_single_entry(name, tensor, chosen))
         incomplete = [s for j in joints if len(pending.get(id(j), {})) != len(j.sources) for s in j.sources
@@ -114,6 +119,12 @@ class _Adapter:
         names = [n for e in self.entries for n in e.names]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.who}: two parameters map to one canonical name: {sorted(names)}")
+        self.order = list(order) if order is not None else names
+        if sorted(self.order) != sorted(names):
+            raise ValueError(f"{self.who}: the model's parameters {sorted(names)} are not the declared ones "
+                             f"{sorted(self.order)}")
+        rank = {n: i for i, n in enumerate(self.order)}
+        self.entries.sort(key=lambda e: min(rank[n] for n in e.names))
 
     # --- what both frameworks share -----------------------------------------------------------------------
 
@@ -131,7 +142,7 @@ class _Adapter:
         out: dict[str, np.ndarray] = {}
         for e in self.entries:
             out.update(e.read({s: self._numpy(t) for s, t in e.tensors.items()}))
-        return out
+        return {n: out[n] for n in self.order}
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: tuple(v.shape) for k, v in self.get().items()}
@@ -152,7 +163,7 @@ class _Adapter:
         for e in (e for e in self.entries if e.trainable):
             mine = {s: self._numpy(grads.pop(0)) for s in e.tensors}
             out.update(e.read_grads(mine))
-        return out
+        return {n: out[n] for n in self.order if n in out}
 
     def _numpy(self, t) -> np.ndarray:  # pragma: no cover - each framework overrides
         raise NotImplementedError
@@ -227,13 +238,13 @@ class TorchParams(_Adapter):
 
     def __init__(self, module, who: str, *, rename: Sequence[tuple[str, Any]] = (),
                  layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
-                 skip: Callable[[str], bool] = lambda name: False) -> None:
+                 skip: Callable[[str], bool] = lambda name: False, order: Sequence[str] | None = None) -> None:
         super().__init__(who)
         self.module = module
-        self._build(self._walk(module, skip), rename, layouts or {}, joints)
+        self._build(self._walk(module), rename, layouts or {}, joints, skip, order)
 
     @staticmethod
-    def _walk(module, skip):
+    def _walk(module):
         """`module` is a torch module, or a mapping name -> module for a model made of several nets."""
         import torch
 
@@ -245,8 +256,7 @@ class TorchParams(_Adapter):
             own += [(n, b) for n, b in sub.named_buffers(recurse=False) if n in ("running_mean", "running_var")]
             for leaf, tensor in own:
                 name = "/".join([*path.split("."), leaves.get(leaf, leaf)]) if path else leaves.get(leaf, leaf)
-                if not skip(name):
-                    yield name, tensor, layouts.get(leaf, SAME)
+                yield name, tensor, layouts.get(leaf, SAME)
 
     def _numpy(self, t) -> np.ndarray:
         return t.detach().cpu().numpy().copy()
@@ -269,9 +279,13 @@ class TorchParams(_Adapter):
 
 def _keras_children(layer) -> Iterable[tuple[str, Any]]:
     """(attribute path, sub-layer) in assignment order; (nested) lists and dicts of layers are indexed by
-    position or key, as torch's ModuleList and ModuleDict are."""
+    position or key, as torch's ModuleList and ModuleDict are. A private attribute counts only when it holds a
+    layer itself (Keras's own layers keep their parts so, e.g. MultiHeadAttention._query_dense); private
+    containers are Keras's bookkeeping (`_layers` lists every sub-layer again)."""
+    import keras
+
     for attr, value in vars(layer).items():
-        if not attr.startswith("_"):
+        if not attr.startswith("_") or isinstance(value, keras.layers.Layer):
             yield from _keras_layers_in(attr, value)
 
 
@@ -304,13 +318,13 @@ class KerasParams(_Adapter):
 
     def __init__(self, layer, who: str, *, rename: Sequence[tuple[str, Any]] = (),
                  layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
-                 skip: Callable[[str], bool] = lambda name: False) -> None:
+                 skip: Callable[[str], bool] = lambda name: False, order: Sequence[str] | None = None) -> None:
         super().__init__(who)
         self.layer = layer
         roots = layer.items() if isinstance(layer, Mapping) else [("", layer)]  # several nets: name -> layer
         seen: set[int] = set()
-        found = ((n, v, k) for root, lay in roots for n, v, k in _keras_walk(lay, root, seen) if not skip(n))
-        self._build(found, rename, layouts or {}, joints)
+        found = (found for root, lay in roots for found in _keras_walk(lay, root, seen))
+        self._build(found, rename, layouts or {}, joints, skip, order)
 
     def _numpy(self, t) -> np.ndarray:
         return np.array(t.numpy(), copy=True)
