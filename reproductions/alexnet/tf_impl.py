@@ -146,7 +146,7 @@ class Model(AdaptedModel):
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(config.momentum, dtype),
                                             nesterov=False, weight_decay=None)
         self.opt.build(variables)
-        self.wd = tf.constant(config.weight_decay, dtype=dtype)
+        self._wd = tf.constant(config.weight_decay, dtype=dtype)
         self._step = tf.function(self._train_step, autograph=False)
         self._logits = tf.function(lambda x: self.net(x)["output"], reduce_retracing=True, autograph=False)
 
@@ -179,7 +179,7 @@ class Model(AdaptedModel):
             logits = self.net(x, masks)["output"]
             loss = cross_entropy(logits, y)
         grads = tape.gradient(loss, variables)
-        grads = [g + self.wd * v for g, v in zip(grads, variables, strict=True)]  # coupled weight decay
+        grads = [g + self._wd * v for g, v in zip(grads, variables, strict=True)]  # coupled weight decay
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         return loss, tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) != y, tf.float64))
 

@@ -114,9 +114,9 @@ class Model(AdaptedModel):
             self.net({"person": np.zeros((1, config.n_people), dtype),
                       "relation": np.zeros((1, config.n_relations), dtype)})
         self.params = KerasParams(self.net, "backprop tf Model", rename=PARAM_RENAME)
-        self.lr, self.momentum = config.phase(1)
+        self._lr, self._momentum = config.phase(1)
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
-            self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(self.momentum, dtype),
+            self.opt = keras.optimizers.SGD(learning_rate=self._lr, momentum=keras_scalar(self._momentum, dtype),
                                             nesterov=False, weight_decay=None)
         self.opt.build(self.params.trainable())  # its variables exist before tracing: one trace, not two
         # Positional tensors with a fixed signature: no retracing, and far less per-call dispatch than a dict.
@@ -165,13 +165,13 @@ class Model(AdaptedModel):
         return (loss, *_fit(output, batch["target"]))
 
     def _set_phase(self, lr: float, momentum: float) -> None:
-        if lr != self.lr:
+        if lr != self._lr:
             self.opt.learning_rate = lr  # a variable: assigned, no retracing
-            self.lr = lr
-        if momentum != self.momentum:
+            self._lr = lr
+        if momentum != self._momentum:
             # Keras reads `momentum` as a Python number while tracing: retrace for the new value.
             self.opt.momentum = keras_scalar(momentum, self.dtype)
-            self.momentum = momentum
+            self._momentum = momentum
             self._step = self._compile()
 
     def train_step(self, batch):

@@ -314,7 +314,7 @@ class Model(AdaptedModel):
         self.diffusion = Diffusion(c, self.dtype)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.999), eps=c.adam_eps,
                                     weight_decay=0.0, amsgrad=False)
-        self.steps = 0
+        self._steps = 0
         self.params = TorchParams(self.net, "ddpm torch Model", rename=PARAM_RENAME)
 
     # --- computation --------------------------------------------------------------------------------------
@@ -376,10 +376,10 @@ class Model(AdaptedModel):
 
     def train_step(self, batch):
         c = self.config
-        self.steps += 1
+        self._steps += 1
         for group in self.opt.param_groups:
-            group["lr"] = c.lr * min(self.steps / c.warmup, 1.0) if c.warmup else c.lr
-            group["eps"] = conventions.torch_adam_eps_matching_keras(c.adam_eps, 0.999, self.steps)
+            group["lr"] = c.lr * min(self._steps / c.warmup, 1.0) if c.warmup else c.lr
+            group["eps"] = conventions.torch_adam_eps_matching_keras(c.adam_eps, 0.999, self._steps)
         self.opt.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()

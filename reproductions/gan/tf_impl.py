@@ -121,10 +121,10 @@ class Model(AdaptedModel):
         self.D(np.zeros((1, c.x_dim), dtype))
         self.params = KerasParams({"generator": self.G, "discriminator": self.D}, "gan tf Model",
                                   rename=PARAM_RENAME)
-        self.g_vars, self.d_vars = self.params.trainable("generator/"), self.params.trainable("discriminator/")
+        self._g_vars, self._d_vars = self.params.trainable("generator/"), self.params.trainable("discriminator/")
         self.opt_d, self.opt_g = _sgd(c, dtype), _sgd(c, dtype)
-        self.opt_d.build(self.d_vars)
-        self.opt_g.build(self.g_vars)
+        self.opt_d.build(self._d_vars)
+        self.opt_g.build(self._g_vars)
         self._n_masks = len(c.d_units) + 1
         self._keys = ("x", "z", "z_g", *(f"d_mask{j}" for j in range(self._n_masks)),
                       *(f"g_mask{j}" for j in range(self._n_masks)))
@@ -175,11 +175,11 @@ class Model(AdaptedModel):
         b = self._tensors(batch)
         with tf.GradientTape() as tape:
             d_loss = self._d_loss(b, 0)
-        gd = tape.gradient(d_loss, self.d_vars)
+        gd = tape.gradient(d_loss, self._d_vars)
         with tf.GradientTape() as tape:
             g_loss = self._g_loss(b)
-        gg = tape.gradient(g_loss, self.g_vars)
-        by_var = {id(v): g for v, g in zip(self.d_vars + self.g_vars, gd + gg, strict=True)}
+        gg = tape.gradient(g_loss, self._g_vars)
+        by_var = {id(v): g for v, g in zip(self._d_vars + self._g_vars, gd + gg, strict=True)}
         return float(d_loss), self.params.name_grads([by_var[id(v)] for v in self.params.trainable()])
 
     def _train_step(self, b):
@@ -188,13 +188,13 @@ class Model(AdaptedModel):
         for i in range(c.k):
             with tf.GradientTape() as tape:
                 loss = self._d_loss(b, i)
-            self.opt_d.apply_gradients(zip(tape.gradient(loss, self.d_vars), self.d_vars, strict=True))
+            self.opt_d.apply_gradients(zip(tape.gradient(loss, self._d_vars), self._d_vars, strict=True))
             d_losses.append(loss)
         g_losses = []
         for _ in range(c.g_steps):
             with tf.GradientTape() as tape:
                 loss = self._g_loss(b)
-            self.opt_g.apply_gradients(zip(tape.gradient(loss, self.g_vars), self.g_vars, strict=True))
+            self.opt_g.apply_gradients(zip(tape.gradient(loss, self._g_vars), self._g_vars, strict=True))
             g_losses.append(loss)
         return tf.stack(d_losses), tf.stack(g_losses) if g_losses else tf.zeros([0], self.dtype)
 

@@ -119,7 +119,7 @@ class Model(AdaptedModel):
                                      nesterov=False, weight_decay=0.0)
         self.opt_g = torch.optim.SGD(self.G.parameters(), lr=c.lr, momentum=c.momentum, dampening=0.0,
                                      nesterov=False, weight_decay=0.0)
-        self.updates = {"D": 0, "G": 0}
+        self._updates = {"D": 0, "G": 0}
         self.params = TorchParams({"generator": self.G, "discriminator": self.D}, "gan torch Model",
                                   rename=PARAM_RENAME)
 
@@ -171,8 +171,8 @@ class Model(AdaptedModel):
 
     def _lr_for_next_update(self, net: str, opt) -> None:
         """lr * (1 / lr_decay)^t for update t+1 (t updates so far); the momentum buffer rescaled to match."""
-        lr = self.config.lr * (1.0 / self.config.lr_decay) ** self.updates[net]  # as keras ExponentialDecay
-        self.updates[net] += 1
+        lr = self.config.lr * (1.0 / self.config.lr_decay) ** self._updates[net]  # as keras ExponentialDecay
+        self._updates[net] += 1
         for group in opt.param_groups:
             if group["lr"] != lr:
                 scale = MOMENTUM_BUFFER_RESCALE(group["lr"], lr)

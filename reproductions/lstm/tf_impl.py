@@ -76,7 +76,7 @@ class Memory1997(keras.layers.Layer):
             b[self.nb + self.nc + j] = v
         self.bias.assign(b)
 
-    def per_cell(self, gate):
+    def _per_cell(self, gate):
         """A block's gate value for each of its cells: one gather (tf.repeat builds ~10 ops per call, which made
         tracing the unrolled time loop slow)."""
         return tf.gather(gate, self.cell_block, axis=-1)
@@ -104,8 +104,8 @@ class Memory1997(keras.layers.Layer):
         for t in range(T):
             i, g, o = self.gates(zx[:, t] + self.recur(r))
             mt = m[:, t, None]
-            s = s + mt * self.per_cell(i) * g
-            r = tf.where(mt > 0, self.source(i, self.per_cell(o) * h_squash(s), o), r)
+            s = s + mt * self._per_cell(i) * g
+            r = tf.where(mt > 0, self.source(i, self._per_cell(o) * h_squash(s), o), r)
             h = r[:, self.nb:self.nb + self.nc] if self.c.gate_feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
@@ -119,8 +119,8 @@ class Memory1997(keras.layers.Layer):
             rs = tf.stop_gradient(self.taps(x, m)[2])
             r_prev = tf.concat([tf.zeros_like(rs[:, :1]), rs[:, :-1]], axis=1)  # r(t-1), constants
             i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
-            s = tf.cumsum(m[..., None] * self.per_cell(i) * g, axis=1)  # the CEC
-            return self.per_cell(o) * h_squash(s)
+            s = tf.cumsum(m[..., None] * self._per_cell(i) * g, axis=1)  # the CEC
+            return self._per_cell(o) * h_squash(s)
         return self.taps(x, m)[1]  # full BPTT through the same loop
 
 

@@ -112,7 +112,7 @@ class Memory1997(nn.Module):
         o = GATE(z[..., nb + nc:])
         return i, g, o
 
-    def step(self, zx, r, s, m):
+    def _step(self, zx, r, s, m):
         """One time step: zx = x(t) W + b precomputed, r = r(t-1), s = s_c(t-1), m (B, 1) mask."""
         i, g, o = self.gates(zx + self.recur(r))
         s_new = s + m * i.repeat_interleave(self.cs, dim=-1) * g
@@ -127,7 +127,7 @@ class Memory1997(nn.Module):
         r = torch.zeros(B, 2 * self.nb + self.nc if self.feedback else self.nc, dtype=x.dtype)
         taps, hs, rs = {}, [], []
         for t in range(T):
-            i, g, o, s, r = self.step(zx[:, t], r, s, m[:, t, None])
+            i, g, o, s, r = self._step(zx[:, t], r, s, m[:, t, None])
             h = r[:, self.nb:self.nb + self.nc] if self.feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
@@ -305,7 +305,7 @@ class Model(AdaptedModel):
         else:
             self.opt = torch.optim.Adam(params, lr=config.lr, betas=(0.9, 0.999), eps=config.adam_epsilon,
                                         weight_decay=0.0, amsgrad=False)
-        self.steps = 0
+        self._steps = 0
 
     def _bias_hh(self):
         return dict(self.net.named_parameters())["lstm.lstm.bias_hh_l0" if self.config.cell_impl == "builtin_torch"
@@ -335,10 +335,10 @@ class Model(AdaptedModel):
         return loss.item(), out
 
     def train_step(self, batch):
-        self.steps += 1
+        self._steps += 1
         if self.config.optimizer == "adam":
             for g in self.opt.param_groups:
-                g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self.steps)
+                g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self._steps)
         self.opt.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()

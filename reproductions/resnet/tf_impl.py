@@ -195,7 +195,7 @@ class Model(AdaptedModel):
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(config.momentum, dtype),
                                             nesterov=False, weight_decay=None)
-        self.wd = tf.constant(config.weight_decay, dtype=dtype)
+        self._wd = tf.constant(config.weight_decay, dtype=dtype)
         self.opt.build(self.params.trainable())  # slots now, so the step is traced once
         self._step = tf.function(self._train_step, autograph=False)
         self._logits = tf.function(lambda x: self.net(x, training=False)["output"], reduce_retracing=True,
@@ -236,7 +236,7 @@ class Model(AdaptedModel):
             logits = self.net(x, training=True)["output"]
             loss = cross_entropy(logits, y)
         grads = tape.gradient(loss, variables)
-        grads = [g + self.wd * v for g, v in zip(grads, variables, strict=True)]  # coupled L2 (see docstring)
+        grads = [g + self._wd * v for g, v in zip(grads, variables, strict=True)]  # coupled L2 (see docstring)
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         error = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) != y, tf.float64))
         return loss, error

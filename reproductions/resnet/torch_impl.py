@@ -162,7 +162,7 @@ class Model(AdaptedModel):
         self.net = ResNet(config).to(self.dtype)
         init_weights(self.net)
         self.params = TorchParams(self.net, "resnet torch Model", rename=PARAM_RENAME)
-        self.bn_buffers = self.params.variables(trainable=False)
+        self._bn_buffers = self.params.variables(trainable=False)
         self.steps = 0
         self.lr = config.lr_at(0)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=config.momentum, dampening=0.0,
@@ -175,11 +175,11 @@ class Model(AdaptedModel):
         return x, torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
 
     def _keep_running_stats(self):
-        return [t.clone() for t in self.bn_buffers]
+        return [t.clone() for t in self._bn_buffers]
 
     def _restore_running_stats(self, saved):
         with torch.no_grad():
-            for t, s in zip(self.bn_buffers, saved, strict=True):
+            for t, s in zip(self._bn_buffers, saved, strict=True):
                 t.copy_(s)
 
     def forward(self, batch, training=False):

@@ -157,8 +157,9 @@ class EncoderBlock(keras.layers.Layer):
         self.dense1 = _dense(c.mlp, c.dim, dtype, "dense1", bias="mlp_bias")
         self.dense2 = _dense(c.dim, c.mlp, dtype, "dense2", bias="mlp_bias")
 
-    def apply(self, x, batch, training, taps):
-        """The block (a plain method: Keras's __call__ takes only tensors positionally)."""
+    def run(self, x, batch, training, taps):
+        """The block; fills `taps` under the block's name (a plain method: Keras's __call__ takes only tensors
+        positionally)."""
         name = self.name
         h = taps[f"{name}/ln1"] = self.ln1(x)
         a, taps[f"{name}/attn_weights"] = self.attn(h)
@@ -197,7 +198,7 @@ class ViT(keras.Model):
             z = z + self.pos
         z = taps["embed"] = dropout(z, batch, "embed", training)
         for block in self.blocks:
-            z = block.apply(z, batch, training, taps)
+            z = block.run(z, batch, training, taps)
         y = taps["final_norm"] = self.final_norm(z)  # Eq. 4 (LN of every token; y = token 0)
         y = y[:, 0]
         if self.pre_logits is not None:
@@ -208,7 +209,7 @@ class ViT(keras.Model):
     def build(self, input_shape=None):  # every weight is created in __init__
         self.built = True
 
-    def dummy_batch(self):
+    def _dummy_batch(self):
         c = self.c
         return {"x": np.zeros((1, c.image_size, c.image_size, c.channels), self.dtype)}
 
@@ -289,7 +290,7 @@ class ResNet(keras.Model):
     def build(self, input_shape=None):  # every weight is created in __init__
         self.built = True
 
-    def dummy_batch(self):
+    def _dummy_batch(self):
         c = self.c
         return {"x": np.zeros((1, c.image_size, c.image_size, c.channels), self.dtype)}
 
@@ -316,7 +317,7 @@ class Model(AdaptedModel):
         self.config = config
         self.dtype = dtype
         self.net = (ViT if config.arch == "vit" else ResNet)(config, dtype)
-        self.net(self.net.dummy_batch())
+        self.net(self.net._dummy_batch())
         builtin = config.arch == "vit" and config.attention_impl == "builtin_tf"
         self.params = KerasParams(self.net, f"vit tf Model ({config.arch})", rename=param_rename(config),
                                   layouts=builtin_attention_layouts(config) if builtin else {},

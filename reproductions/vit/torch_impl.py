@@ -166,19 +166,19 @@ class Attention(nn.Module):
             self.v_bias = nn.Parameter(torch.zeros(c.dim))
             self.out = nn.Linear(c.dim, c.dim, bias=True)
 
-    def qkv_bias(self):
+    def _qkv_bias(self):
         """The fused (3D,) bias: query, zero key bias, value."""
         if self.builtin:
             return self.mha.in_proj_bias
         return torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
 
-    def projections(self):
+    def _projections(self):
         """(qkv weight (3D, D), [qkv bias parameters], out weight (D, D), out bias) as parameters."""
         if self.builtin:
             return self.mha.in_proj_weight, [self.mha.in_proj_bias], self.mha.out_proj.weight, self.mha.out_proj.bias
         return self.qkv.weight, [self.q_bias, self.v_bias], self.out.weight, self.out.bias
 
-    def zero_key_bias_grad(self):
+    def _zero_key_bias_grad(self):
         """Builtin layer: its fused bias has key rows; hold them at zero (zero gradient, zero start)."""
         if self.builtin and self.mha.in_proj_bias.grad is not None:
             d = self.mha.in_proj_bias.shape[0] // 3
@@ -190,7 +190,7 @@ class Attention(nn.Module):
             return out, weights
         b, n, d = x.shape
         h = self.heads
-        qkv = F.linear(x, self.qkv.weight, self.qkv_bias())
+        qkv = F.linear(x, self.qkv.weight, self._qkv_bias())
         q, k, v = qkv.reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # each (B, H, N, D_h)
         q = q * (d // h) ** -0.5
         weights = torch.softmax(q @ k.transpose(-2, -1), dim=-1)  # (B, H, N, N), softmax over keys
@@ -199,15 +199,21 @@ class Attention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, c, builtin: bool):
+    def __init__(self, c, builtin: bool, name: str):
         super().__init__()
+        self.name = name
         self.ln1 = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.attn = Attention(c, builtin)
         self.ln2 = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.dense1 = nn.Linear(c.dim, c.mlp, bias=True)
         self.dense2 = nn.Linear(c.mlp, c.dim, bias=True)
 
-    def forward(self, x, batch, training, name, taps):
+    def forward(self, x, batch, training, taps):
+        return self.run(x, batch, training, taps)
+
+    def run(self, x, batch, training, taps):
+        """The block; fills `taps` under the block's name."""
+        name = self.name
         h = taps[f"{name}/ln1"] = layer_norm(x, self.ln1)
         a, taps[f"{name}/attn_weights"] = self.attn(h)
         a = taps[f"{name}/attn_out"] = dropout(a, batch, f"{name}/attn", training)
@@ -226,7 +232,8 @@ class ViT(nn.Module):
         self.patch_embed = PatchEmbedding(c)
         self.cls = nn.Parameter(torch.zeros(1, 1, c.dim))
         self.pos = nn.Parameter(torch.zeros(1, c.n_patches + 1, c.dim)) if c.pos_embed else None
-        self.blocks = nn.ModuleList([EncoderBlock(c, c.attention_impl == "builtin_torch") for _ in range(c.depth)])
+        self.blocks = nn.ModuleList([EncoderBlock(c, c.attention_impl == "builtin_torch", f"block{i}")
+                                     for i in range(c.depth)])
         self.final_norm = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.pre_logits = nn.Linear(c.dim, c.head_hidden) if c.head_hidden else None
         self.head = nn.Linear(c.head_hidden or c.dim, c.classes)
@@ -238,8 +245,8 @@ class ViT(nn.Module):
         if self.pos is not None:
             z = z + self.pos
         z = taps["embed"] = dropout(z, batch, "embed", training)
-        for i, block in enumerate(self.blocks):
-            z = block(z, batch, training, f"block{i}", taps)
+        for block in self.blocks:
+            z = block.run(z, batch, training, taps)
         y = taps["final_norm"] = layer_norm(z, self.final_norm)  # Eq. 4 (LN of every token; y = token 0)
         y = y[:, 0]
         if self.pre_logits is not None:
@@ -256,7 +263,7 @@ class ViT(nn.Module):
             if self.pos is not None:
                 nn.init.normal_(self.pos, mean=0.0, std=0.02)
             for block in self.blocks:
-                qkv_w, qkv_b, out_w, out_b = block.attn.projections()
+                qkv_w, qkv_b, out_w, out_b = block.attn._projections()
                 xavier_uniform_(qkv_w, c.dim, c.dim)  # each (D, D) block: fan_in = fan_out = D
                 xavier_uniform_(out_w, c.dim, c.dim)
                 for bias in [*qkv_b, out_b]:
@@ -377,7 +384,7 @@ class Model(AdaptedModel):
     def _hold_key_bias(self):
         if self.config.arch == "vit":
             for block in self.net.blocks:
-                block.attn.zero_key_bias_grad()
+                block.attn._zero_key_bias_grad()
 
     def forward(self, batch, training=False):
         with torch.no_grad():
