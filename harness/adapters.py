@@ -327,7 +327,7 @@ class KerasParams(_Adapter):
         self._build(found, rename, layouts or {}, joints, skip, order)
 
     def _numpy(self, t) -> np.ndarray:
-        return np.array(t.numpy(), copy=True)
+        return np.array(t.numpy() if hasattr(t, "numpy") else t, copy=True)
 
     def _assign(self, t, a: np.ndarray) -> None:
         t.assign(np.asarray(a, dtype=t.dtype))
