@@ -4,7 +4,7 @@
 Networks (one class in torch_impl.py and tf_impl.py, built from a config of conv specs):
 - the paper's AlexNet (section 3.5, Fig. 2) at 224x224: conv1 96x11x11/4, LRN, max-pool 3/2; conv2 256x5x5
   in two groups, LRN, pool; conv3 384x3x3; conv4 384x3x3 and conv5 256x3x3 in two groups, pool; fc 4096,
-  4096 (dropout 0.5), 1000; ReLU everywhere; 60,965,224 parameters (checked in tests/test_cnn_param_counts.py);
+  4096 (dropout 0.5), 1000; ReLU everywhere; 60,965,224 parameters (checked in test_alexnet.py);
 - a reduced AlexNet for 32x32 CIFAR-10 images with every one of those parts (grouping, LRN, overlapping
   pooling, dropout), at about 1/10 of the channels;
 - the small "four-layer" CNN of Fig. 1 (three conv layers and a softmax layer), with ReLU or tanh units.

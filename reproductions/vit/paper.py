@@ -4,7 +4,7 @@ framework-free declaration.
 The model (Sec. 3.1, Eqs. 1-4; written by hand in torch_impl.py and tf_impl.py, layout in configs.py): patch
 embedding, [class] token, learned 1-D position embeddings, pre-LayerNorm encoder blocks of multi-head
 self-attention and a GELU MLP, the pre-training MLP head. Table 1's Base/Large/Huge configurations are in
-configs.py (their parameter counts are checked in tests/test_vit_param_counts.py). Optimizer (App. B.1): Adam
+configs.py (their parameter counts are checked in test_vit.py). Optimizer (App. B.1): Adam
 (beta1 0.9, beta2 0.999, epsilon 1e-8 after bias correction), decoupled weight decay, linear warmup and
 linear decay of the learning rate; lr 3e-3, weight decay 0.3 and dropout 0.1 as Table 3 gives for training on
 ImageNet, the paper's smallest pre-training set (JFT: wd 0.1, as App. B.1 says).
