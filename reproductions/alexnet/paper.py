@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import data
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper, Ratio
+from harness.training import check_finite, epoch_minibatches
 
 # Canonical parameter names: conv1..conv5 and the fc layers by name; both frameworks keep them in dicts
 # `convs` and `fcs` keyed by those names.
@@ -175,13 +175,10 @@ def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
     steps = len(xtr) // batch_size
     curve = []
     for epoch in range(epochs):
-        order = rng.permutation(len(xtr))
         errors = []
-        for i in range(steps):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+        for i, idx in enumerate(epoch_minibatches(rng, len(xtr), batch_size)):
             out = model.train_step({"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)})
-            if not math.isfinite(out["loss"]):
-                raise TrainingDivergedError(f"alexnet {tag}: loss {out['loss']} at epoch {epoch + 1} step {i + 1}")
+            check_finite(out, f"alexnet {tag}, epoch {epoch + 1} step {i + 1}")
             errors.append(out["error"])
         ctx.progress(steps)
         curve.append(100 * float(np.mean(errors)))

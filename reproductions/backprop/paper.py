@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.adapters import DENSE, SAME, Layout
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from . import tasks
 
@@ -104,12 +104,6 @@ def mirror_pattern(kernel: np.ndarray) -> tuple[bool, float, float]:
     return bool(ok), float(np.mean(mids)), float(np.mean(bigs))
 
 
-def _check_finite(loss: float, task: str, sweep: int) -> None:
-    if not math.isfinite(loss):
-        raise TrainingDivergedError(f"backprop {task}: loss {loss} at sweep {sweep}; lower epsilon or check "
-                                    "the config")
-
-
 def run_symmetry(ctx, config: SymmetryConfig) -> dict[str, float]:
     """Train on all 64 patterns, one update per sweep, until every output is within 0.5 of its target."""
     batch = tasks.symmetry_patterns("float32")
@@ -117,7 +111,7 @@ def run_symmetry(ctx, config: SymmetryConfig) -> dict[str, float]:
     sweeps, best, reported = math.nan, 0.0, 0
     for sweep in range(config.max_sweeps):
         out = model.train_step(batch)  # its metrics are measured before this update: `sweep` updates done
-        _check_finite(out["loss"], config.task, sweep + 1)
+        check_finite(out, f"backprop {config.task}, sweep {sweep + 1}")
         best = max(best, out["accuracy"])
         if out["max_abs_error"] < 0.5:
             sweeps = float(sweep)
@@ -163,7 +157,7 @@ def run_family_trees(ctx, config: FamilyTreesConfig) -> dict[str, float]:
     train, test = family_split(ctx.seed, config)
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
     for sweep in range(1, config.sweeps + 1):
-        _check_finite(model.train_step(train)["loss"], config.task, sweep)
+        check_finite(model.train_step(train), f"backprop {config.task}, sweep {sweep}")
         if sweep % 100 == 0:
             ctx.progress(100)
     ctx.progress(config.sweeps % 100)

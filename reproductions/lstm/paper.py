@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 # Canonical parameter names (Keras's): <cell>/kernel, <cell>/recurrent_kernel, <cell>/bias, output/..., where
 # the module tree says otherwise: both frameworks call the output layer `output_layer` (Keras reserves
@@ -251,9 +251,8 @@ def lag_sequences(p: int):
 
 
 def _check(loss: float, what: str, seen: int, batch: int) -> None:
-    if not np.isfinite(loss):
-        raise TrainingDivergedError(f"lstm {what}: loss {loss} at training step {seen // batch} (the minibatch "
-                                    f"ending at training sequence {seen})")
+    check_finite(loss, f"lstm {what}, training step {seen // batch} (the minibatch ending at training sequence "
+                       f"{seen})")
 
 
 def _adding_batches(rng, T, n, batch, dtype="float32"):

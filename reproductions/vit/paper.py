@@ -22,15 +22,14 @@ the ViT's dropout masks "mask/embed", "mask/block{i}/attn", "mask/block{i}/mlp_h
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
 
 from harness import data as harness_data
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from .configs import ResNetConfig, ViTConfig, model_depth, param_count
 
@@ -120,10 +119,7 @@ def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what
         pos += cfg.batch
         batch = {"x": x[idx], "y": y[idx]}
         batch.update(dropout_masks(mask_rng, model_config, len(idx), "float32"))
-        loss = model.train_step(batch)["loss"]
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(f"vit {what}: loss {loss} at step {step} (n={cfg.n_train}); lower the "
-                                        "learning rate or check the config")
+        check_finite(model.train_step(batch), f"vit {what}, step {step} (n={cfg.n_train})")
         if step % 50 == 0:
             ctx.progress(50)
     ctx.progress(cfg.steps % 50)
