@@ -155,9 +155,7 @@ def _units(cfg: DataSizeConfig) -> int:
 
 # Reduced profile: (training images, AdamW steps of 64) per size, 3 seeds, both frameworks. As in the paper
 # (Table 3: ImageNet 300 epochs, ImageNet-21k 90, JFT 7) a larger set gets more steps but fewer epochs:
-# 38, 16 and 6.4 epochs here. Measured on the 2-core development machine, both frameworks, 3 seeds: 762 s wall
-# while shared with three other jobs (load average 4.3-6.1), 397 s of CPU (the harness pins one thread per
-# framework, so about 400 s on an idle machine); the tiny profile: 44-59 s for both frameworks.
+# 38, 16 and 6.4 epochs here (run times: NOTES.md).
 SIZES = {"n_small": (250, 150), "n_mid": (1000, 250), "n_large": (4000, 400)}
 TINY_STEPS = 30
 
@@ -176,11 +174,22 @@ EXPERIMENTS = tuple(
     for name in SIZES
 )
 
-SETTING = (f"MNIST from scratch, {{n}} random training images per seed ({{steps}} steps of 64), the first 2000 "
-           f"test images; ViT (D=64, 2 blocks, 4 heads, MLP 128, 7x7 patches, dropout 0.1; "
-           f"{param_count(REDUCED_VIT):,} params) vs pre-activation GroupNorm ResNet "
-           f"({param_count(REDUCED_RESNET):,} params); AdamW lr 3e-3, wd 0.3 (Table 3's ImageNet row), warmup 20 "
-           "then linear decay; no augmentation")
+def _num(x: float) -> str:
+    """3e-3 rather than 0.003: the way the paper's tables write rates."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}" if abs(x) < 0.01 else f"{x:g}"
+
+
+def _describe(v: ViTConfig, r: ResNetConfig, d: DataSizeConfig) -> str:
+    """The reduced setting in words, from the configs the experiments run (nothing retyped)."""
+    return (f"{d.dataset.upper()} from scratch, {{n}} random training images per seed ({{steps}} steps of {d.batch}), "
+            f"the first {d.n_test} test images; ViT (D={v.dim}, {v.depth} blocks, {v.heads} heads, MLP {v.mlp}, "
+            f"{v.patch}x{v.patch} patches, dropout {v.dropout:g}; {param_count(v):,} params) vs pre-activation "
+            f"GroupNorm ResNet ({param_count(r):,} params); AdamW lr {_num(v.lr)}, wd {v.weight_decay:g} (Table 3's "
+            f"ImageNet row), warmup {d.warmup_steps} then linear decay; no augmentation")
+
+
+SETTING = _describe(REDUCED_VIT, REDUCED_RESNET, DataSizeConfig(n_train=0, steps=0))
 
 
 def _setting(*names: str) -> str:
