@@ -380,11 +380,10 @@ class Model(AdaptedModel):
     def evaluate(self, batches):
         total, correct, n = 0.0, 0, 0
         for batch in batches:
-            logits = self.predict(batch)
+            logits = self._predict(tf.convert_to_tensor(batch["x"], dtype=self.dtype))
             y = np.asarray(batch["y"])
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            total += float(-logp[np.arange(len(y)), y].sum())
-            correct += int((logits.argmax(axis=1) == y).sum())
+            # the training loss's cross-entropy (as torch's evaluate uses its training loss)
+            total += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)))
+            correct += int((logits.numpy().argmax(axis=1) == y).sum())
             n += len(y)
         return {"loss": total / n, "accuracy": correct / n}
