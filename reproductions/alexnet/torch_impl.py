@@ -34,7 +34,7 @@ from torch import nn
 
 from harness import layout
 from harness.adapters import DENSE, AdaptedModel, Layout, TorchParams, then
-from harness.conventions import torch_momentum_buffer_rescale
+from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
 
 from .paper import PARAM_RENAME
 
@@ -153,16 +153,8 @@ class Model(AdaptedModel):
         self.net.zero_grad(set_to_none=True)
         return loss.item(), grads
 
-    def _set_lr(self, lr):
-        if lr == self.lr:
-            return
-        scale = MOMENTUM_BUFFER_RESCALE(self.lr, lr)
-        for group in self.opt.param_groups:
-            for p in group["params"]:
-                buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    buf.mul_(scale)
-            group["lr"] = lr
+    def _set_lr(self, lr: float) -> None:
+        set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)  # keep lr * v equal to the paper's m
         self.lr = lr
 
     def train_step(self, batch):

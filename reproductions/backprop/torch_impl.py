@@ -129,14 +129,9 @@ class Model(AdaptedModel):
         return loss.item(), grads
 
     def _set_phase(self, lr: float, momentum: float) -> None:
+        conventions.set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)
         for group in self.opt.param_groups:
-            if group["lr"] != lr:
-                scale = MOMENTUM_BUFFER_RESCALE(group["lr"], lr)
-                for p in group["params"]:
-                    buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                    if buf is not None:
-                        buf.mul_(scale)
-            group["lr"], group["momentum"] = lr, momentum
+            group["momentum"] = momentum
 
     def train_step(self, batch):
         """One sweep: the gradient of E over the whole batch, one Eq. 9 update, then the weight decay.

@@ -173,14 +173,7 @@ class Model(AdaptedModel):
         """lr * (1 / lr_decay)^t for update t+1 (t updates so far); the momentum buffer rescaled to match."""
         lr = self.config.lr * (1.0 / self.config.lr_decay) ** self._updates[net]  # as keras ExponentialDecay
         self._updates[net] += 1
-        for group in opt.param_groups:
-            if group["lr"] != lr:
-                scale = MOMENTUM_BUFFER_RESCALE(group["lr"], lr)
-                for p in group["params"]:
-                    buf = opt.state.get(p, {}).get("momentum_buffer")
-                    if buf is not None:
-                        buf.mul_(scale)
-                group["lr"] = lr
+        conventions.set_torch_sgd_lr(opt, lr, MOMENTUM_BUFFER_RESCALE)
 
     def train_step(self, batch):
         """One iteration of Algorithm 1: k D updates, then g_steps G updates (the same z_g)."""

@@ -35,7 +35,7 @@ from torch import nn
 
 from harness import layout
 from harness.adapters import AdaptedModel, TorchParams
-from harness.conventions import torch_momentum_buffer_rescale
+from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
 
 from .paper import PARAM_RENAME
 
@@ -207,15 +207,7 @@ class Model(AdaptedModel):
         return loss.item(), grads
 
     def _set_lr(self, lr: float) -> None:
-        if lr == self.lr:
-            return
-        scale = MOMENTUM_BUFFER_RESCALE(self.lr, lr)  # keep lr * v equal to the paper's m across the change
-        for group in self.opt.param_groups:
-            for p in group["params"]:
-                buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    buf.mul_(scale)
-            group["lr"] = lr
+        set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)  # keep lr * v equal to the paper's m
         self.lr = lr
 
     def train_step(self, batch):
