@@ -190,8 +190,14 @@ FAMILY = FamilyTreesConfig()
 SYMMETRY = SymmetryConfig()
 NO_HIDDEN = SymmetryConfig(n_hidden=0, max_sweeps=1000)
 
-SYMMETRY_SETTING = "the paper's exact setting: all 64 patterns, summed error, one update per sweep, " \
-                   "epsilon 0.1, alpha 0.9, U[-0.3,0.3]; budget {} sweeps"
+def _symmetry_setting(c: SymmetryConfig) -> str:
+    """The symmetry runs' setting in words, from the config (Fig. 1 caption: the paper's own values)."""
+    (_, eps, alpha), = c.schedule
+    return (f"the paper's exact setting: all {2 ** c.n_inputs} patterns, summed error, one update per sweep, "
+            f"epsilon {eps:g}, alpha {alpha:g}, U[-{c.init_range:g},{c.init_range:g}]; budget {{}} sweeps")
+
+
+SYMMETRY_SETTING = _symmetry_setting(SYMMETRY)
 
 
 def _symmetry_claims(budget: int):
@@ -228,8 +234,15 @@ def _symmetry_claims(budget: int):
     )
 
 
-FAMILY_SETTING = "the paper's setting: 100 of 104 examples (4 held out per seed), 1500 sweeps, " \
-                 "epsilon/alpha 0.005/0.5 then 0.01/0.9 after 20 sweeps, decay 0.2%, margins 0.2/0.8"
+def _family_setting(c: FamilyTreesConfig) -> str:
+    """The family-trees runs' setting in words, from the config (p. 535: the paper's own values)."""
+    (_, eps1, alpha1), (switch, eps2, alpha2) = c.schedule
+    return (f"the paper's setting: {104 - c.held_out} of 104 examples ({c.held_out} held out per seed), "
+            f"{c.sweeps} sweeps, epsilon/alpha {eps1:g}/{alpha1:g} then {eps2:g}/{alpha2:g} after {switch - 1} "
+            f"sweeps, decay {100 * c.weight_decay:g}%, margins {c.margin[0]:g}/{c.margin[1]:g}")
+
+
+FAMILY_SETTING = _family_setting(FAMILY)
 
 FAMILY_CLAIMS = (
     Band(id="family-generalizes", experiment="family_trees", metric="heldout_at_least_2", statistic="mean",
