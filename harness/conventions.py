@@ -37,6 +37,20 @@ def torch_momentum_buffer_rescale(old_lr: float, new_lr: float) -> float:
     return old_lr / new_lr
 
 
+def set_torch_sgd_lr(opt, lr: float, rescale=torch_momentum_buffer_rescale) -> None:
+    """Set a torch SGD optimizer's learning rate to `lr`; in each parameter group whose rate changes, multiply
+    the momentum buffers by rescale(old, new) so that the step carried over (lr * v) stays Eq. 9's (and
+    Keras's) m. `rescale` is passed in so that an implementation's mutation tests can replace it."""
+    for group in opt.param_groups:
+        if group["lr"] != lr:
+            scale = rescale(group["lr"], lr)
+            for p in group["params"]:
+                buf = opt.state.get(p, {}).get("momentum_buffer")
+                if buf is not None:
+                    buf.mul_(scale)
+            group["lr"] = lr
+
+
 @contextmanager
 def keras_floatx(dtype: str):
     """Build Keras optimizers inside this. Keras stores `learning_rate` as a variable of

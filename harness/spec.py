@@ -33,10 +33,11 @@ class Model(Protocol):
     def __init__(self, config: Any, seed: int, dtype: str = "float32") -> None: ...
 
     def get_params(self) -> Params:
-        """Every parameter and state variable (e.g. batch-norm moving statistics), canonical layout."""
+        """Every parameter and state variable (e.g. batch-norm moving statistics), canonical layout.
+        Implementations inherit this from `harness.adapters.AdaptedModel`."""
 
     def set_params(self, params: Params) -> None:
-        """Exact keys and shapes, else `harness.params.check_params` raises naming each bad key."""
+        """Exact keys and shapes, else a ParamsError naming each bad key (`harness.adapters`)."""
 
     def forward(self, batch: Batch, training: bool = False) -> dict[str, np.ndarray]:
         """Named taps in computation order, ending with "output". Changes no state.

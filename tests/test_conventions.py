@@ -49,3 +49,17 @@ def test_momentum_buffer_rescale_keeps_the_carried_over_step():
     # equal lr_old * v.
     v, old, new = 0.37, 0.1, 0.02
     assert math.isclose(new * v * conventions.torch_momentum_buffer_rescale(old, new), old * v)
+
+
+def test_set_torch_sgd_lr_rescales_momentum_buffers_only_when_the_rate_changes(torch):
+    from harness.conventions import set_torch_sgd_lr
+
+    w = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    w.grad = torch.full((2,), 2.0, dtype=torch.float64)
+    opt.step()  # buffer v = g = 2
+    set_torch_sgd_lr(opt, 0.1)
+    assert opt.state[w]["momentum_buffer"].tolist() == [2.0, 2.0]
+    set_torch_sgd_lr(opt, 0.05)  # lr halves: v doubles, so lr * v (Eq. 9's m) carries over unchanged
+    assert opt.param_groups[0]["lr"] == 0.05
+    assert opt.state[w]["momentum_buffer"].tolist() == [4.0, 4.0]

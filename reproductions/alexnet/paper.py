@@ -4,7 +4,7 @@
 Networks (one class in torch_impl.py and tf_impl.py, built from a config of conv specs):
 - the paper's AlexNet (section 3.5, Fig. 2) at 224x224: conv1 96x11x11/4, LRN, max-pool 3/2; conv2 256x5x5
   in two groups, LRN, pool; conv3 384x3x3; conv4 384x3x3 and conv5 256x3x3 in two groups, pool; fc 4096,
-  4096 (dropout 0.5), 1000; ReLU everywhere; 60,965,224 parameters (checked in tests/test_cnn_param_counts.py);
+  4096 (dropout 0.5), 1000; ReLU everywhere; 60,965,224 parameters (checked in test_alexnet.py);
 - a reduced AlexNet for 32x32 CIFAR-10 images with every one of those parts (grouping, LRN, overlapping
   pooling, dropout), at about 1/10 of the channels;
 - the small "four-layer" CNN of Fig. 1 (three conv layers and a softmax layer), with ReLU or tanh units.
@@ -23,8 +23,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import data
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper, Ratio
+from harness.training import check_finite, epoch_minibatches
+
+# Canonical parameter names: conv1..conv5 and the fc layers by name; both frameworks keep them in dicts
+# `convs` and `fcs` keyed by those names.
+PARAM_RENAME = ((r"^(convs|fcs)/", ""),)
 
 CITATION = ("A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep Convolutional Neural "
             "Networks. Advances in Neural Information Processing Systems 25 (NIPS 2012), 1097-1105.")
@@ -171,13 +175,10 @@ def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
     steps = len(xtr) // batch_size
     curve = []
     for epoch in range(epochs):
-        order = rng.permutation(len(xtr))
         errors = []
-        for i in range(steps):
-            idx = order[i * batch_size:(i + 1) * batch_size]
+        for i, idx in enumerate(epoch_minibatches(rng, len(xtr), batch_size)):
             out = model.train_step({"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)})
-            if not math.isfinite(out["loss"]):
-                raise TrainingDivergedError(f"alexnet {tag}: loss {out['loss']} at epoch {epoch + 1} step {i + 1}")
+            check_finite(out, f"alexnet {tag}, epoch {epoch + 1} step {i + 1}")
             errors.append(out["error"])
         ctx.progress(steps)
         curve.append(100 * float(np.mean(errors)))

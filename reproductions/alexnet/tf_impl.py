@@ -26,8 +26,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
-from harness.params import check_params
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 ACTIVATIONS = {"relu": tf.nn.relu, "tanh": tf.math.tanh}
@@ -88,9 +90,9 @@ class AlexNet(keras.Model):
         self.act = ACTIVATIONS[c.activation]
         self.convs, self.lrns = {}, {}
         for i, s in enumerate(c.convs, start=1):
-            self.convs[i] = Conv(s, c, dtype, f"conv{i}")
+            self.convs[f"conv{i}"] = Conv(s, c, dtype, f"conv{i}")
             if s.lrn and c.use_lrn:
-                self.lrns[i] = LocalResponseNorm(c.lrn_n, c.lrn_k, c.lrn_alpha, c.lrn_beta, dtype, f"lrn{i}")
+                self.lrns[f"lrn{i}"] = LocalResponseNorm(c.lrn_n, c.lrn_k, c.lrn_alpha, c.lrn_beta, dtype, f"lrn{i}")
         self.pool = keras.layers.MaxPooling2D(c.pool_size, strides=c.pool_stride, padding="valid", dtype=dtype)
         self.flatten = keras.layers.Flatten(data_format="channels_last", dtype=dtype)
         self.fcs = {}
@@ -109,9 +111,9 @@ class AlexNet(keras.Model):
     def call(self, x, masks=None):
         c, taps = self.c, {}
         for i, s in enumerate(c.convs, start=1):
-            x = taps[f"conv{i}"] = self.act(self.convs[i](x))
-            if i in self.lrns:
-                x = taps[f"lrn{i}"] = self.lrns[i](x)
+            x = taps[f"conv{i}"] = self.act(self.convs[f"conv{i}"](x))
+            if f"lrn{i}" in self.lrns:
+                x = taps[f"lrn{i}"] = self.lrns[f"lrn{i}"](x)
             if s.pool:
                 x = taps[f"pool{i}"] = self.pool(x)
         x = self.flatten(x)  # NHWC order: (h, w, c)
@@ -129,40 +131,24 @@ def cross_entropy(logits, y):
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = config
         self.dtype = dtype
         self.net = AlexNet(config, dtype)
         self.net(np.zeros((1, config.image_size, config.image_size, config.in_channels), dtype))
-        self._vars = {}
-        for i in range(1, len(config.convs) + 1):
-            self._vars[f"conv{i}/kernel"], self._vars[f"conv{i}/bias"] = (self.net.convs[i].kernel,
-                                                                           self.net.convs[i].bias)
-        for name in config.fc_names:
-            fc = self.net.fcs[name]
-            self._vars[f"{name}/kernel"], self._vars[f"{name}/bias"] = fc.kernel, fc.bias
+        self.params = KerasParams(self.net, "alexnet tf Model", rename=PARAM_RENAME)
         self.steps = 0
         self.lr = config.lr_at(0)
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(config.momentum, dtype),
                                             nesterov=False, weight_decay=None)
         self.opt.build(variables)
-        self.wd = tf.constant(config.weight_decay, dtype=dtype)
+        self._wd = tf.constant(config.weight_decay, dtype=dtype)
         self._step = tf.function(self._train_step, autograph=False)
         self._logits = tf.function(lambda x: self.net(x)["output"], reduce_retracing=True, autograph=False)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "alexnet tf Model")
-        for k, v in self._vars.items():
-            v.assign(np.asarray(params[k], dtype=self.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -181,19 +167,19 @@ class Model:
         return {k: v.numpy() for k, v in self.net(self._x(batch), self._masks(batch) if training else None).items()}
 
     def grads(self, batch):
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss = cross_entropy(self.net(self._x(batch), self._masks(batch))["output"], self._y(batch))
         g = tape.gradient(loss, variables)
-        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+        return float(loss), self.params.name_grads(g)
 
     def _train_step(self, x, y, masks):
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             logits = self.net(x, masks)["output"]
             loss = cross_entropy(logits, y)
         grads = tape.gradient(loss, variables)
-        grads = [g + self.wd * v for g, v in zip(grads, variables, strict=True)]  # coupled weight decay
+        grads = [g + self._wd * v for g, v in zip(grads, variables, strict=True)]  # coupled weight decay
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         return loss, tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) != y, tf.float64))
 

@@ -33,8 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import layout
-from harness.conventions import torch_momentum_buffer_rescale
-from harness.params import check_params
+from harness.adapters import DENSE, AdaptedModel, Layout, TorchParams, then
+from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
@@ -108,53 +110,22 @@ def cross_entropy(logits, y):
     return F.cross_entropy(logits, y, reduction="mean", label_smoothing=0.0)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = config
         self.dtype = getattr(torch, dtype)
         self.net = AlexNet(config).to(self.dtype)
         init_weights(self.net, config)
-        self.params = {}
-        for i in range(1, len(config.convs) + 1):
-            conv = self.net.convs[f"conv{i}"]
-            self.params[f"conv{i}/kernel"], self.params[f"conv{i}/bias"] = conv.weight, conv.bias
-        for name in config.fc_names:
-            fc = self.net.fcs[name]
-            self.params[f"{name}/kernel"], self.params[f"{name}/bias"] = fc.weight, fc.bias
-        self.first_fc = f"{config.fc_names[0]}/kernel"
+        # The one exception to the layer-kind layouts: the first fc layer's rows follow torch's NCHW flatten.
+        flat = config.flat_shape
+        rows = Layout(lambda k: FLATTEN_FROM_TORCH(k, *flat), lambda k: FLATTEN_TO_TORCH(k, *flat))
+        self.params = TorchParams(self.net, "alexnet torch Model", rename=PARAM_RENAME,
+                                  layouts={f"{config.fc_names[0]}/kernel": then(DENSE, rows)})
         self.steps = 0
         self.lr = config.lr_at(0)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=config.momentum, dampening=0.0,
                                    nesterov=False, weight_decay=config.weight_decay, maximize=False)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def _to_canonical(self, name, a):
-        if a.ndim == 4:
-            return layout.conv_from_torch(a)
-        if a.ndim == 2:
-            k = layout.dense_from_torch(a)
-            return FLATTEN_FROM_TORCH(k, *self.config.flat_shape) if name == self.first_fc else k
-        return a.copy()
-
-    def _from_canonical(self, name, a):
-        if a.ndim == 4:
-            return layout.conv_to_torch(a)
-        if a.ndim == 2:
-            if name == self.first_fc:
-                a = FLATTEN_TO_TORCH(a, *self.config.flat_shape)
-            return layout.dense_to_torch(a)
-        return a
-
-    def get_params(self):
-        return {k: self._to_canonical(k, p.detach().numpy()) for k, p in self.params.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "alexnet torch Model")
-        with torch.no_grad():
-            for k, p in self.params.items():
-                p.copy_(torch.from_numpy(self._from_canonical(k, np.asarray(params[k]))).to(p.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -178,20 +149,12 @@ class Model:
         self.net.zero_grad(set_to_none=True)
         loss = cross_entropy(self.net(self._x(batch), self._masks(batch))["output"], self._y(batch))
         loss.backward()
-        grads = {k: self._to_canonical(k, p.grad.numpy()) for k, p in self.params.items()}
+        grads = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), grads
 
-    def _set_lr(self, lr):
-        if lr == self.lr:
-            return
-        scale = MOMENTUM_BUFFER_RESCALE(self.lr, lr)
-        for group in self.opt.param_groups:
-            for p in group["params"]:
-                buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    buf.mul_(scale)
-            group["lr"] = lr
+    def _set_lr(self, lr: float) -> None:
+        set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)  # keep lr * v equal to the paper's m
         self.lr = lr
 
     def train_step(self, batch):

@@ -17,10 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import TrainingDivergedError
+from harness.adapters import DENSE, SAME, Layout
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from . import tasks
+
+# Canonical parameter names are the module paths, except Keras reserves `output` as a Model attribute: both
+# frameworks name the output layer `output_layer`, and its parameters are `output/kernel`, `output/bias`.
+PARAM_RENAME = ((r"^output_layer/", "output/"),)
+
+# The porting bug of the mutation below: read untransposed, written back transposed (square here, 12 x 12).
+ONE_WAY_SAME = Layout(SAME.to_canonical, DENSE.from_canonical)
 
 Schedule = tuple[tuple[int, float, float], ...]  # (first sweep, epsilon, alpha) per phase of Eq. 9
 
@@ -96,12 +104,6 @@ def mirror_pattern(kernel: np.ndarray) -> tuple[bool, float, float]:
     return bool(ok), float(np.mean(mids)), float(np.mean(bigs))
 
 
-def _check_finite(loss: float, task: str, sweep: int) -> None:
-    if not math.isfinite(loss):
-        raise TrainingDivergedError(f"backprop {task}: loss {loss} at sweep {sweep}; lower epsilon or check "
-                                    "the config")
-
-
 def run_symmetry(ctx, config: SymmetryConfig) -> dict[str, float]:
     """Train on all 64 patterns, one update per sweep, until every output is within 0.5 of its target."""
     batch = tasks.symmetry_patterns("float32")
@@ -109,7 +111,7 @@ def run_symmetry(ctx, config: SymmetryConfig) -> dict[str, float]:
     sweeps, best, reported = math.nan, 0.0, 0
     for sweep in range(config.max_sweeps):
         out = model.train_step(batch)  # its metrics are measured before this update: `sweep` updates done
-        _check_finite(out["loss"], config.task, sweep + 1)
+        check_finite(out, f"backprop {config.task}, sweep {sweep + 1}")
         best = max(best, out["accuracy"])
         if out["max_abs_error"] < 0.5:
             sweeps = float(sweep)
@@ -155,7 +157,7 @@ def run_family_trees(ctx, config: FamilyTreesConfig) -> dict[str, float]:
     train, test = family_split(ctx.seed, config)
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
     for sweep in range(1, config.sweeps + 1):
-        _check_finite(model.train_step(train)["loss"], config.task, sweep)
+        check_finite(model.train_step(train), f"backprop {config.task}, sweep {sweep}")
         if sweep % 100 == 0:
             ctx.progress(100)
     ctx.progress(config.sweeps % 100)
@@ -188,8 +190,14 @@ FAMILY = FamilyTreesConfig()
 SYMMETRY = SymmetryConfig()
 NO_HIDDEN = SymmetryConfig(n_hidden=0, max_sweeps=1000)
 
-SYMMETRY_SETTING = "the paper's exact setting: all 64 patterns, summed error, one update per sweep, " \
-                   "epsilon 0.1, alpha 0.9, U[-0.3,0.3]; budget {} sweeps"
+def _symmetry_setting(c: SymmetryConfig) -> str:
+    """The symmetry runs' setting in words, from the config (Fig. 1 caption: the paper's own values)."""
+    (_, eps, alpha), = c.schedule
+    return (f"the paper's exact setting: all {2 ** c.n_inputs} patterns, summed error, one update per sweep, "
+            f"epsilon {eps:g}, alpha {alpha:g}, U[-{c.init_range:g},{c.init_range:g}]; budget {{}} sweeps")
+
+
+SYMMETRY_SETTING = _symmetry_setting(SYMMETRY)
 
 
 def _symmetry_claims(budget: int):
@@ -226,8 +234,15 @@ def _symmetry_claims(budget: int):
     )
 
 
-FAMILY_SETTING = "the paper's setting: 100 of 104 examples (4 held out per seed), 1500 sweeps, " \
-                 "epsilon/alpha 0.005/0.5 then 0.01/0.9 after 20 sweeps, decay 0.2%, margins 0.2/0.8"
+def _family_setting(c: FamilyTreesConfig) -> str:
+    """The family-trees runs' setting in words, from the config (p. 535: the paper's own values)."""
+    (_, eps1, alpha1), (switch, eps2, alpha2) = c.schedule
+    return (f"the paper's setting: {104 - c.held_out} of 104 examples ({c.held_out} held out per seed), "
+            f"{c.sweeps} sweeps, epsilon/alpha {eps1:g}/{alpha1:g} then {eps2:g}/{alpha2:g} after {switch - 1} "
+            f"sweeps, decay {100 * c.weight_decay:g}%, margins {c.margin[0]:g}/{c.margin[1]:g}")
+
+
+FAMILY_SETTING = _family_setting(FAMILY)
 
 FAMILY_CLAIMS = (
     Band(id="family-generalizes", experiment="family_trees", metric="heldout_at_least_2", statistic="mean",
@@ -288,9 +303,10 @@ PAPER = Paper(
                  replacement=lambda m: m.tf.math.tanh, case="symmetry", first_divergence="hidden"),
         Mutation(name="mean-instead-of-summed-error", framework="tf", attribute="REDUCE_CASES",
                  replacement=lambda m: m.tf.reduce_mean, case="symmetry", first_divergence="loss"),
-        Mutation(name="central-kernel-not-transposed", framework="torch", attribute="from_torch_layout",
-                 replacement=lambda m: (lambda name, a, convert=m.from_torch_layout:
-                                        np.array(a) if name == "central/kernel" else convert(name, a)),
+        # A wrong layout exception: the adapter is told the central kernel is already canonical.
+        Mutation(name="central-kernel-not-transposed", framework="torch", attribute="TorchParams",
+                 replacement=lambda m: (lambda *a, adapter=m.TorchParams, **k:
+                                        adapter(*a, **k, layouts={"central/kernel": ONE_WAY_SAME})),
                  case="family-trees", first_divergence="central"),
         Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
                  replacement=lambda m: (lambda old, new: 1.0), case="family-trees",

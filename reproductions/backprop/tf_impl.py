@@ -17,8 +17,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
-from harness.params import check_params
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 LOGISTIC = tf.math.sigmoid
@@ -52,7 +54,6 @@ class SymmetryNet(keras.Model):
         super().__init__(dtype=dtype)
         self.hidden = _dense(c.n_hidden, c, dtype, "hidden") if c.n_hidden else None
         self.output_layer = _dense(1, c, dtype, "output")
-        self.layer_names = (["hidden"] if c.n_hidden else []) + ["output"]
 
     def call(self, batch):
         x, taps = batch["x"], {}
@@ -60,9 +61,6 @@ class SymmetryNet(keras.Model):
             x = taps["hidden"] = self.hidden(x)
         taps["output"] = self.output_layer(x)
         return taps
-
-    def dense_layers(self):
-        return dict(zip(self.layer_names, [l for l in (self.hidden, self.output_layer) if l], strict=True))
 
 
 class FamilyTreesNet(keras.Model):
@@ -86,10 +84,6 @@ class FamilyTreesNet(keras.Model):
         taps["output"] = self.output_layer(taps["output_encoding"])
         return taps
 
-    def dense_layers(self):
-        return {"person_encoding": self.person_encoding, "relation_encoding": self.relation_encoding,
-                "central": self.central, "output_encoding": self.output_encoding, "output": self.output_layer}
-
 
 def summed_squared_error(output, target, margin):
     """Eq. 3, with the family-trees margin (off, on): zero error where the unit is already close enough."""
@@ -107,7 +101,7 @@ def _fit(output, target):
     return tf.reduce_max(err), tf.reduce_mean(tf.cast(tf.reduce_all(err < 0.5, axis=1), tf.float64))
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = config
@@ -119,15 +113,12 @@ class Model:
             self.net = FamilyTreesNet(config, dtype)
             self.net({"person": np.zeros((1, config.n_people), dtype),
                       "relation": np.zeros((1, config.n_relations), dtype)})
-        self._vars = {}
-        for name, layer in self.net.dense_layers().items():
-            self._vars[f"{name}/kernel"] = layer.kernel
-            self._vars[f"{name}/bias"] = layer.bias
-        self.lr, self.momentum = config.phase(1)
+        self.params = KerasParams(self.net, "backprop tf Model", rename=PARAM_RENAME)
+        self._lr, self._momentum = config.phase(1)
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
-            self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(self.momentum, dtype),
+            self.opt = keras.optimizers.SGD(learning_rate=self._lr, momentum=keras_scalar(self._momentum, dtype),
                                             nesterov=False, weight_decay=None)
-        self.opt.build(list(self._vars.values()))  # its variables exist before tracing: one trace, not two
+        self.opt.build(self.params.trainable())  # its variables exist before tracing: one trace, not two
         # Positional tensors with a fixed signature: no retracing, and far less per-call dispatch than a dict.
         self._keys = ("x", "target") if config.task == "symmetry" else ("person", "relation", "target")
         self._signature = [tf.TensorSpec([None, n], dtype) for n in self._widths(config)]
@@ -147,16 +138,6 @@ class Model:
                            input_signature=self._signature)
         return step.get_concrete_function()
 
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "backprop tf Model")
-        for k, v in self._vars.items():
-            v.assign(np.asarray(params[k], dtype=self.dtype))
-
     # --- computation --------------------------------------------------------------------------------------
 
     def _tensors(self, batch):
@@ -173,11 +154,10 @@ class Model:
         batch = self._tensors(batch)
         with tf.GradientTape() as tape:
             loss, _ = self._loss(batch)
-        g = tape.gradient(loss, list(self._vars.values()))
-        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+        return float(loss), self.params.name_grads(tape.gradient(loss, self.params.trainable()))
 
     def _train_step(self, batch):
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss, output = self._loss(batch)
         self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
@@ -185,13 +165,13 @@ class Model:
         return (loss, *_fit(output, batch["target"]))
 
     def _set_phase(self, lr: float, momentum: float) -> None:
-        if lr != self.lr:
+        if lr != self._lr:
             self.opt.learning_rate = lr  # a variable: assigned, no retracing
-            self.lr = lr
-        if momentum != self.momentum:
+            self._lr = lr
+        if momentum != self._momentum:
             # Keras reads `momentum` as a Python number while tracing: retrace for the new value.
             self.opt.momentum = keras_scalar(momentum, self.dtype)
-            self.momentum = momentum
+            self._momentum = momentum
             self._step = self._compile()
 
     def train_step(self, batch):

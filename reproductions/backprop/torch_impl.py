@@ -14,12 +14,13 @@ after sweep 20) the buffer is rescaled by old/new epsilon (harness.conventions).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from harness import conventions, layout
-from harness.params import check_params
+from harness import conventions
+from harness.adapters import AdaptedModel, TorchParams
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 LOGISTIC = torch.sigmoid
@@ -35,28 +36,19 @@ def decay_weights(module: nn.Module, rate: float) -> None:
                 p.mul_(1.0 - rate)
 
 
-def from_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
-    """torch Linear.weight (out, in) -> canonical kernel (in, out); biases unchanged."""
-    return layout.dense_from_torch(array) if name.endswith("/kernel") else np.array(array, copy=True)
-
-
-def to_torch_layout(name: str, array: np.ndarray) -> np.ndarray:
-    return layout.dense_to_torch(array) if name.endswith("/kernel") else np.array(array, copy=True)
-
-
 class SymmetryNet(nn.Module):
     """Fig. 1: 6 inputs -> n_hidden logistic units -> 1 logistic output (n_hidden=0: no hidden layer)."""
 
     def __init__(self, c):
         super().__init__()
         self.hidden = nn.Linear(c.n_inputs, c.n_hidden, bias=True) if c.n_hidden else None
-        self.output = nn.Linear(c.n_hidden or c.n_inputs, 1, bias=True)
+        self.output_layer = nn.Linear(c.n_hidden or c.n_inputs, 1, bias=True)
 
     def forward(self, batch):
         x, taps = batch["x"], {}
         if self.hidden is not None:
             x = taps["hidden"] = LOGISTIC(self.hidden(x))
-        taps["output"] = LOGISTIC(self.output(x))
+        taps["output"] = LOGISTIC(self.output_layer(x))
         return taps
 
 
@@ -70,7 +62,7 @@ class FamilyTreesNet(nn.Module):
         self.relation_encoding = nn.Linear(c.n_relations, c.n_encoding)
         self.central = nn.Linear(2 * c.n_encoding, c.n_central)
         self.output_encoding = nn.Linear(c.n_central, c.n_encoding)
-        self.output = nn.Linear(c.n_encoding, c.n_people)
+        self.output_layer = nn.Linear(c.n_encoding, c.n_people)
 
     def forward(self, batch):
         taps = {"person_encoding": LOGISTIC(self.person_encoding(batch["person"])),
@@ -78,7 +70,7 @@ class FamilyTreesNet(nn.Module):
         both = torch.cat([taps["person_encoding"], taps["relation_encoding"]], dim=1)
         taps["central"] = LOGISTIC(self.central(both))
         taps["output_encoding"] = LOGISTIC(self.output_encoding(taps["central"]))
-        taps["output"] = LOGISTIC(self.output(taps["output_encoding"]))
+        taps["output"] = LOGISTIC(self.output_layer(taps["output_encoding"]))
         return taps
 
 
@@ -92,7 +84,7 @@ def summed_squared_error(output, target, margin):
     return 0.5 * REDUCE_CASES(err2)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = config
@@ -106,22 +98,7 @@ class Model:
         self.opt = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=momentum, dampening=0.0,
                                    nesterov=False, weight_decay=0.0, maximize=False)
         self.sweeps = 0
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def _torch_params(self) -> dict[str, torch.nn.Parameter]:
-        return {f"{name}/{'kernel' if kind == 'weight' else 'bias'}": p
-                for name, module in self.net.named_children() if module is not None
-                for kind, p in module.named_parameters()}
-
-    def get_params(self):
-        return {k: from_torch_layout(k, p.detach().numpy()) for k, p in self._torch_params().items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "backprop torch Model")
-        with torch.no_grad():
-            for k, p in self._torch_params().items():
-                p.copy_(torch.from_numpy(to_torch_layout(k, np.asarray(params[k]))).to(p.dtype))
+        self.params = TorchParams(self.net, "backprop torch Model", rename=PARAM_RENAME)
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -147,19 +124,14 @@ class Model:
         self.net.zero_grad(set_to_none=True)
         loss, _, _ = self._loss(batch)
         loss.backward()
-        grads = {k: from_torch_layout(k, p.grad.numpy()) for k, p in self._torch_params().items()}
+        grads = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), grads
 
     def _set_phase(self, lr: float, momentum: float) -> None:
+        conventions.set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)
         for group in self.opt.param_groups:
-            if group["lr"] != lr:
-                scale = MOMENTUM_BUFFER_RESCALE(group["lr"], lr)
-                for p in group["params"]:
-                    buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                    if buf is not None:
-                        buf.mul_(scale)
-            group["lr"], group["momentum"] = lr, momentum
+            group["momentum"] = momentum
 
     def train_step(self, batch):
         """One sweep: the gradient of E over the whole batch, one Eq. 9 update, then the weight decay.

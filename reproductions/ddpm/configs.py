@@ -8,6 +8,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+# Canonical parameter names are the module paths; torch's ModuleDict keys cannot hold "/", so the U-Net's
+# block names ("down0/res0") are stored there with "__".
+PARAM_RENAME = ((r"__", "/"),)
+
+
 
 @dataclass(frozen=True)
 class DDPMConfig:

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from . import metrics
 from .configs import DDPMConfig, mask_shapes, scaled, schedule_numpy, unet_plan
@@ -48,10 +48,6 @@ def chain_noise(rng: np.random.Generator, c: DDPMConfig, n: int, dtype: str) -> 
 
 # --- experiments --------------------------------------------------------------------------------------------
 
-
-def _check(loss: float, what: str, step: int) -> None:
-    if not math.isfinite(loss):
-        raise TrainingDivergedError(f"ddpm {what}: loss {loss} at step {step}")
 
 
 def _sample(model, rng, c: DDPMConfig, n: int, chunk: int = 1000) -> np.ndarray:
@@ -93,7 +89,8 @@ def run_moons(ctx, c: DDPMConfig) -> dict[str, float]:
     rng = np.random.default_rng(ctx.seed)
     model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
     for step in range(1, c.steps + 1):
-        _check(model.train_step(train_batch(rng, c, metrics.moons(rng, c.batch), "float32"))["loss"], "moons", step)
+        check_finite(model.train_step(train_batch(rng, c, metrics.moons(rng, c.batch), "float32")),
+                     f"ddpm moons, step {step}")
         if step % 100 == 0:
             ctx.progress(100)
     samples = _sample(model, rng, c, c.n_samples)
@@ -114,7 +111,7 @@ def run_digits(ctx, c: DDPMConfig) -> dict:
             order, pos = rng.permutation(len(train)), 0
         x0 = train[order[pos:pos + c.batch]]
         pos += c.batch
-        _check(model.train_step(train_batch(rng, c, x0, "float32"))["loss"], "digits", step)
+        check_finite(model.train_step(train_batch(rng, c, x0, "float32")), f"ddpm digits, step {step}")
         if step % 100 == 0:
             ctx.progress(100)
     samples = _sample(model, rng, c, c.n_samples)

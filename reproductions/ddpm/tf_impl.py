@@ -35,8 +35,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
-from harness.params import check_params
 
 from .configs import unet_plan
 
@@ -94,12 +94,6 @@ class GroupNorm(keras.layers.Layer):
         g = (g - mean) * tf.math.rsqrt(var + GN_EPS)
         return tf.reshape(g, shape) * self.gamma + self.beta
 
-    def named(self):
-        return {"gamma": self.gamma, "beta": self.beta}
-
-
-def _conv_vars(layer):
-    return {"kernel": layer.kernel, **({"bias": layer.bias} if layer.use_bias else {})}
 
 
 class ResBlock(keras.layers.Layer):
@@ -123,14 +117,6 @@ class ResBlock(keras.layers.Layer):
             x = self.nin_shortcut(x)
         return x + h
 
-    def named(self):
-        out = {}
-        for sub in ("norm1", "conv1", "temb_proj", "norm2", "conv2", "nin_shortcut"):
-            layer = getattr(self, sub)
-            if layer is not None:
-                items = layer.named() if isinstance(layer, GroupNorm) else _conv_vars(layer)
-                out.update({f"{sub}/{k}": v for k, v in items.items()})
-        return out
 
 
 class AttnBlock(keras.layers.Layer):
@@ -150,11 +136,6 @@ class AttnBlock(keras.layers.Layer):
         h = tf.reshape(tf.einsum("bij,bjc->bic", w, v), shape)
         return x + self.proj_out(h)
 
-    def named(self):
-        out = {f"norm/{k}": v for k, v in self.norm.named().items()}
-        for sub in ("q", "k", "v", "proj_out"):
-            out.update({f"{sub}/{k}": v for k, v in _conv_vars(getattr(self, sub)).items()})
-        return out
 
 
 class Downsample(keras.layers.Layer):
@@ -165,8 +146,6 @@ class Downsample(keras.layers.Layer):
     def call(self, x):
         return self.conv(tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]))  # one pixel bottom/right ('SAME')
 
-    def named(self):
-        return {f"conv/{k}": v for k, v in _conv_vars(self.conv).items()}
 
 
 class Upsample(keras.layers.Layer):
@@ -177,8 +156,6 @@ class Upsample(keras.layers.Layer):
     def call(self, x):
         return self.conv(tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2))  # nearest x2
 
-    def named(self):
-        return {f"conv/{k}": v for k, v in _conv_vars(self.conv).items()}
 
 
 class Out(keras.layers.Layer):
@@ -190,17 +167,13 @@ class Out(keras.layers.Layer):
     def call(self, x):
         return self.conv_out(swish(self.norm_out(x)))
 
-    def named(self):
-        return {**{f"norm_out/{k}": v for k, v in self.norm_out.named().items()},
-                **{f"conv_out/{k}": v for k, v in _conv_vars(self.conv_out).items()}}
 
 
 class UNet(keras.Model):
     def __init__(self, c, dtype):
         super().__init__(dtype=dtype, name="unet")
         self.c, self.plan = c, unet_plan(c)
-        self.dense0 = _dense(4 * c.ch, dtype, "dense0")
-        self.dense1 = _dense(4 * c.ch, dtype, "dense1")
+        self.temb = {"dense0": _dense(4 * c.ch, dtype, "dense0"), "dense1": _dense(4 * c.ch, dtype, "dense1")}
         self.blocks = {}
         for b in self.plan:
             label = b.name.replace("/", "_")
@@ -222,7 +195,7 @@ class UNet(keras.Model):
 
     def run(self, x, t, masks=None, taps=None):
         """x NHWC, t (B,) int -> the model output (eps or mu). `masks` by name; fills `taps` when given."""
-        temb = self.dense1(swish(self.dense0(timestep_embedding(t, self.c.ch, self.compute_dtype))))
+        temb = self.temb["dense1"](swish(self.temb["dense0"](timestep_embedding(t, self.c.ch, self.compute_dtype))))
         if taps is not None:
             taps["temb"] = temb
         hs, h = [], x
@@ -240,13 +213,6 @@ class UNet(keras.Model):
                 taps[b.name] = h
         return h
 
-    def named(self):
-        out = {f"temb/{n}/{k}": v for n in ("dense0", "dense1") for k, v in _conv_vars(getattr(self, n)).items()}
-        for b in self.plan:
-            layer = self.blocks[b.name]
-            items = _conv_vars(layer) if b.kind == "conv_in" else layer.named()
-            out.update({f"blocks/{b.name}/{k}": v for k, v in items.items()})
-        return out
 
 
 class MLP(keras.Model):
@@ -272,12 +238,6 @@ class MLP(keras.Model):
             taps["out"] = h
         return h
 
-    def named(self):
-        out = {}
-        for j, layer in enumerate(self.dense):
-            out.update({f"dense/{j}/{k}": v for k, v in _conv_vars(layer).items()})
-        out.update({f"out/{k}": v for k, v in _conv_vars(self.out).items()})
-        return out
 
 
 class Diffusion:
@@ -359,7 +319,7 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         return {"lr": self.lr, "warmup": self.warmup}
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = c = config
@@ -368,8 +328,8 @@ class Model:
         self.net = UNet(c, dtype) if self.image else MLP(c, dtype)
         self.net(np.zeros((1, *c.shape), dtype), np.zeros((1,), np.int64))
         self.diffusion = Diffusion(c, dtype)
-        self._vars = self.net.named()
-        self._var_list = list(self._vars.values())
+        self.params = KerasParams(self.net, "ddpm tf Model")
+        self._var_list = self.params.trainable()
         with keras_floatx(dtype):
             self.opt = keras.optimizers.Adam(
                 learning_rate=Warmup(c.lr, c.warmup) if c.warmup else c.lr, beta_1=keras_scalar(0.9, dtype),
@@ -379,16 +339,6 @@ class Model:
         self._step = tf.function(self._train_step, autograph=False)
         self._sample = tf.function(self._sample_graph, autograph=False)
         self._p_step_fn = tf.function(self._p_step, autograph=False)  # one trace: i is a tensor
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "ddpm tf Model")
-        for k, v in self._vars.items():
-            v.assign(np.asarray(params[k], dtype=self.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -435,7 +385,7 @@ class Model:
         with tf.GradientTape() as tape:
             loss = self._loss(b)
         g = tape.gradient(loss, self._var_list)
-        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+        return float(loss), self.params.name_grads(g)
 
     def _train_step(self, b):
         with tf.GradientTape() as tape:

@@ -39,9 +39,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import conventions, layout
-from harness.params import check_params
+from harness.adapters import AdaptedModel, TorchParams
 
-from .configs import unet_plan
+from .configs import PARAM_RENAME, unet_plan
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 GN_EPS = 1e-6
@@ -194,7 +194,10 @@ class UNet(nn.Module):
                 blocks[b.name] = Out(b.cin, b.cout, c, dtype)
         self.blocks = nn.ModuleDict({k.replace("/", "__"): v for k, v in blocks.items()})
 
-    def forward(self, x, t, masks=None, taps=None):
+    def forward(self, x, t, masks=None):
+        return self.run(x, t, masks)
+
+    def run(self, x, t, masks=None, taps=None):
         """x NCHW, t (B,) int -> the model output (eps or mu), NCHW. `masks` by block name (NCHW)."""
         emb = timestep_embedding(t, self.c.ch, x.dtype)
         temb = self.temb["dense1"](swish(self.temb["dense0"](emb)))
@@ -226,7 +229,10 @@ class MLP(nn.Module):
         self.dense = nn.ModuleList(_dense(a, b, dtype) for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.out = _dense(widths[-1], c.shape[0], dtype)
 
-    def forward(self, x, t, masks=None, taps=None):
+    def forward(self, x, t, masks=None):
+        return self.run(x, t, masks)
+
+    def run(self, x, t, masks=None, taps=None):
         h = torch.cat([x, timestep_embedding(t, self.c.temb_dim, x.dtype)], dim=1)
         for j, layer in enumerate(self.dense):
             h = swish(layer(h))
@@ -298,7 +304,7 @@ def chain_taps(T: int) -> list[int]:
     return list(range(1, T + 1)) if T <= 20 else sorted({*range(T // 10, T + 1, T // 10), T})
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = c = config
@@ -308,42 +314,8 @@ class Model:
         self.diffusion = Diffusion(c, self.dtype)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.999), eps=c.adam_eps,
                                     weight_decay=0.0, amsgrad=False)
-        self.steps = 0
-        self._named = {self._canonical(n, p): p for n, p in self.net.named_parameters()}
-
-    @staticmethod
-    def _canonical(name: str, p) -> str:
-        path, leaf = name.rsplit(".", 1)
-        path = path.replace(".", "/").replace("__", "/")
-        if leaf == "weight":
-            leaf = "gamma" if p.dim() == 1 else "kernel"
-        elif leaf == "bias" and (path.endswith("norm1") or path.endswith("norm2") or path.endswith("norm")
-                                 or path.endswith("norm_out")):
-            leaf = "beta"
-        return f"{path}/{leaf}"
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _from_torch(a):
-        if a.ndim == 4:
-            return layout.conv_from_torch(a)
-        return layout.dense_from_torch(a) if a.ndim == 2 else a.copy()
-
-    @staticmethod
-    def _to_torch(a):
-        if a.ndim == 4:
-            return layout.conv_to_torch(a)
-        return layout.dense_to_torch(a) if a.ndim == 2 else np.array(a, copy=True)
-
-    def get_params(self):
-        return {k: self._from_torch(p.detach().numpy()) for k, p in self._named.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "ddpm torch Model")
-        with torch.no_grad():
-            for k, p in self._named.items():
-                p.copy_(torch.from_numpy(self._to_torch(np.asarray(params[k]))))
+        self._steps = 0
+        self.params = TorchParams(self.net, "ddpm torch Model", rename=PARAM_RENAME)
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -367,7 +339,7 @@ class Model:
         xt = self.diffusion.q_sample(x0, t, noise)
         if taps is not None:
             taps["x_t"] = xt
-        out = self.net(xt, t, self._masks(batch) if training else None, taps)
+        out = self.net.run(xt, t, self._masks(batch) if training else None, taps)
         return self.diffusion.loss(out, x0, xt, t, noise)
 
     def _chain(self, x, z, taps=None):
@@ -375,7 +347,7 @@ class Model:
         keep = set(chain_taps(T)) if taps is not None else set()
         for k, i in enumerate(reversed(range(T)), start=1):
             t = torch.full((x.shape[0],), i, dtype=torch.int64)
-            x = self.diffusion.p_step(self.net(x, t), x, t, z[i])
+            x = self.diffusion.p_step(self.net.run(x, t), x, t, z[i])
             if k in keep:
                 taps[f"chain/step{k}"] = x
         return x
@@ -398,16 +370,16 @@ class Model:
         self.net.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()
-        out = {k: self._from_torch(p.grad.numpy()) for k, p in self._named.items()}
+        out = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), out
 
     def train_step(self, batch):
         c = self.config
-        self.steps += 1
+        self._steps += 1
         for group in self.opt.param_groups:
-            group["lr"] = c.lr * min(self.steps / c.warmup, 1.0) if c.warmup else c.lr
-            group["eps"] = conventions.torch_adam_eps_matching_keras(c.adam_eps, 0.999, self.steps)
+            group["lr"] = c.lr * min(self._steps / c.warmup, 1.0) if c.warmup else c.lr
+            group["eps"] = conventions.torch_adam_eps_matching_keras(c.adam_eps, 0.999, self._steps)
         self.opt.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()

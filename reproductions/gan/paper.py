@@ -25,10 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from . import parzen
+
+# Canonical parameter names are the module paths (generator/..., discriminator/...), with each net's list of
+# hidden layers `hidden` named h0, h1, ... beside the output layer y.
+PARAM_RENAME = ((r"/hidden/(\d+)/", r"/h\1/"),)
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,7 @@ def batch_keys(c: GANConfig) -> tuple[str, ...]:
 
 
 def _check(out: dict, what: str, step: int) -> None:
-    for key in ("loss", "g_loss"):
-        if key in out and not math.isfinite(out[key]):
-            raise TrainingDivergedError(f"gan {what}: {key} {out[key]} at iteration {step}")
-
+    check_finite(out, f"gan {what}, iteration {step}", keys=("loss", "g_loss"))  # D's and G's losses
 
 def _sample(model, rng, c: GANConfig, n: int, dtype: str = "float32") -> np.ndarray:
     out = [model.generate({"z": rng.standard_normal((min(1000, n - i), c.z_dim)).astype(dtype)})

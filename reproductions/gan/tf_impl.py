@@ -23,8 +23,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
-from harness.params import check_params
+
+from .paper import PARAM_RENAME
 
 
 def softplus(x):
@@ -108,7 +110,7 @@ def _sgd(c, dtype):
                                     weight_decay=None)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = c = config
@@ -117,18 +119,12 @@ class Model:
         self.D = Discriminator(c, dtype)
         self.G(np.zeros((1, c.z_dim), dtype))
         self.D(np.zeros((1, c.x_dim), dtype))
-        self._vars = {}
-        for net_name, net in (("generator", self.G), ("discriminator", self.D)):
-            for j, layer in enumerate(net.hidden):
-                self._vars[f"{net_name}/h{j}/kernel"] = layer.kernel
-                self._vars[f"{net_name}/h{j}/bias"] = layer.bias
-            self._vars[f"{net_name}/y/kernel"] = net.y.kernel
-            self._vars[f"{net_name}/y/bias"] = net.y.bias
-        self.g_vars = [v for k, v in self._vars.items() if k.startswith("generator/")]
-        self.d_vars = [v for k, v in self._vars.items() if k.startswith("discriminator/")]
+        self.params = KerasParams({"generator": self.G, "discriminator": self.D}, "gan tf Model",
+                                  rename=PARAM_RENAME)
+        self._g_vars, self._d_vars = self.params.trainable("generator/"), self.params.trainable("discriminator/")
         self.opt_d, self.opt_g = _sgd(c, dtype), _sgd(c, dtype)
-        self.opt_d.build(self.d_vars)
-        self.opt_g.build(self.g_vars)
+        self.opt_d.build(self._d_vars)
+        self.opt_g.build(self._g_vars)
         self._n_masks = len(c.d_units) + 1
         self._keys = ("x", "z", "z_g", *(f"d_mask{j}" for j in range(self._n_masks)),
                       *(f"g_mask{j}" for j in range(self._n_masks)))
@@ -137,16 +133,6 @@ class Model:
         signature = [tf.TensorSpec([None] * ranks[k], dtype) for k in self._keys]
         self._step = tf.function(lambda *t: self._train_step(dict(zip(self._keys, t, strict=True))),
                                  input_signature=signature, autograph=False)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "gan tf Model")
-        for k, v in self._vars.items():
-            v.assign(np.asarray(params[k], dtype=self.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -189,12 +175,12 @@ class Model:
         b = self._tensors(batch)
         with tf.GradientTape() as tape:
             d_loss = self._d_loss(b, 0)
-        gd = tape.gradient(d_loss, self.d_vars)
+        gd = tape.gradient(d_loss, self._d_vars)
         with tf.GradientTape() as tape:
             g_loss = self._g_loss(b)
-        gg = tape.gradient(g_loss, self.g_vars)
-        by_var = {id(v): g for v, g in zip(self.d_vars + self.g_vars, gd + gg, strict=True)}
-        return float(d_loss), {k: by_var[id(v)].numpy() for k, v in self._vars.items()}
+        gg = tape.gradient(g_loss, self._g_vars)
+        by_var = {id(v): g for v, g in zip(self._d_vars + self._g_vars, gd + gg, strict=True)}
+        return float(d_loss), self.params.name_grads([by_var[id(v)] for v in self.params.trainable()])
 
     def _train_step(self, b):
         c = self.config
@@ -202,13 +188,13 @@ class Model:
         for i in range(c.k):
             with tf.GradientTape() as tape:
                 loss = self._d_loss(b, i)
-            self.opt_d.apply_gradients(zip(tape.gradient(loss, self.d_vars), self.d_vars, strict=True))
+            self.opt_d.apply_gradients(zip(tape.gradient(loss, self._d_vars), self._d_vars, strict=True))
             d_losses.append(loss)
         g_losses = []
         for _ in range(c.g_steps):
             with tf.GradientTape() as tape:
                 loss = self._g_loss(b)
-            self.opt_g.apply_gradients(zip(tape.gradient(loss, self.g_vars), self.g_vars, strict=True))
+            self.opt_g.apply_gradients(zip(tape.gradient(loss, self._g_vars), self._g_vars, strict=True))
             g_losses.append(loss)
         return tf.stack(d_losses), tf.stack(g_losses) if g_losses else tf.zeros([0], self.dtype)
 

@@ -24,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness import conventions, layout
-from harness.params import check_params
+from harness import conventions
+from harness.adapters import AdaptedModel, TorchParams
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 MOMENTUM_BUFFER_RESCALE = conventions.torch_momentum_buffer_rescale
@@ -66,7 +68,11 @@ class Generator(nn.Module):
         self.y = _uniform_linear(widths[-1], c.x_dim, c.g_irange, dtype)
         self.output_kind = c.g_output
 
-    def forward(self, z, taps=None):
+    def forward(self, z):
+        return self.run(z)
+
+    def run(self, z, taps=None):
+        """G(z); fills `taps` when given."""
         h = z
         for j, layer in enumerate(self.hidden):
             h = torch.relu(layer(h))
@@ -85,7 +91,10 @@ class Discriminator(nn.Module):
                                     for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.y = _uniform_linear(widths[-1], 1, c.d_irange, dtype)
 
-    def forward(self, x, masks=None, taps=None):
+    def forward(self, x, masks=None):
+        return self.run(x, masks)
+
+    def run(self, x, masks=None, taps=None):
         """The logit l(x); `masks` (one per layer input) applied when given (training)."""
         h = x
         for j, layer in enumerate(self.hidden):
@@ -99,7 +108,7 @@ class Discriminator(nn.Module):
         return self.y(h)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = c = config
@@ -110,26 +119,9 @@ class Model:
                                      nesterov=False, weight_decay=0.0)
         self.opt_g = torch.optim.SGD(self.G.parameters(), lr=c.lr, momentum=c.momentum, dampening=0.0,
                                      nesterov=False, weight_decay=0.0)
-        self.updates = {"D": 0, "G": 0}
-        self._named = {}
-        for net_name, net in (("generator", self.G), ("discriminator", self.D)):
-            layers = [(f"h{j}", m) for j, m in enumerate(net.hidden)] + [("y", net.y)]
-            for name, module in layers:
-                self._named[f"{net_name}/{name}/kernel"] = module.weight
-                self._named[f"{net_name}/{name}/bias"] = module.bias
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: (layout.dense_from_torch(p.detach().numpy()) if k.endswith("kernel")
-                    else p.detach().numpy().copy()) for k, p in self._named.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "gan torch Model")
-        with torch.no_grad():
-            for k, p in self._named.items():
-                a = np.asarray(params[k])
-                p.copy_(torch.from_numpy(layout.dense_to_torch(a) if k.endswith("kernel") else a.copy()))
+        self._updates = {"D": 0, "G": 0}
+        self.params = TorchParams({"generator": self.G, "discriminator": self.D}, "gan torch Model",
+                                  rename=PARAM_RENAME)
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -156,10 +148,10 @@ class Model:
         """Taps of G on the first D step's z, then of D on [x; G(z)] (m real rows, then m generated)."""
         taps = {}
         with torch.no_grad():
-            fake = self.G(self._t(batch["z"][0]), taps)
+            fake = self.G.run(self._t(batch["z"][0]), taps)
             taps["G/output"] = fake
             masks = self._masks(batch, "d_mask", 0) if training else None
-            logit = self.D(torch.cat([self._t(batch["x"][0]), fake]), masks, taps)
+            logit = self.D.run(torch.cat([self._t(batch["x"][0]), fake]), masks, taps)
             taps["D/logit"] = logit
             taps["output"] = torch.sigmoid(logit)
         return {k: v.numpy() for k, v in taps.items()}
@@ -167,29 +159,21 @@ class Model:
     def grads(self, batch):
         """The first D step's loss, with dL_D/d(D's parameters) and dL_G/d(G's parameters), both at the
         current parameters (Algorithm 1 would take the G step after the D steps)."""
-        for p in self._named.values():
+        for p in self.params.trainable():
             p.grad = None
         d_loss = self._d_loss(batch, 0)
         d_loss.backward()
         self._g_loss(batch).backward(inputs=list(self.G.parameters()))
-        out = {k: (layout.dense_from_torch(p.grad.numpy()) if k.endswith("kernel") else p.grad.numpy().copy())
-               for k, p in self._named.items()}
-        for p in self._named.values():
+        out = self.params.grads()
+        for p in self.params.trainable():
             p.grad = None
         return d_loss.item(), out
 
     def _lr_for_next_update(self, net: str, opt) -> None:
         """lr * (1 / lr_decay)^t for update t+1 (t updates so far); the momentum buffer rescaled to match."""
-        lr = self.config.lr * (1.0 / self.config.lr_decay) ** self.updates[net]  # as keras ExponentialDecay
-        self.updates[net] += 1
-        for group in opt.param_groups:
-            if group["lr"] != lr:
-                scale = MOMENTUM_BUFFER_RESCALE(group["lr"], lr)
-                for p in group["params"]:
-                    buf = opt.state.get(p, {}).get("momentum_buffer")
-                    if buf is not None:
-                        buf.mul_(scale)
-                group["lr"] = lr
+        lr = self.config.lr * (1.0 / self.config.lr_decay) ** self._updates[net]  # as keras ExponentialDecay
+        self._updates[net] += 1
+        conventions.set_torch_sgd_lr(opt, lr, MOMENTUM_BUFFER_RESCALE)
 
     def train_step(self, batch):
         """One iteration of Algorithm 1: k D updates, then g_steps G updates (the same z_g)."""

@@ -20,8 +20,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
-from harness.params import check_params
+
+from .paper import PARAM_RENAME
 
 # g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
 # (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
@@ -74,7 +76,7 @@ class Memory1997(keras.layers.Layer):
             b[self.nb + self.nc + j] = v
         self.bias.assign(b)
 
-    def per_cell(self, gate):
+    def _per_cell(self, gate):
         """A block's gate value for each of its cells: one gather (tf.repeat builds ~10 ops per call, which made
         tracing the unrolled time loop slow)."""
         return tf.gather(gate, self.cell_block, axis=-1)
@@ -102,8 +104,8 @@ class Memory1997(keras.layers.Layer):
         for t in range(T):
             i, g, o = self.gates(zx[:, t] + self.recur(r))
             mt = m[:, t, None]
-            s = s + mt * self.per_cell(i) * g
-            r = tf.where(mt > 0, self.source(i, self.per_cell(o) * h_squash(s), o), r)
+            s = s + mt * self._per_cell(i) * g
+            r = tf.where(mt > 0, self.source(i, self._per_cell(o) * h_squash(s), o), r)
             h = r[:, self.nb:self.nb + self.nc] if self.c.gate_feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
@@ -117,8 +119,8 @@ class Memory1997(keras.layers.Layer):
             rs = tf.stop_gradient(self.taps(x, m)[2])
             r_prev = tf.concat([tf.zeros_like(rs[:, :1]), rs[:, :-1]], axis=1)  # r(t-1), constants
             i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
-            s = tf.cumsum(m[..., None] * self.per_cell(i) * g, axis=1)  # the CEC
-            return self.per_cell(o) * h_squash(s)
+            s = tf.cumsum(m[..., None] * self._per_cell(i) * g, axis=1)  # the CEC
+            return self._per_cell(o) * h_squash(s)
         return self.taps(x, m)[1]  # full BPTT through the same loop
 
 
@@ -243,31 +245,13 @@ class Net(keras.Model):
         return self.head(hs, x)
 
 
-def _variables(net, c) -> dict:
-    if c.model == "lstm1997":
-        core = {"memory/kernel": net.memory.kernel, "memory/recurrent_kernel": net.memory.recurrent_kernel,
-                "memory/bias": net.memory.bias}
-    elif c.model == "modern":
-        cell = net.lstm.lstm.cell if c.cell_impl == "builtin_tf" else net.lstm
-        core = {"lstm/kernel": cell.kernel, "lstm/recurrent_kernel": cell.recurrent_kernel, "lstm/bias": cell.bias}
-    else:
-        core = {"rnn/kernel": net.rnn.kernel, "rnn/recurrent_kernel": net.rnn.recurrent_kernel,
-                "rnn/bias": net.rnn.bias}
-    core["output/kernel"] = net.output_layer.kernel
-    if c.output_bias:
-        core["output/bias"] = net.output_layer.bias
-    if c.shortcut:
-        core["shortcut/kernel"] = net.shortcut.kernel
-    return core
-
-
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = config
         self.dtype = dtype
         self.net = Net(config, seed, dtype)
-        self._vars = _variables(self.net, config)
+        self.params = KerasParams(self.net, "lstm tf Model", rename=PARAM_RENAME)
         with keras_floatx(dtype):
             if config.optimizer == "sgd":
                 self.opt = keras.optimizers.SGD(learning_rate=config.lr, momentum=keras_scalar(0.0, dtype),
@@ -281,28 +265,20 @@ class Model:
         self._taps = tf.function(self.net.taps, autograph=False)
         self._eval = tf.function(self._loss, autograph=False)
 
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "lstm tf Model")
-        for k, v in self._vars.items():
-            v.assign(params[k])
-
     def _loss(self, x, y, w, m):
         out = self.net.outputs(x, m)
         total = tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1))
         return total / tf.reduce_sum(w) if self.config.loss == "step_mean" else total
 
     def _grad_fn(self, x, y, w, m):
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss = self._loss(x, y, w, m)
         grads = tape.gradient(loss, variables)  # None for a weight that does not reach the loss (recurrent=False)
         return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)]
 
     def _train_step(self, x, y, w, m):
-        variables = list(self._vars.values())
+        variables = self.params.trainable()
         loss, grads = self._grad_fn(x, y, w, m)
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         return loss
@@ -316,7 +292,7 @@ class Model:
 
     def grads(self, batch):
         loss, g = self._grads(*self._args(batch))
-        return float(loss), {k: t.numpy() for k, t in zip(self._vars, g, strict=True)}
+        return float(loss), self.params.name_grads(g)
 
     def train_step(self, batch):
         return {"loss": float(self._train(*self._args(batch)))}

@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 from harness import conventions, layout
-from harness.params import check_params
+from harness.adapters import DENSE, AdaptedModel, Joint, TorchParams
+
+from .paper import PARAM_RENAME
 
 # g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
 # (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
@@ -110,7 +112,7 @@ class Memory1997(nn.Module):
         o = GATE(z[..., nb + nc:])
         return i, g, o
 
-    def step(self, zx, r, s, m):
+    def _step(self, zx, r, s, m):
         """One time step: zx = x(t) W + b precomputed, r = r(t-1), s = s_c(t-1), m (B, 1) mask."""
         i, g, o = self.gates(zx + self.recur(r))
         s_new = s + m * i.repeat_interleave(self.cs, dim=-1) * g
@@ -125,7 +127,7 @@ class Memory1997(nn.Module):
         r = torch.zeros(B, 2 * self.nb + self.nc if self.feedback else self.nc, dtype=x.dtype)
         taps, hs, rs = {}, [], []
         for t in range(T):
-            i, g, o, s, r = self.step(zx[:, t], r, s, m[:, t, None])
+            i, g, o, s, r = self._step(zx[:, t], r, s, m[:, t, None])
             h = r[:, self.nb:self.nb + self.nc] if self.feedback else r
             taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
                          f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
@@ -224,16 +226,16 @@ class Net(nn.Module):
             self.rnn = TanhRNN(c, dtype)
         else:
             raise ValueError(f"unknown model {c.model!r}")
-        self.output = nn.Linear(c.n_cells, c.n_out, bias=c.output_bias, dtype=dtype)
-        nn.init.uniform_(self.output.weight, -c.init_range, c.init_range)
+        self.output_layer = nn.Linear(c.n_cells, c.n_out, bias=c.output_bias, dtype=dtype)
+        nn.init.uniform_(self.output_layer.weight, -c.init_range, c.init_range)
         if c.output_bias:
-            nn.init.uniform_(self.output.bias, -c.init_range, c.init_range)
+            nn.init.uniform_(self.output_layer.bias, -c.init_range, c.init_range)
         if c.shortcut:
             self.shortcut = nn.Linear(c.n_in, c.n_out, bias=False, dtype=dtype)
             nn.init.uniform_(self.shortcut.weight, -c.init_range, c.init_range)
 
     def head(self, hs, x):
-        z = self.output(hs)
+        z = self.output_layer(hs)
         if self.c.shortcut:
             z = z + self.shortcut(x)
         return OUTPUT_ACTIVATION(z)
@@ -262,27 +264,27 @@ class Net(nn.Module):
         return self.head(hs, x)
 
 
-def _names(c):
-    """canonical name -> (torch parameter name, kind)."""
-    if c.model == "lstm1997":
-        names = {"memory/kernel": ("memory.weight_ih", "dense"), "memory/recurrent_kernel":
-                 ("memory.weight_hh", "dense"), "memory/bias": ("memory.bias", "vector")}
-    elif c.model == "modern":
-        p = "lstm.lstm." if c.cell_impl == "builtin_torch" else "lstm."
-        names = {"lstm/kernel": (p, "lstm_kernel"), "lstm/recurrent_kernel": (p, "lstm_recurrent"),
-                 "lstm/bias": (p, "lstm_bias")}
-    else:
-        names = {"rnn/kernel": ("rnn.weight_ih", "dense"), "rnn/recurrent_kernel": ("rnn.weight_hh", "dense"),
-                 "rnn/bias": ("rnn.bias", "vector")}
-    names["output/kernel"] = ("output.weight", "dense")
-    if c.output_bias:
-        names["output/bias"] = ("output.bias", "vector")
-    if c.shortcut:
-        names["shortcut/kernel"] = ("shortcut.weight", "dense")
-    return names
+def modern_lstm_joint(prefix: str) -> Joint:
+    """torch's four LSTM tensors -> the canonical kernel, recurrent kernel and one bias (harness.layout); the
+    gradient of the summed bias is either bias's gradient, never their sum."""
+    names = [prefix + k for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+
+    def to_canonical(a):
+        return {f"lstm/{k}": v for k, v in layout.lstm_from_torch(*(a[n] for n in names)).items()}
+
+    def from_canonical(p):
+        t = layout.lstm_to_torch(p["lstm/kernel"], p["lstm/recurrent_kernel"], p["lstm/bias"])
+        return dict(zip(names, (t["weight_ih"], t["weight_hh"], t["bias_ih"], t["bias_hh"]), strict=True))
+
+    def grads(g):
+        return {"lstm/kernel": layout.dense_from_torch(g[names[0]]),
+                "lstm/recurrent_kernel": layout.dense_from_torch(g[names[1]]),
+                "lstm/bias": canonical_bias_grad(g[names[2]], g[names[3]])}
+
+    return Joint(tuple(names), to_canonical, from_canonical, grads)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = config
@@ -291,6 +293,11 @@ class Model:
         if config.model == "modern":
             self._bias_hh().data.zero_()
             self._bias_hh().requires_grad_(TRAIN_BIAS_HH)
+        joints = [modern_lstm_joint("lstm/lstm/" if config.cell_impl == "builtin_torch" else "lstm/")
+                  ] if config.model == "modern" else []
+        # The hand-written cells keep torch's (out, in) storage: weight_ih, weight_hh are dense kernels.
+        self.params = TorchParams(self.net, "lstm torch Model", rename=PARAM_RENAME, joints=joints,
+                                  layouts={"*/kernel": DENSE, "*/recurrent_kernel": DENSE})
         params = [p for p in self.net.parameters() if p.requires_grad]
         if config.optimizer == "sgd":
             self.opt = torch.optim.SGD(params, lr=config.lr, momentum=0.0, dampening=0.0, nesterov=False,
@@ -298,60 +305,11 @@ class Model:
         else:
             self.opt = torch.optim.Adam(params, lr=config.lr, betas=(0.9, 0.999), eps=config.adam_epsilon,
                                         weight_decay=0.0, amsgrad=False)
-        self.steps = 0
-
-    def _state(self):
-        return dict(self.net.named_parameters())
+        self._steps = 0
 
     def _bias_hh(self):
-        return self._state()["lstm.lstm.bias_hh_l0" if self.config.cell_impl == "builtin_torch"
-                             else "lstm.bias_hh_l0"]
-
-    def _export(self, grads: bool):
-        state = self._state()
-
-        def val(name):
-            p = state[name]
-            t = p.grad if grads else p
-            if t is None:
-                return np.zeros(tuple(p.shape), dtype=np.dtype(str(p.dtype).removeprefix("torch.")))
-            return t.detach().numpy().copy()
-
-        out = {}
-        for key, (name, kind) in _names(self.config).items():
-            if kind == "dense":
-                out[key] = layout.dense_from_torch(val(name))
-            elif kind == "vector":
-                out[key] = val(name)
-            elif kind == "lstm_kernel":
-                out[key] = layout.dense_from_torch(val(name + "weight_ih_l0"))
-            elif kind == "lstm_recurrent":
-                out[key] = layout.dense_from_torch(val(name + "weight_hh_l0"))
-            elif grads:
-                out[key] = canonical_bias_grad(val(name + "bias_ih_l0"), val(name + "bias_hh_l0"))
-            else:
-                out[key] = layout.lstm_from_torch(val(name + "weight_ih_l0"), val(name + "weight_hh_l0"),
-                                                  val(name + "bias_ih_l0"), val(name + "bias_hh_l0"))["bias"]
-        return out
-
-    def get_params(self):
-        return self._export(grads=False)
-
-    def set_params(self, params):
-        check_params({k: v.shape for k, v in self.get_params().items()}, params, "lstm torch Model")
-        state = self._state()
-        with torch.no_grad():
-            for key, (name, kind) in _names(self.config).items():
-                if kind == "dense":
-                    state[name].copy_(torch.from_numpy(layout.dense_to_torch(params[key])))
-                elif kind == "vector":
-                    state[name].copy_(torch.from_numpy(np.asarray(params[key])))
-            if self.config.model == "modern":
-                p = "lstm.lstm." if self.config.cell_impl == "builtin_torch" else "lstm."
-                conv = layout.lstm_to_torch(params["lstm/kernel"], params["lstm/recurrent_kernel"],
-                                            params["lstm/bias"])
-                for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    state[p + k + "_l0"].copy_(torch.from_numpy(conv[k]))
+        return dict(self.net.named_parameters())["lstm.lstm.bias_hh_l0" if self.config.cell_impl == "builtin_torch"
+                                                 else "lstm.bias_hh_l0"]
 
     def _tensors(self, batch):
         return (torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"]), torch.from_numpy(batch["w"]),
@@ -372,15 +330,15 @@ class Model:
         self.net.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()
-        out = self._export(grads=True)
+        out = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), out
 
     def train_step(self, batch):
-        self.steps += 1
+        self._steps += 1
         if self.config.optimizer == "adam":
             for g in self.opt.param_groups:
-                g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self.steps)
+                g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self._steps)
         self.opt.zero_grad(set_to_none=True)
         loss = self._loss(batch)
         loss.backward()

@@ -14,14 +14,17 @@ plain-minus-residual gap growing with depth, and the ResNet-20 test error next t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from harness import data
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite, epoch_minibatches
+
+# Canonical parameter names: the module paths, with the stages' nested lists spelled stage1/block0 (1-based
+# stages as in Table 1, 0-based blocks).
+PARAM_RENAME = ((r"^stages/(\d+)/(\d+)/", lambda m: f"stage{int(m[1]) + 1}/block{m[2]}/"),)
 
 CITATION = ("K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition. CVPR 2016, "
             "770-778 (arXiv:1512.03385, 2015).")
@@ -137,12 +140,9 @@ def train_net(ctx, config: ResNetConfig, xtr, ytr, study: DepthStudy, tag: str):
     steps = len(xtr) // study.batch_size
     last = []
     for epoch in range(study.epochs):
-        order = rng.permutation(len(xtr))
-        for i in range(steps):
-            idx = order[i * study.batch_size:(i + 1) * study.batch_size]
+        for i, idx in enumerate(epoch_minibatches(rng, len(xtr), study.batch_size)):
             out = model.train_step({"x": xtr[idx], "y": ytr[idx]})
-            if not math.isfinite(out["loss"]):
-                raise TrainingDivergedError(f"resnet {tag}: loss {out['loss']} at epoch {epoch + 1} step {i + 1}")
+            check_finite(out, f"resnet {tag}, epoch {epoch + 1} step {i + 1}")
             if epoch == study.epochs - 1:
                 last.append(out["loss"])
         ctx.progress(steps)

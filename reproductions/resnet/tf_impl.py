@@ -27,9 +27,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
 from harness.layout import bn_momentum_torch_to_keras, unbiased_variance
-from harness.params import check_params
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 BN_EPS = 1e-5
@@ -98,12 +100,6 @@ class ConvBN(keras.layers.Layer):
     def call(self, x, training=False):
         return self.bn(self.conv(x), training=training)
 
-    def named_variables(self, prefix):
-        return {f"{prefix}/conv/kernel": self.conv.kernel, **bn_variables(self.bn, f"{prefix}/bn")}
-
-
-def bn_variables(bn: BatchNorm, prefix: str):
-    return {f"{prefix}/{v}": getattr(bn, v) for v in ("gamma", "beta", "moving_mean", "moving_variance")}
 
 
 def option_a_shortcut(x, cout, stride):
@@ -140,13 +136,6 @@ class BasicBlock(keras.layers.Layer):
                 out = out + option_a_shortcut(x, self.cout, self.stride)
         return ACTIVATION(out)
 
-    def named_variables(self, prefix):
-        out = {f"{prefix}/conv1/kernel": self.conv1.kernel, **bn_variables(self.bn1, f"{prefix}/bn1"),
-               f"{prefix}/conv2/kernel": self.conv2.kernel, **bn_variables(self.bn2, f"{prefix}/bn2")}
-        if self.shortcut is not None:
-            out.update(self.shortcut.named_variables(f"{prefix}/shortcut"))
-        return out
-
 
 class ResNet(keras.Model):
     def __init__(self, c, dtype):
@@ -182,14 +171,6 @@ class ResNet(keras.Model):
         taps["output"] = self.fc(pooled)
         return taps
 
-    def named_variables(self):
-        out = self.stem.named_variables("stem")
-        for s, blocks in enumerate(self.stages):
-            for b, block in enumerate(blocks):
-                out.update(block.named_variables(f"stage{s + 1}/block{b}"))
-        out.update({"fc/kernel": self.fc.kernel, "fc/bias": self.fc.bias})
-        return out
-
 
 class Collector:
     def __init__(self):
@@ -200,36 +181,25 @@ def cross_entropy(logits, y):
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = config
         self.dtype = dtype
         self.net = ResNet(config, dtype)
         self.net(np.zeros((2, config.image_size, config.image_size, config.in_channels), dtype))
-        self._vars = self.net.named_variables()
-        self._trainable = {k: v for k, v in self._vars.items() if v.trainable}
-        self._moving = [v for v in self._vars.values() if not v.trainable]
+        self.params = KerasParams(self.net, "resnet tf Model", rename=PARAM_RENAME)
+        self._moving = self.params.variables(trainable=False)
         self.steps = 0
         self.lr = config.lr_at(0)
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.SGD(learning_rate=self.lr, momentum=keras_scalar(config.momentum, dtype),
                                             nesterov=False, weight_decay=None)
-        self.wd = tf.constant(config.weight_decay, dtype=dtype)
-        self.opt.build(list(self._trainable.values()))  # slots now, so the step is traced once
+        self._wd = tf.constant(config.weight_decay, dtype=dtype)
+        self.opt.build(self.params.trainable())  # slots now, so the step is traced once
         self._step = tf.function(self._train_step, autograph=False)
         self._logits = tf.function(lambda x: self.net(x, training=False)["output"], reduce_retracing=True,
                                    autograph=False)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: v.numpy().copy() for k, v in self._vars.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self._vars.items()}, params, "resnet tf Model")
-        for k, v in self._vars.items():
-            v.assign(np.asarray(params[k], dtype=self.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -253,20 +223,20 @@ class Model:
     def grads(self, batch):
         x, y = self._inputs(batch)
         saved = self._keep()
-        variables = list(self._trainable.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             loss = cross_entropy(self.net(x, training=True)["output"], y)
         g = tape.gradient(loss, variables)
         self._restore(saved)
-        return float(loss), {k: t.numpy() for k, t in zip(self._trainable, g, strict=True)}
+        return float(loss), self.params.name_grads(g)
 
     def _train_step(self, x, y):
-        variables = list(self._trainable.values())
+        variables = self.params.trainable()
         with tf.GradientTape() as tape:
             logits = self.net(x, training=True)["output"]
             loss = cross_entropy(logits, y)
         grads = tape.gradient(loss, variables)
-        grads = [g + self.wd * v for g, v in zip(grads, variables, strict=True)]  # coupled L2 (see docstring)
+        grads = [g + self._wd * v for g, v in zip(grads, variables, strict=True)]  # coupled L2 (see docstring)
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         error = tf.reduce_mean(tf.cast(tf.argmax(logits, axis=1) != y, tf.float64))
         return loss, error

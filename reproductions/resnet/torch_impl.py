@@ -34,8 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import layout
-from harness.conventions import torch_momentum_buffer_rescale
-from harness.params import check_params
+from harness.adapters import AdaptedModel, TorchParams
+from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
+
+from .paper import PARAM_RENAME
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 BN_EPS = 1e-5
@@ -148,78 +150,23 @@ def init_weights(net: ResNet) -> None:
                 nn.init.uniform_(m.bias, -bound, bound)
 
 
-# --- canonical names ----------------------------------------------------------------------------------------
-
-_LEAF = {"weight": None, "bias": None, "running_mean": "moving_mean", "running_var": "moving_variance"}
-
-
-def canonical_name(torch_name: str, tensor: torch.Tensor, is_bn: bool) -> str:
-    parts = torch_name.split(".")
-    if parts[0] == "stages":
-        parts = [f"stage{int(parts[1]) + 1}", f"block{parts[2]}"] + parts[3:]
-    leaf = parts[-1]
-    if is_bn:
-        parts[-1] = {"weight": "gamma", "bias": "beta"}.get(leaf) or _LEAF[leaf]
-    else:
-        parts[-1] = "kernel" if leaf == "weight" else "bias"
-    return "/".join(parts)
-
-
-def to_canonical(name: str, array: np.ndarray) -> np.ndarray:
-    if name.endswith("kernel"):
-        return layout.conv_from_torch(array) if array.ndim == 4 else layout.dense_from_torch(array)
-    return array
-
-
-def from_canonical(name: str, array: np.ndarray) -> np.ndarray:
-    if name.endswith("kernel"):
-        return layout.conv_to_torch(array) if array.ndim == 4 else layout.dense_to_torch(array)
-    return array
-
-
-def named_state(net: nn.Module) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Canonical name -> tensor (parameters and BN running statistics), and the trainable names."""
-    state, trainable = {}, []
-    for mod_name, module in net.named_modules():
-        is_bn = isinstance(module, nn.BatchNorm2d)
-        for leaf, p in module.named_parameters(recurse=False):
-            name = canonical_name(f"{mod_name}.{leaf}", p, is_bn)
-            state[name] = p
-            trainable.append(name)
-        if is_bn:
-            for leaf in ("running_mean", "running_var"):
-                state[canonical_name(f"{mod_name}.{leaf}", None, True)] = getattr(module, leaf)
-    return state, trainable
-
-
 def cross_entropy(logits, y):
     return F.cross_entropy(logits, y, reduction="mean", label_smoothing=0.0)
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = config
         self.dtype = getattr(torch, dtype)
         self.net = ResNet(config).to(self.dtype)
         init_weights(self.net)
-        self.state, self.trainable = named_state(self.net)
-        self.bn_buffers = [t for k, t in self.state.items() if k not in self.trainable]
+        self.params = TorchParams(self.net, "resnet torch Model", rename=PARAM_RENAME)
+        self._bn_buffers = self.params.variables(trainable=False)
         self.steps = 0
         self.lr = config.lr_at(0)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=config.momentum, dampening=0.0,
                                    nesterov=False, weight_decay=config.weight_decay, maximize=False)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: to_canonical(k, t.detach().numpy().copy()) for k, t in self.state.items()}
-
-    def set_params(self, params):
-        check_params({k: tuple(v.shape) for k, v in self.get_params().items()}, params, "resnet torch Model")
-        with torch.no_grad():
-            for k, t in self.state.items():
-                t.copy_(torch.from_numpy(from_canonical(k, np.asarray(params[k]))).to(t.dtype))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -228,11 +175,11 @@ class Model:
         return x, torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
 
     def _keep_running_stats(self):
-        return [t.clone() for t in self.bn_buffers]
+        return [t.clone() for t in self._bn_buffers]
 
     def _restore_running_stats(self, saved):
         with torch.no_grad():
-            for t, s in zip(self.bn_buffers, saved, strict=True):
+            for t, s in zip(self._bn_buffers, saved, strict=True):
                 t.copy_(s)
 
     def forward(self, batch, training=False):
@@ -255,20 +202,12 @@ class Model:
         loss = cross_entropy(self.net(x)["output"], y)
         loss.backward()
         self._restore_running_stats(saved)
-        grads = {k: to_canonical(k, self.state[k].grad.numpy().copy()) for k in self.trainable}
+        grads = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), grads
 
     def _set_lr(self, lr: float) -> None:
-        if lr == self.lr:
-            return
-        scale = MOMENTUM_BUFFER_RESCALE(self.lr, lr)  # keep lr * v equal to the paper's m across the change
-        for group in self.opt.param_groups:
-            for p in group["params"]:
-                buf = self.opt.state.get(p, {}).get("momentum_buffer")
-                if buf is not None:
-                    buf.mul_(scale)
-            group["lr"] = lr
+        set_torch_sgd_lr(self.opt, lr, MOMENTUM_BUFFER_RESCALE)  # keep lr * v equal to the paper's m
         self.lr = lr
 
     def train_step(self, batch):

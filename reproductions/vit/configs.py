@@ -172,6 +172,19 @@ def param_shapes(c) -> dict[str, tuple[int, ...]]:
     return vit_param_shapes(c) if c.arch == "vit" else resnet_param_shapes(c)
 
 
+def param_rename(c) -> tuple[tuple[str, object], ...]:
+    """How both frameworks' module paths spell the canonical names of `param_shapes` (harness.adapters):
+    the encoder blocks (a list `blocks`) are block0, block1, ... (ViT) or the stage names of `resnet_blocks`;
+    the class token and position embedding are embedding/cls and embedding/pos; the MLP's two layers sit under
+    mlp/; torch's hand-written patch embedding stores a Conv2d-layout `weight`; the built-in attention layers
+    name their projections in_proj/out_proj (torch) or _query_dense ... _output_dense (Keras)."""
+    names = [f"block{i}" for i in range(c.depth)] if c.arch == "vit" else [n for n, *_ in resnet_blocks(c)]
+    return ((r"^blocks/(\d+)/", lambda m: f"{names[int(m[1])]}/"), (r"^(cls|pos)$", r"embedding/\1"),
+            (r"/(dense[12])/", r"/mlp/\1/"), (r"^patch_embed/weight$", "patch_embed/kernel"),
+            (r"/attn/mha/_(query|key|value)_dense/", r"/attn/\1/"),
+            (r"/attn/mha/(_output_dense|out_proj)/", "/attn/out/"))
+
+
 def param_count(c) -> int:
     return sum(math.prod(s) for s in param_shapes(c).values())
 

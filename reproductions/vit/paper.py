@@ -4,7 +4,7 @@ framework-free declaration.
 The model (Sec. 3.1, Eqs. 1-4; written by hand in torch_impl.py and tf_impl.py, layout in configs.py): patch
 embedding, [class] token, learned 1-D position embeddings, pre-LayerNorm encoder blocks of multi-head
 self-attention and a GELU MLP, the pre-training MLP head. Table 1's Base/Large/Huge configurations are in
-configs.py (their parameter counts are checked in tests/test_vit_param_counts.py). Optimizer (App. B.1): Adam
+configs.py (their parameter counts are checked in test_vit.py). Optimizer (App. B.1): Adam
 (beta1 0.9, beta2 0.999, epsilon 1e-8 after bias correction), decoupled weight decay, linear warmup and
 linear decay of the learning rate; lr 3e-3, weight decay 0.3 and dropout 0.1 as Table 3 gives for training on
 ImageNet, the paper's smallest pre-training set (JFT: wd 0.1, as App. B.1 says).
@@ -22,15 +22,14 @@ the ViT's dropout masks "mask/embed", "mask/block{i}/attn", "mask/block{i}/mlp_h
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
 
 from harness import data as harness_data
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
+from harness.training import check_finite
 
 from .configs import ResNetConfig, ViTConfig, model_depth, param_count
 
@@ -120,10 +119,7 @@ def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what
         pos += cfg.batch
         batch = {"x": x[idx], "y": y[idx]}
         batch.update(dropout_masks(mask_rng, model_config, len(idx), "float32"))
-        loss = model.train_step(batch)["loss"]
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(f"vit {what}: loss {loss} at step {step} (n={cfg.n_train}); lower the "
-                                        "learning rate or check the config")
+        check_finite(model.train_step(batch), f"vit {what}, step {step} (n={cfg.n_train})")
         if step % 50 == 0:
             ctx.progress(50)
     ctx.progress(cfg.steps % 50)
@@ -159,9 +155,7 @@ def _units(cfg: DataSizeConfig) -> int:
 
 # Reduced profile: (training images, AdamW steps of 64) per size, 3 seeds, both frameworks. As in the paper
 # (Table 3: ImageNet 300 epochs, ImageNet-21k 90, JFT 7) a larger set gets more steps but fewer epochs:
-# 38, 16 and 6.4 epochs here. Measured on the 2-core development machine, both frameworks, 3 seeds: 762 s wall
-# while shared with three other jobs (load average 4.3-6.1), 397 s of CPU (the harness pins one thread per
-# framework, so about 400 s on an idle machine); the tiny profile: 44-59 s for both frameworks.
+# 38, 16 and 6.4 epochs here (run times: NOTES.md).
 SIZES = {"n_small": (250, 150), "n_mid": (1000, 250), "n_large": (4000, 400)}
 TINY_STEPS = 30
 
@@ -180,11 +174,22 @@ EXPERIMENTS = tuple(
     for name in SIZES
 )
 
-SETTING = (f"MNIST from scratch, {{n}} random training images per seed ({{steps}} steps of 64), the first 2000 "
-           f"test images; ViT (D=64, 2 blocks, 4 heads, MLP 128, 7x7 patches, dropout 0.1; "
-           f"{param_count(REDUCED_VIT):,} params) vs pre-activation GroupNorm ResNet "
-           f"({param_count(REDUCED_RESNET):,} params); AdamW lr 3e-3, wd 0.3 (Table 3's ImageNet row), warmup 20 "
-           "then linear decay; no augmentation")
+def _num(x: float) -> str:
+    """3e-3 rather than 0.003: the way the paper's tables write rates."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}" if abs(x) < 0.01 else f"{x:g}"
+
+
+def _describe(v: ViTConfig, r: ResNetConfig, d: DataSizeConfig) -> str:
+    """The reduced setting in words, from the configs the experiments run (nothing retyped)."""
+    return (f"{d.dataset.upper()} from scratch, {{n}} random training images per seed ({{steps}} steps of {d.batch}), "
+            f"the first {d.n_test} test images; ViT (D={v.dim}, {v.depth} blocks, {v.heads} heads, MLP {v.mlp}, "
+            f"{v.patch}x{v.patch} patches, dropout {v.dropout:g}; {param_count(v):,} params) vs pre-activation "
+            f"GroupNorm ResNet ({param_count(r):,} params); AdamW lr {_num(v.lr)}, wd {v.weight_decay:g} (Table 3's "
+            f"ImageNet row), warmup {d.warmup_steps} then linear decay; no augmentation")
+
+
+SETTING = _describe(REDUCED_VIT, REDUCED_RESNET, DataSizeConfig(n_train=0, steps=0))
 
 
 def _setting(*names: str) -> str:

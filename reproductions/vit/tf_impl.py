@@ -29,10 +29,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
+from harness.adapters import AdaptedModel, KerasParams, Layout
 from harness.conventions import keras_adam_eps_matching_torch, keras_floatx, keras_scalar
-from harness.params import check_params
 
-from .configs import learning_rate, param_shapes, resnet_blocks
+from .configs import learning_rate, param_rename, param_shapes, resnet_blocks
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 LN_EPS = 1e-6  # ViT LayerNorm epsilon (flax default, the paper's code)
@@ -50,10 +50,6 @@ INIT = {
     "zeros": lambda: keras.initializers.Zeros(),
     "ones": lambda: keras.initializers.Ones(),
 }
-
-
-def _same(a):
-    return np.array(a, copy=True)
 
 
 def dropout(x, batch, key, training):
@@ -152,27 +148,6 @@ class Attention(keras.layers.Layer):
         context = tf.reshape(tf.transpose(tf.matmul(weights, v), (0, 2, 1, 3)), (b, n, self.dim))
         return self.out(context), weights
 
-    def canonical(self, prefix):
-        """[(canonical name, variable, to_variable, from_variable)]."""
-        if not self.builtin:
-            return [(f"{prefix}/{proj}/{kind}", getattr(getattr(self, proj), kind), _same, _same)
-                    for proj in ("query", "key", "value", "out") for kind in ("kernel", "bias")
-                    if proj != "key" or kind == "kernel"]
-        d, h, dh = self.dim, self.heads, self.dim // self.heads
-        m = self.mha
-        entries = []
-        for proj, layer in (("query", m._query_dense), ("key", m._key_dense), ("value", m._value_dense)):
-            entries.append((f"{prefix}/{proj}/kernel", layer.kernel, lambda a: np.reshape(a, (d, h, dh)),
-                            lambda a: np.reshape(a, (d, d))))
-            if proj != "key":  # the built-in layer's key bias stays at its zero initial value, untrained
-                entries.append((f"{prefix}/{proj}/bias", layer.bias, lambda a: np.reshape(a, (h, dh)),
-                                lambda a: np.reshape(a, (d,))))
-        entries += [(f"{prefix}/out/kernel", m._output_dense.kernel, lambda a: np.reshape(a, (h, dh, d)),
-                     lambda a: np.reshape(a, (d, d))),
-                    (f"{prefix}/out/bias", m._output_dense.bias, _same, _same)]
-        return entries
-
-
 class EncoderBlock(keras.layers.Layer):
     def __init__(self, c, dtype, builtin, name):
         super().__init__(dtype=dtype, name=name)
@@ -182,8 +157,9 @@ class EncoderBlock(keras.layers.Layer):
         self.dense1 = _dense(c.mlp, c.dim, dtype, "dense1", bias="mlp_bias")
         self.dense2 = _dense(c.dim, c.mlp, dtype, "dense2", bias="mlp_bias")
 
-    def apply(self, x, batch, training, taps):
-        """The block (a plain method: Keras's __call__ takes only tensors positionally)."""
+    def run(self, x, batch, training, taps):
+        """The block; fills `taps` under the block's name (a plain method: Keras's __call__ takes only tensors
+        positionally)."""
         name = self.name
         h = taps[f"{name}/ln1"] = self.ln1(x)
         a, taps[f"{name}/attn_weights"] = self.attn(h)
@@ -195,15 +171,6 @@ class EncoderBlock(keras.layers.Layer):
         m = taps[f"{name}/mlp_out"] = dropout(self.dense2(m), batch, f"{name}/mlp_out", training)
         x = taps[f"{name}/out"] = x + m  # Eq. 3
         return x
-
-    def canonical(self):
-        b = self.name
-        return ([(f"{b}/ln1/gamma", self.ln1.gamma, _same, _same), (f"{b}/ln1/beta", self.ln1.beta, _same, _same)]
-                + self.attn.canonical(f"{b}/attn")
-                + [(f"{b}/ln2/gamma", self.ln2.gamma, _same, _same), (f"{b}/ln2/beta", self.ln2.beta, _same, _same)]
-                + [(f"{b}/mlp/{layer}/{kind}", getattr(getattr(self, layer), kind), _same, _same)
-                   for layer in ("dense1", "dense2") for kind in ("kernel", "bias")])
-
 
 class ViT(keras.Model):
     def __init__(self, c, dtype):
@@ -231,7 +198,7 @@ class ViT(keras.Model):
             z = z + self.pos
         z = taps["embed"] = dropout(z, batch, "embed", training)
         for block in self.blocks:
-            z = block.apply(z, batch, training, taps)
+            z = block.run(z, batch, training, taps)
         y = taps["final_norm"] = self.final_norm(z)  # Eq. 4 (LN of every token; y = token 0)
         y = y[:, 0]
         if self.pre_logits is not None:
@@ -239,25 +206,10 @@ class ViT(keras.Model):
         taps["output"] = self.head(y)
         return taps
 
-    def canonical(self):
-        entries = [("patch_embed/kernel", self.patch_embed.kernel, _same, _same),
-                   ("patch_embed/bias", self.patch_embed.bias, _same, _same), ("embedding/cls", self.cls, _same, _same)]
-        if self.pos is not None:
-            entries.append(("embedding/pos", self.pos, _same, _same))
-        for block in self.blocks:
-            entries += block.canonical()
-        entries += [("final_norm/gamma", self.final_norm.gamma, _same, _same),
-                    ("final_norm/beta", self.final_norm.beta, _same, _same)]
-        if self.pre_logits is not None:
-            entries += [("pre_logits/kernel", self.pre_logits.kernel, _same, _same),
-                        ("pre_logits/bias", self.pre_logits.bias, _same, _same)]
-        entries += [("head/kernel", self.head.kernel, _same, _same), ("head/bias", self.head.bias, _same, _same)]
-        return entries
-
     def build(self, input_shape=None):  # every weight is created in __init__
         self.built = True
 
-    def dummy_batch(self):
+    def _dummy_batch(self):
         c = self.c
         return {"x": np.zeros((1, c.image_size, c.image_size, c.channels), self.dtype)}
 
@@ -316,17 +268,6 @@ class PreActBlock(keras.layers.Layer):
         h = self.conv2(tf.nn.relu(self.gn2(h)))
         return h + short
 
-    def canonical(self):
-        n = self.name
-        entries = [(f"{n}/gn1/gamma", self.gn1.gamma, _same, _same), (f"{n}/gn1/beta", self.gn1.beta, _same, _same),
-                   (f"{n}/conv1/kernel", self.conv1.kernel, _same, _same),
-                   (f"{n}/gn2/gamma", self.gn2.gamma, _same, _same), (f"{n}/gn2/beta", self.gn2.beta, _same, _same),
-                   (f"{n}/conv2/kernel", self.conv2.kernel, _same, _same)]
-        if self.shortcut is not None:
-            entries.append((f"{n}/shortcut/kernel", self.shortcut.kernel, _same, _same))
-        return entries
-
-
 class ResNet(keras.Model):
     def __init__(self, c, dtype):
         super().__init__(dtype=dtype, name="resnet")
@@ -346,37 +287,43 @@ class ResNet(keras.Model):
         taps["output"] = self.head(x)
         return taps
 
-    def canonical(self):
-        entries = [("stem/kernel", self.stem.kernel, _same, _same)]
-        for block in self.blocks:
-            entries += block.canonical()
-        entries += [("final_norm/gamma", self.final_norm.gamma, _same, _same),
-                    ("final_norm/beta", self.final_norm.beta, _same, _same),
-                    ("head/kernel", self.head.kernel, _same, _same), ("head/bias", self.head.bias, _same, _same)]
-        return entries
-
     def build(self, input_shape=None):  # every weight is created in __init__
         self.built = True
 
-    def dummy_batch(self):
+    def _dummy_batch(self):
         c = self.c
         return {"x": np.zeros((1, c.image_size, c.image_size, c.channels), self.dtype)}
+
+
+def builtin_attention_layouts(c) -> dict[str, Layout]:
+    """keras.layers.MultiHeadAttention keeps per-head kernels, (D, H, D_h) and (H, D_h, D), and biases (H, D_h);
+    canonical are the (D, D) kernels and (D,) biases: a reshape, columns h * D_h + j on both sides."""
+    d, h, dh = c.dim, c.heads, c.dim // c.heads
+
+    def reshape(canonical_shape, keras_shape):
+        return Layout(lambda a: np.reshape(a, canonical_shape).copy(), lambda a: np.reshape(a, keras_shape))
+
+    return {"*/attn/query/kernel": reshape((d, d), (d, h, dh)), "*/attn/key/kernel": reshape((d, d), (d, h, dh)),
+            "*/attn/value/kernel": reshape((d, d), (d, h, dh)), "*/attn/out/kernel": reshape((d, d), (h, dh, d)),
+            "*/attn/query/bias": reshape((d,), (h, dh)), "*/attn/value/bias": reshape((d,), (h, dh))}
 
 
 # --- the common interface ---------------------------------------------------------------------------------
 
 
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         keras.utils.set_random_seed(seed)
         self.config = config
         self.dtype = dtype
         self.net = (ViT if config.arch == "vit" else ResNet)(config, dtype)
-        self.net(self.net.dummy_batch())
-        self._shapes = param_shapes(config)
-        entries = {name: rest for name, *rest in self.net.canonical()}
-        self._entries = {k: entries[k] for k in self._shapes}  # canonical order
-        self._vars = [v for v, _, _ in self._entries.values()]
+        self.net(self.net._dummy_batch())
+        builtin = config.arch == "vit" and config.attention_impl == "builtin_tf"
+        self.params = KerasParams(self.net, f"vit tf Model ({config.arch})", rename=param_rename(config),
+                                  layouts=builtin_attention_layouts(config) if builtin else {},
+                                  skip=lambda name: builtin and name.endswith("/attn/key/bias"),
+                                  order=param_shapes(config))
+        self._vars = self.params.trainable()
         c = config
         with keras_floatx(dtype):  # the learning-rate variable in the model's dtype
             self.opt = keras.optimizers.AdamW(
@@ -390,16 +337,6 @@ class Model:
         self._step = tf.function(self._train_step)
         self._predict = tf.function(lambda x: self.net({"x": x}, training=False)["output"], reduce_retracing=True)
         self.steps = 0
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def get_params(self):
-        return {k: from_var(v.numpy()).copy() for k, (v, _, from_var) in self._entries.items()}
-
-    def set_params(self, params):
-        check_params(self._shapes, params, f"vit tf Model ({self.config.arch})")
-        for k, (v, to_var, _) in self._entries.items():
-            v.assign(to_var(np.asarray(params[k], dtype=self.dtype)))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -423,8 +360,7 @@ class Model:
         with tf.GradientTape() as tape:
             loss, _ = self._loss(batch, training=True)
         g = tape.gradient(loss, self._vars)
-        return float(loss), {k: from_var(t.numpy()).copy()
-                             for (k, (_, _, from_var)), t in zip(self._entries.items(), g, strict=True)}
+        return float(loss), self.params.name_grads(g)
 
     def _train_step(self, batch, lr, eps_hat):
         self.opt.learning_rate = lr
@@ -444,11 +380,10 @@ class Model:
     def evaluate(self, batches):
         total, correct, n = 0.0, 0, 0
         for batch in batches:
-            logits = self.predict(batch)
+            logits = self._predict(tf.convert_to_tensor(batch["x"], dtype=self.dtype))
             y = np.asarray(batch["y"])
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            total += float(-logp[np.arange(len(y)), y].sum())
-            correct += int((logits.argmax(axis=1) == y).sum())
+            # the training loss's cross-entropy (as torch's evaluate uses its training loss)
+            total += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)))
+            correct += int((logits.numpy().argmax(axis=1) == y).sum())
             n += len(y)
         return {"loss": total / n, "accuracy": correct / n}

@@ -37,9 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import layout
-from harness.params import check_params
+from harness.adapters import CONV, AdaptedModel, Joint, TorchParams
 
-from .configs import learning_rate, param_shapes, resnet_blocks
+from .configs import learning_rate, param_rename, param_shapes, resnet_blocks
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 LN_EPS = 1e-6  # ViT LayerNorm epsilon (flax default, the paper's code)
@@ -76,6 +76,28 @@ def qkv_to_torch(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     q = np.asarray(params["query/bias"])
     bias = np.concatenate([q, np.zeros_like(q), np.asarray(params["value/bias"])])
     return weight, bias
+
+
+def qkv_joint(block: int, builtin: bool) -> Joint:
+    """Block `block`'s fused in-projection (weight (3D, D) and the query/value biases, or the built-in layer's
+    fused (3D,) bias whose key rows are held at zero) <-> the canonical query/key/value parameters."""
+    src = f"blocks/{block}/attn/" + ("mha/in_proj_weight" if builtin else "qkv/kernel")
+    biases = [f"blocks/{block}/attn/mha/in_proj_bias"] if builtin else [f"blocks/{block}/attn/q_bias",
+                                                                        f"blocks/{block}/attn/v_bias"]
+    prefix = f"block{block}/attn/"
+    keys = ("query/kernel", "key/kernel", "value/kernel", "query/bias", "value/bias")
+
+    def to_canonical(a):
+        b = [a[n] for n in biases]
+        fused = b[0] if builtin else np.concatenate([b[0], np.zeros_like(b[0]), b[1]])
+        return {prefix + k: v for k, v in qkv_from_torch(a[src], fused).items()}
+
+    def from_canonical(p):
+        w, b = qkv_to_torch({k: p[prefix + k] for k in keys})
+        d = b.shape[0] // 3
+        return {src: w, **({biases[0]: b} if builtin else {biases[0]: b[:d], biases[1]: b[2 * d:]})}
+
+    return Joint((src, *biases), to_canonical, from_canonical)
 
 
 # --- initialisers (the paper's code; written out, torch's defaults are kaiming_uniform(a=sqrt(5))) --------
@@ -144,19 +166,19 @@ class Attention(nn.Module):
             self.v_bias = nn.Parameter(torch.zeros(c.dim))
             self.out = nn.Linear(c.dim, c.dim, bias=True)
 
-    def qkv_bias(self):
+    def _qkv_bias(self):
         """The fused (3D,) bias: query, zero key bias, value."""
         if self.builtin:
             return self.mha.in_proj_bias
         return torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
 
-    def projections(self):
+    def _projections(self):
         """(qkv weight (3D, D), [qkv bias parameters], out weight (D, D), out bias) as parameters."""
         if self.builtin:
             return self.mha.in_proj_weight, [self.mha.in_proj_bias], self.mha.out_proj.weight, self.mha.out_proj.bias
         return self.qkv.weight, [self.q_bias, self.v_bias], self.out.weight, self.out.bias
 
-    def zero_key_bias_grad(self):
+    def _zero_key_bias_grad(self):
         """Builtin layer: its fused bias has key rows; hold them at zero (zero gradient, zero start)."""
         if self.builtin and self.mha.in_proj_bias.grad is not None:
             d = self.mha.in_proj_bias.shape[0] // 3
@@ -168,7 +190,7 @@ class Attention(nn.Module):
             return out, weights
         b, n, d = x.shape
         h = self.heads
-        qkv = F.linear(x, self.qkv.weight, self.qkv_bias())
+        qkv = F.linear(x, self.qkv.weight, self._qkv_bias())
         q, k, v = qkv.reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # each (B, H, N, D_h)
         q = q * (d // h) ** -0.5
         weights = torch.softmax(q @ k.transpose(-2, -1), dim=-1)  # (B, H, N, N), softmax over keys
@@ -177,15 +199,21 @@ class Attention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, c, builtin: bool):
+    def __init__(self, c, builtin: bool, name: str):
         super().__init__()
+        self.name = name
         self.ln1 = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.attn = Attention(c, builtin)
         self.ln2 = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.dense1 = nn.Linear(c.dim, c.mlp, bias=True)
         self.dense2 = nn.Linear(c.mlp, c.dim, bias=True)
 
-    def forward(self, x, batch, training, name, taps):
+    def forward(self, x, batch, training, taps):
+        return self.run(x, batch, training, taps)
+
+    def run(self, x, batch, training, taps):
+        """The block; fills `taps` under the block's name."""
+        name = self.name
         h = taps[f"{name}/ln1"] = layer_norm(x, self.ln1)
         a, taps[f"{name}/attn_weights"] = self.attn(h)
         a = taps[f"{name}/attn_out"] = dropout(a, batch, f"{name}/attn", training)
@@ -204,7 +232,8 @@ class ViT(nn.Module):
         self.patch_embed = PatchEmbedding(c)
         self.cls = nn.Parameter(torch.zeros(1, 1, c.dim))
         self.pos = nn.Parameter(torch.zeros(1, c.n_patches + 1, c.dim)) if c.pos_embed else None
-        self.blocks = nn.ModuleList([EncoderBlock(c, c.attention_impl == "builtin_torch") for _ in range(c.depth)])
+        self.blocks = nn.ModuleList([EncoderBlock(c, c.attention_impl == "builtin_torch", f"block{i}")
+                                     for i in range(c.depth)])
         self.final_norm = nn.LayerNorm(c.dim, eps=LN_EPS)
         self.pre_logits = nn.Linear(c.dim, c.head_hidden) if c.head_hidden else None
         self.head = nn.Linear(c.head_hidden or c.dim, c.classes)
@@ -216,8 +245,8 @@ class ViT(nn.Module):
         if self.pos is not None:
             z = z + self.pos
         z = taps["embed"] = dropout(z, batch, "embed", training)
-        for i, block in enumerate(self.blocks):
-            z = block(z, batch, training, f"block{i}", taps)
+        for block in self.blocks:
+            z = block.run(z, batch, training, taps)
         y = taps["final_norm"] = layer_norm(z, self.final_norm)  # Eq. 4 (LN of every token; y = token 0)
         y = y[:, 0]
         if self.pre_logits is not None:
@@ -234,7 +263,7 @@ class ViT(nn.Module):
             if self.pos is not None:
                 nn.init.normal_(self.pos, mean=0.0, std=0.02)
             for block in self.blocks:
-                qkv_w, qkv_b, out_w, out_b = block.attn.projections()
+                qkv_w, qkv_b, out_w, out_b = block.attn._projections()
                 xavier_uniform_(qkv_w, c.dim, c.dim)  # each (D, D) block: fan_in = fan_out = D
                 xavier_uniform_(out_w, c.dim, c.dim)
                 for bias in [*qkv_b, out_b]:
@@ -256,31 +285,6 @@ class ViT(nn.Module):
             else:
                 xavier_uniform_(self.head.weight, c.head_hidden or c.dim, c.classes)
             nn.init.zeros_(self.head.bias)
-
-    def canonical(self):
-        """[(canonical name, torch parameter, kind)]; kind: dense | conv | plain | qkv (fused, handled apart)."""
-        entries = [("patch_embed/kernel", self.patch_embed.weight, "conv"),
-                   ("patch_embed/bias", self.patch_embed.bias, "plain"), ("embedding/cls", self.cls, "plain")]
-        if self.pos is not None:
-            entries.append(("embedding/pos", self.pos, "plain"))
-        for i, block in enumerate(self.blocks):
-            b = f"block{i}"
-            qkv_w, qkv_b, out_w, out_b = block.attn.projections()
-            entries += [(f"{b}/ln1/gamma", block.ln1.weight, "plain"), (f"{b}/ln1/beta", block.ln1.bias, "plain"),
-                        (f"{b}/attn/qkv", (qkv_w, qkv_b), "qkv"),  # query/key/value kernels, query/value biases
-                        (f"{b}/attn/out/kernel", out_w, "dense"), (f"{b}/attn/out/bias", out_b, "plain"),
-                        (f"{b}/ln2/gamma", block.ln2.weight, "plain"), (f"{b}/ln2/beta", block.ln2.bias, "plain"),
-                        (f"{b}/mlp/dense1/kernel", block.dense1.weight, "dense"),
-                        (f"{b}/mlp/dense1/bias", block.dense1.bias, "plain"),
-                        (f"{b}/mlp/dense2/kernel", block.dense2.weight, "dense"),
-                        (f"{b}/mlp/dense2/bias", block.dense2.bias, "plain")]
-        entries += [("final_norm/gamma", self.final_norm.weight, "plain"),
-                    ("final_norm/beta", self.final_norm.bias, "plain")]
-        if self.pre_logits is not None:
-            entries += [("pre_logits/kernel", self.pre_logits.weight, "dense"),
-                        ("pre_logits/bias", self.pre_logits.bias, "plain")]
-        entries += [("head/kernel", self.head.weight, "dense"), ("head/bias", self.head.bias, "plain")]
-        return entries
 
 
 # --- ResNet -----------------------------------------------------------------------------------------------
@@ -342,28 +346,10 @@ class ResNet(nn.Module):
             xavier_uniform_(self.head.weight, self.c.widths[-1], self.c.classes)
             nn.init.zeros_(self.head.bias)
 
-    def canonical(self):
-        entries = [("stem/kernel", self.stem.weight, "conv")]
-        for name, block in zip(self.names, self.blocks, strict=True):
-            entries += [(f"{name}/gn1/gamma", block.gn1.weight, "plain"), (f"{name}/gn1/beta", block.gn1.bias, "plain"),
-                        (f"{name}/conv1/kernel", block.conv1.weight, "conv"),
-                        (f"{name}/gn2/gamma", block.gn2.weight, "plain"), (f"{name}/gn2/beta", block.gn2.bias, "plain"),
-                        (f"{name}/conv2/kernel", block.conv2.weight, "conv")]
-            if block.shortcut is not None:
-                entries.append((f"{name}/shortcut/kernel", block.shortcut.weight, "conv"))
-        entries += [("final_norm/gamma", self.final_norm.weight, "plain"),
-                    ("final_norm/beta", self.final_norm.bias, "plain"),
-                    ("head/kernel", self.head.weight, "dense"), ("head/bias", self.head.bias, "plain")]
-        return entries
-
 
 # --- the common interface ---------------------------------------------------------------------------------
 
-_FROM = {"dense": layout.dense_from_torch, "conv": layout.conv_from_torch, "plain": lambda a: np.array(a, copy=True)}
-_TO = {"dense": layout.dense_to_torch, "conv": layout.conv_to_torch, "plain": lambda a: np.array(a, copy=True)}
-
-
-class Model:
+class Model(AdaptedModel):
     def __init__(self, config, seed, dtype="float32"):
         torch.manual_seed(seed)
         self.config = config
@@ -373,46 +359,10 @@ class Model:
         self.opt = OPTIMIZER(self.net.parameters(), lr=learning_rate(config, 1), betas=(config.beta1, config.beta2),
                              eps=config.adam_eps, weight_decay=config.weight_decay, amsgrad=False, maximize=False)
         self.steps = 0
-        self._shapes = param_shapes(config)
-
-    # --- parameters ---------------------------------------------------------------------------------------
-
-    def _convert(self, grads: bool) -> dict[str, np.ndarray]:
-        out = {}
-        for name, p, kind in self.net.canonical():
-            if kind == "qkv":
-                w, biases = p
-                w = (w.grad if grads else w).detach().numpy()
-                biases = [(t.grad if grads else t).detach().numpy() for t in biases]
-                fused = biases[0] if len(biases) == 1 else np.concatenate([biases[0], np.zeros_like(biases[0]),
-                                                                             biases[1]])
-                prefix = name[: -len("qkv")]
-                for k, v in qkv_from_torch(w, fused).items():
-                    out[prefix + k] = v
-            else:
-                out[name] = _FROM[kind]((p.grad if grads else p).detach().numpy())
-        return {k: out[k] for k in self._shapes}  # canonical order
-
-    def get_params(self):
-        return self._convert(grads=False)
-
-    def set_params(self, params):
-        check_params(self._shapes, params, f"vit torch Model ({self.config.arch})")
-        with torch.no_grad():
-            for name, p, kind in self.net.canonical():
-                if kind == "qkv":
-                    prefix = name[: -len("qkv")]
-                    w, b = qkv_to_torch({k: params[prefix + k] for k in
-                                         ("query/kernel", "key/kernel", "value/kernel", "query/bias", "value/bias")})
-                    p[0].copy_(torch.from_numpy(w))
-                    if len(p[1]) == 1:
-                        p[1][0].copy_(torch.from_numpy(b))
-                    else:
-                        d = b.shape[0] // 3
-                        p[1][0].copy_(torch.from_numpy(b[:d]))
-                        p[1][1].copy_(torch.from_numpy(b[2 * d:]))
-                else:
-                    p.copy_(torch.from_numpy(_TO[kind](np.asarray(params[name]))))
+        builtin = config.arch == "vit" and config.attention_impl == "builtin_torch"
+        joints = [qkv_joint(i, builtin) for i in range(config.depth)] if config.arch == "vit" else []
+        self.params = TorchParams(self.net, f"vit torch Model ({config.arch})", rename=param_rename(config),
+                                  layouts={"patch_embed/kernel": CONV}, joints=joints, order=param_shapes(config))
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -434,7 +384,7 @@ class Model:
     def _hold_key_bias(self):
         if self.config.arch == "vit":
             for block in self.net.blocks:
-                block.attn.zero_key_bias_grad()
+                block.attn._zero_key_bias_grad()
 
     def forward(self, batch, training=False):
         with torch.no_grad():
@@ -452,7 +402,7 @@ class Model:
         loss, _ = self._loss(self._tensors(batch), training=True)
         loss.backward()
         self._hold_key_bias()
-        grads = self._convert(grads=True)
+        grads = self.params.grads()
         self.net.zero_grad(set_to_none=True)
         return loss.item(), grads
 

@@ -1,0 +1,333 @@
+"""The one weight adapter: every paper's torch and Keras model reads and writes its parameters through here.
+
+Canonical names are derived from the module tree, the way `named_parameters` does in torch: the attribute
+path of each layer, `/`-separated, ending in the Keras variable name (`stage1/block0/bn1/gamma`). torch's
+leaf names are translated by the layer kind (Linear/Conv `weight` -> `kernel`; a norm layer's `weight`,
+`bias`, `running_mean`, `running_var` -> `gamma`, `beta`, `moving_mean`, `moving_variance`), and torch's
+storage layout is converted to the canonical one once, by the layer kind, through `harness.layout`.
+
+A paper declares only its exceptions:
+  - `rename`: (regex, replacement) pairs (`re.sub`: a string or a function of the match) applied in order to a
+    derived name, where the module tree does not
+    spell the canonical name (e.g. Keras reserves `output` as a Model attribute, so a layer is `output_layer`);
+  - `layouts`: canonical name pattern -> `Layout` for a parameter whose layout the layer kind does not tell
+    (a dense kernel that follows an NCHW flatten; a hand-written parameter);
+  - `joints`: several framework tensors that make several canonical parameters together (torch's fused qkv
+    weight; torch's two LSTM biases that only ever appear as a sum);
+  - `skip`: canonical names that are not parameters of the paper (a built-in layer's key bias held at zero);
+  - `order`: the canonical order, where the paper declares one that the module tree does not follow.
+`get`/`set` check exact keys and shapes (`harness.params.check_params`) and cast to each variable's dtype.
+
+This module imports neither framework at top level (`python -m harness list` loads neither); the adapters
+touch torch or Keras objects only through the models given to them, which only implementations build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+import numpy as np
+
+from . import layout
+from .params import check_params
+
+Convert = Callable[[np.ndarray], np.ndarray]
+
+
+def _copy(a: np.ndarray) -> np.ndarray:
+    return np.array(a, copy=True)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one framework tensor maps to its canonical array, both ways."""
+
+    to_canonical: Convert
+    from_canonical: Convert
+
+
+SAME = Layout(_copy, _copy)
+DENSE = Layout(layout.dense_from_torch, layout.dense_to_torch)
+CONV = Layout(layout.conv_from_torch, layout.conv_to_torch)
+CONV_TRANSPOSE = Layout(layout.conv_transpose_from_torch, layout.conv_transpose_to_torch)
+
+
+def then(first: Layout, second: Layout) -> Layout:
+    """`first` then `second` towards canonical (and the inverse back), e.g. DENSE then a row permutation."""
+    return Layout(lambda a: second.to_canonical(first.to_canonical(a)),
+                  lambda a: first.from_canonical(second.from_canonical(a)))
+
+
+@dataclass(frozen=True)
+class Joint:
+    """Framework tensors `sources` (derived names, before `rename`) that make canonical parameters together.
+
+    `to_canonical(arrays by source name) -> {canonical name: array}`; `from_canonical` the inverse; `grads`
+    maps the sources' gradients to the canonical gradients (default: `to_canonical`, right when the map is
+    linear and one-to-one; not for a sum of two biases, whose gradient is either bias's gradient).
+    """
+
+    sources: tuple[str, ...]
+    to_canonical: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+    from_canonical: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+    grads: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+
+
+@dataclass
+class _Entry:
+    names: tuple[str, ...]  # canonical names this entry makes
+    tensors: dict[str, Any]  # source name -> framework tensor/variable
+    read: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    write: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    read_grads: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+    trainable: bool = True  # False: state such as a norm layer's moving statistics (no gradient)
+
+
+@dataclass
+class _Adapter:
+    """Shared by both frameworks: the entries in module order, and the checked get / set / grads."""
+
+    who: str
+    entries: list[_Entry] = field(default_factory=list)
+
+    def _build(self, found: Iterable[tuple[str, Any, Layout]], rename: Sequence[tuple[str, Any]],
+               layouts: Mapping[str, Layout], joints: Sequence[Joint], skip: Callable[[str], bool],
+               order: Sequence[str] | None) -> None:
+        by_source = {j_src: j for j in joints for j_src in j.sources}
+        pending: dict[int, dict[str, Any]] = {}
+        for source, tensor, kind in found:
+            joint = by_source.get(source)
+            if joint is not None:
+                group = pending.setdefault(id(joint), {})
+                group[source] = tensor
+                if len(group) == len(joint.sources):
+                    self.entries.append(_joint_entry(joint, group))
+                continue
+            name = _rename(source, rename)
+            if skip(name):
+                continue
+            chosen = next((lay for pattern, lay in layouts.items() if fnmatchcase(name, pattern)), kind)
+            self.entries.append(_single_entry(name, tensor, chosen))
+        incomplete = [s for j in joints if len(pending.get(id(j), {})) != len(j.sources) for s in j.sources
+                      if s not in pending.get(id(j), {})]
+        if incomplete:
+            raise ValueError(f"{self.who}: joint parameter sources not found in the model: {incomplete}")
+        names = [n for e in self.entries for n in e.names]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.who}: two parameters map to one canonical name: {sorted(names)}")
+        self.order = list(order) if order is not None else names
+        if sorted(self.order) != sorted(names):
+            raise ValueError(f"{self.who}: the model's parameters {sorted(names)} are not the declared ones "
+                             f"{sorted(self.order)}")
+        rank = {n: i for i, n in enumerate(self.order)}
+        self.entries.sort(key=lambda e: min(rank[n] for n in e.names))
+
+    # --- what both frameworks share -----------------------------------------------------------------------
+
+    def variables(self, under: str = "", trainable: bool | None = None) -> list[Any]:
+        """The framework variables in canonical order, optionally only those whose canonical names start with
+        `under` (e.g. one of a GAN's two nets) and only the trainable (or only the other) ones."""
+        return [t for e in self.entries if all(n.startswith(under) for n in e.names)
+                and (trainable is None or e.trainable == trainable) for t in e.tensors.values()]
+
+    def trainable(self, under: str = "") -> list[Any]:
+        """The variables an optimizer updates (or a gradient tape watches), in canonical order."""
+        return self.variables(under, trainable=True)
+
+    def get(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for e in self.entries:
+            out.update(e.read({s: self._numpy(t) for s, t in e.tensors.items()}))
+        return {n: out[n] for n in self.order}
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape) for k, v in self.get().items()}
+
+    def set(self, params: Mapping[str, np.ndarray]) -> None:
+        check_params(self.shapes(), params, self.who)
+        for e in self.entries:
+            arrays = e.write({n: np.asarray(params[n]) for n in e.names})
+            for s, t in e.tensors.items():
+                self._assign(t, arrays[s])
+
+    def name_grads(self, grads: Sequence[Any]) -> dict[str, np.ndarray]:
+        """Framework gradients, one per `trainable()` variable in that order, -> canonical gradients."""
+        grads = list(grads)
+        if len(grads) != len(self.trainable()):
+            raise ValueError(f"{self.who}: {len(grads)} gradients for {len(self.trainable())} trainable variables")
+        out: dict[str, np.ndarray] = {}
+        for e in (e for e in self.entries if e.trainable):
+            mine = {s: self._numpy(grads.pop(0)) for s in e.tensors}
+            out.update(e.read_grads(mine))
+        return {n: out[n] for n in self.order if n in out}
+
+    def _numpy(self, t) -> np.ndarray:  # pragma: no cover - each framework overrides
+        raise NotImplementedError
+
+    def _assign(self, t, a: np.ndarray) -> None:  # pragma: no cover - each framework overrides
+        raise NotImplementedError
+
+
+class AdaptedModel:
+    """Base of every paper's `Model`: `get_params`/`set_params` (harness.spec.Model) go through `self.params`,
+    the model's `TorchParams` or `KerasParams`, built in its `__init__`."""
+
+    params: _Adapter
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Every parameter and state variable (e.g. batch-norm moving statistics), canonical names and layout."""
+        return self.params.get()
+
+    def set_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Exact keys and shapes, else a ParamsError naming every missing, unexpected or mis-shaped key."""
+        self.params.set(params)
+
+
+def _rename(name: str, rename: Sequence[tuple[str, Any]]) -> str:
+    for pattern, repl in rename:
+        name = re.sub(pattern, repl, name)
+    return name
+
+
+def _is_trainable(tensor) -> bool:
+    """torch: a Parameter that requires grad (a buffer is state); Keras: the variable's own flag."""
+    return bool(getattr(tensor, "trainable", getattr(tensor, "requires_grad", False)))
+
+
+def _single_entry(name: str, tensor, lay: Layout) -> _Entry:
+    return _Entry((name,), {name: tensor}, lambda a: {name: lay.to_canonical(a[name])},
+                  lambda a: {name: lay.from_canonical(a[name])}, lambda a: {name: lay.to_canonical(a[name])},
+                  _is_trainable(tensor))
+
+
+def _joint_entry(joint: Joint, tensors: dict[str, Any]) -> _Entry:
+    ordered = {s: tensors[s] for s in joint.sources}
+    names = tuple(joint.to_canonical({s: np.zeros(tuple(t.shape)) for s, t in ordered.items()}))
+    return _Entry(names, ordered, joint.to_canonical, joint.from_canonical, joint.grads or joint.to_canonical,
+                  any(_is_trainable(t) for t in ordered.values()))
+
+
+# --- torch -------------------------------------------------------------------------------------------------
+
+_TORCH_LEAVES = {"weight": "kernel", "bias": "bias"}
+_TORCH_NORM_LEAVES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
+                      "running_var": "moving_variance"}
+
+
+def _torch_kind(module) -> tuple[dict[str, str], dict[str, Layout]]:
+    """(leaf names, layout of each leaf) by the layer kind."""
+    from torch import nn
+
+    if isinstance(module, nn.Linear):
+        return _TORCH_LEAVES, {"weight": DENSE}
+    if isinstance(module, nn.ConvTranspose2d):
+        return _TORCH_LEAVES, {"weight": CONV_TRANSPOSE}
+    if isinstance(module, nn.Conv2d):
+        return _TORCH_LEAVES, {"weight": CONV}
+    if isinstance(module, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
+        return _TORCH_NORM_LEAVES, {}
+    return {}, {}
+
+
+class TorchParams(_Adapter):
+    """The canonical view of a torch module's parameters and its norm layers' running statistics."""
+
+    def __init__(self, module, who: str, *, rename: Sequence[tuple[str, Any]] = (),
+                 layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
+                 skip: Callable[[str], bool] = lambda name: False, order: Sequence[str] | None = None) -> None:
+        super().__init__(who)
+        self.module = module
+        self._build(self._walk(module), rename, layouts or {}, joints, skip, order)
+
+    @staticmethod
+    def _walk(module):
+        """`module` is a torch module, or a mapping name -> module for a model made of several nets."""
+        import torch
+
+        if isinstance(module, Mapping):
+            module = torch.nn.ModuleDict(module)
+        for path, sub in module.named_modules():
+            leaves, layouts = _torch_kind(sub)
+            own = list(sub.named_parameters(recurse=False))
+            own += [(n, b) for n, b in sub.named_buffers(recurse=False) if n in ("running_mean", "running_var")]
+            for leaf, tensor in own:
+                name = "/".join([*path.split("."), leaves.get(leaf, leaf)]) if path else leaves.get(leaf, leaf)
+                yield name, tensor, layouts.get(leaf, SAME)
+
+    def _numpy(self, t) -> np.ndarray:
+        return t.detach().cpu().numpy().copy()
+
+    def _assign(self, t, a: np.ndarray) -> None:
+        import torch
+
+        with torch.no_grad():
+            t.copy_(torch.from_numpy(np.ascontiguousarray(a)).to(dtype=t.dtype, device=t.device))
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """The canonical gradients of the last backward pass (zeros for a parameter it did not reach)."""
+        import torch
+
+        return self.name_grads([torch.zeros_like(t) if t.grad is None else t.grad for t in self.trainable()])
+
+
+# --- Keras -------------------------------------------------------------------------------------------------
+
+
+def _keras_children(layer) -> Iterable[tuple[str, Any]]:
+    """(attribute path, sub-layer) in assignment order; (nested) lists and dicts of layers are indexed by
+    position or key, as torch's ModuleList and ModuleDict are. A private attribute counts only when it holds a
+    layer itself (Keras's own layers keep their parts so, e.g. MultiHeadAttention._query_dense); private
+    containers are Keras's bookkeeping (`_layers` lists every sub-layer again)."""
+    import keras
+
+    for attr, value in vars(layer).items():
+        if not attr.startswith("_") or isinstance(value, keras.layers.Layer):
+            yield from _keras_layers_in(attr, value)
+
+
+def _keras_layers_in(path: str, value) -> Iterable[tuple[str, Any]]:
+    import keras
+
+    if isinstance(value, keras.layers.Layer):
+        yield path, value
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from _keras_layers_in(f"{path}/{i}", v)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _keras_layers_in(f"{path}/{k}", v)
+
+
+def _keras_walk(layer, path: str, seen: set[int]):
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    # A layer's own variables (trainable first, as Keras lists them: gamma, beta, moving_mean, moving_variance).
+    for v in [*layer._trainable_variables, *layer._non_trainable_variables]:
+        yield (f"{path}/{v.name}" if path else v.name), v, SAME
+    for attr, child in _keras_children(layer):
+        yield from _keras_walk(child, f"{path}/{attr}" if path else attr, seen)
+
+
+class KerasParams(_Adapter):
+    """The canonical view of a Keras layer's variables: Keras stores the canonical layout already."""
+
+    def __init__(self, layer, who: str, *, rename: Sequence[tuple[str, Any]] = (),
+                 layouts: Mapping[str, Layout] | None = None, joints: Sequence[Joint] = (),
+                 skip: Callable[[str], bool] = lambda name: False, order: Sequence[str] | None = None) -> None:
+        super().__init__(who)
+        self.layer = layer
+        roots = layer.items() if isinstance(layer, Mapping) else [("", layer)]  # several nets: name -> layer
+        seen: set[int] = set()
+        found = (found for root, lay in roots for found in _keras_walk(lay, root, seen))
+        self._build(found, rename, layouts or {}, joints, skip, order)
+
+    def _numpy(self, t) -> np.ndarray:
+        return np.array(t.numpy() if hasattr(t, "numpy") else t, copy=True)
+
+    def _assign(self, t, a: np.ndarray) -> None:
+        t.assign(np.asarray(a, dtype=t.dtype))
