@@ -284,6 +284,7 @@ def cmd_reproduce(args) -> int:
         # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
         print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU",
               file=sys.stderr)
+    _out(report.verdict_summary(all_records, RESULTS_DIR))  # printed before the last writes can fail
     if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
         which = ", ".join(f"{k} [{', '.join(sorted(v))}]" for k, v in fallbacks.items())
         _out(f"NOTE: no data directory was given, so {which} ran on scikit-learn's bundled 8x8 digits, not the "
@@ -291,7 +292,6 @@ def cmd_reproduce(args) -> int:
     runs_sink.finish()
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
-    _out(report.verdict_summary(all_records, RESULTS_DIR))
     failed = [r for r in all_records if r["passed"] is False]
     return 1 if failed else 0
 

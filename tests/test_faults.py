@@ -94,7 +94,9 @@ def _no_data_dir_from_the_environment(monkeypatch):
 
 def record(check: str) -> dict:
     return results.make_record(kind="claim", paper="toy", framework="torch", check=check, metric="median x",
-                               value=1.0, passed=True, expected={"rule": "x"}, git_sha="faults")
+                               value=1.0, passed=True, expected={"rule": "x"}, git_sha="faults",
+                               details={"inputs": {"exp.x": {"statistic": 1.0, "values": [1.0, 1.0, 1.0],
+                                                             "finite": 3, "seeds": 3}}})
 
 
 def lines(path: Path) -> list[bytes]:
@@ -429,8 +431,10 @@ def test_compare_into_a_closed_pipe_exits_with_its_verdict(tmp_path, verdict):
     recs = [record(f"c{i}") for i in range(40)]
     results.append(tmp_path / "baseline.jsonl", recs)
     now = [dict(r, time=results.utc_now()) for r in recs]
-    if verdict:
-        now[0]["passed"] = False
+    if verdict:  # a regression even with too few seeds for a rank test: the claim no longer gives a number
+        nan = float("nan")
+        now[0] = dict(now[0], passed=False, value=nan,
+                      details={"inputs": {"exp.x": {"statistic": nan, "values": [nan] * 3, "finite": 0, "seeds": 3}}})
     results.append(tmp_path / "records.jsonl", now)
     proc = subprocess.Popen([sys.executable, "-m", "harness", "--results-dir", str(tmp_path), "compare",
                              str(tmp_path / "baseline.jsonl"), "--list-all"],
