@@ -328,7 +328,9 @@ def _claim_records(paper, profile, claim_results, consistency, env, data_dir, us
             expected={"rule": r.rule, "lo": getattr(c, "lo", None), "hi": getattr(c, "hi", None),
                       "reported": c.reported, "source": c.source, "setting": c.setting_for(profile), "text": c.text},
             config=configs, seed=list(range(seeds)), dataset=dataset, profile=profile, dtype="float32",
-            numerics=env, details={"inputs": r.inputs, "data_dir": data_dir},
+            numerics=env, details={"inputs": r.inputs, "data_dir": data_dir,
+                                   "deterministic": all(paper.experiment(e).deterministic
+                                                        for e, _ in fidelity.claim_inputs(c))},
         ))
     for k in consistency:
         configs, dataset = common(k.claim)

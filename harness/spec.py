@@ -134,7 +134,8 @@ class Experiment:
     `run(ctx, config) -> {metric: float}`; NaN marks a metric the seed did not reach (e.g. never
     converged). `configs` maps profile -> config; `seeds` maps profile -> number of seeds.
     `dataset` names what it trains on (recorded with every result); `units` is the progress total
-    per seed (e.g. sweeps).
+    per seed (e.g. sweeps). `deterministic`: computed without training or sampling (a schedule, a count),
+    so its claims are compared strictly by the regression verdict rather than as a distribution over seeds.
     """
 
     name: str
@@ -144,6 +145,7 @@ class Experiment:
     dataset: str
     units: Callable[[Any], int] = lambda config: 0
     description: str = ""
+    deterministic: bool = False
 
 
 Statistic = Literal["median", "mean", "olympic", "min", "max"]

@@ -224,7 +224,8 @@ PAPER = Paper(
     experiments=(
         Experiment(name="schedule", run=run_schedule, configs={"tiny": PAPER_SCHEDULE, "reduced": PAPER_SCHEDULE,
                    "paper": PAPER_SCHEDULE}, seeds={"tiny": 1, "reduced": 1, "paper": 1},
-                   dataset="digits", units=lambda c: 1, description="the linear schedule's alpha_bar_T and L_T"),
+                   dataset="digits", units=lambda c: 1, description="the linear schedule's alpha_bar_T and L_T",
+                   deterministic=True),
         Experiment(name="moons_eps", run=run_moons, configs=MOONS_EPS, seeds={"tiny": 2, "reduced": 3},
                    dataset="generated:two-moons", units=lambda c: c.steps,
                    description="eps prediction, L_simple, on two moons"),
