@@ -9,7 +9,7 @@ Networks (one class in torch_impl.py and tf_impl.py, built from a config of conv
   pooling, dropout), at 1/3 to 1/16 of the widths;
 - the small "four-layer" CNN of Fig. 1 (three conv layers and a softmax layer), with ReLU or tanh units.
 
-Claims at reduced scale (../shared/PAPERS.md section 3): ReLUs reach a 25% training error several times
+Claims at reduced scale: ReLUs reach a 25% training error several times
 faster than tanh units (Fig. 1: six times); dropout narrows the train-test gap and slows fitting (section
 4.2), with a guard that the study's nets trained at all; the LRN effect is reported (section 3.3: 13% vs
 11% CIFAR-10 test error for a four-layer CNN), never asserted.

@@ -6,7 +6,7 @@ noise samples, descending (1/m) sum log(1 - D(G(z))) (the saturating loss of Eq.
 recommends in Sec. 3 and its code does, ascending (1/m) sum log D(G(z)) (the non-saturating loss).
 Both with SGD + momentum (the official code's learning rule), lr decayed by 1/1.000004 per update.
 
-The networks are the official MNIST ones (goodfeli/adversarial, mnist.yaml; ../shared/PAPERS.md sec. 5):
+The networks are the official MNIST ones (goodfeli/adversarial, mnist.yaml):
   G: z (100, Gaussian) -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights U(-0.05, 0.05), biases 0, the
      output bias set to the logit of the training pixels' mean (init_sigmoid_bias_from_marginals);
   D: maxout 240 units x 5 pieces -> maxout 240 x 5 -> 1 sigmoid, weights U(-0.005, 0.005), with dropout:

@@ -444,7 +444,7 @@ ADDING_RNN = NetConfig(model="rnn", n_in=2, n_out=1, n_hidden=8, init_range=0.1,
 # Task 2a has an error at every step of 51 sigmoid outputs: the paper's lr 1.0 on the summed errors of a
 # minibatch saturates every output at the first update (loss pinned at its ceiling), so here the error is
 # averaged over target steps (lr 40 = 0.1 per step error of 8 sequences x 50 steps); input-gate bias -3 as
-# in 5.4 against internal-state drift (the 2a value is not given in PAPERS.md).
+# in 5.4 against internal-state drift (the 2a value is not in our notes).
 LAG_TRAINING = {"loss": "step_mean", "lr": 40.0}
 
 

@@ -7,7 +7,7 @@ Architectures (written by hand in torch_impl.py and tf_impl.py, same canonical p
 - the ImageNet ResNet-18/34 of Table 1 (basic blocks, option B: 1x1 projection + BN where the shape
   changes), agreement-checked at 64x64 input.
 
-Claims at reduced scale (../shared/PAPERS.md section 4): the degradation problem (a deeper plain net ends
+Claims at reduced scale: the degradation problem (a deeper plain net ends
 with a higher training loss), its cure (the deeper ResNet is no worse than the shallower one), the
 plain-minus-residual gap growing with depth, and the ResNet-20 test error next to the paper's 8.75%.
 """
@@ -260,7 +260,7 @@ def _depth(config: ResNetConfig) -> int:
 
 
 # Small cases: lr drops (/10 from 0-based step 3, i.e. at step 4) inside the trajectory, to cross the
-# SGD momentum-buffer convention (PITFALLS.md).
+# SGD momentum-buffer convention (torch rescales no buffer when the lr changes).
 RESNET8 = resnet_cifar(1, widths=(4, 8, 16), image_size=8, lr=0.1, lr_drops=(3,))
 PLAIN8 = replace(RESNET8, residual=False)
 RESNET20 = resnet_cifar(3, image_size=32, lr_drops=(3,))
