@@ -273,8 +273,8 @@ PAPER = Paper(
     claims=CLAIMS,
     agreement=(
         # Forward taps, the whole T=10 sampling chain and all gradients; no optimizer steps (tracing the U-Net's
-        # tf.function train step alone takes ~10 s on this machine: the Adam trajectories are in the slow tier
-        # for the U-Net, and in the fast tier on the MLP, which shares the process, Adam, warmup and clipping).
+        # train step is slow, NOTES.md): the U-Net's Adam trajectories are in the slow tier, the MLP's (the same
+        # process, Adam, warmup and clipping) in the fast tier.
         AgreementCase(name="unet-chain", config=UNET_TINY, make_batches=_batches(UNET_TINY),
                       depth=_unet_depth(UNET_TINY), steps=0),
         AgreementCase(name="mlp-eps-true", config=MLP_TINY, make_batches=_batches(MLP_TINY, chain=4),
@@ -283,10 +283,8 @@ PAPER = Paper(
                       depth=3 * MLP_MU.T, steps=10, dtypes=("float64",)),
         AgreementCase(name="unet-adam", config=UNET_TINY, make_batches=_batches(UNET_TINY),
                       depth=_unet_depth(UNET_TINY), steps=4, dtypes=("float64",), slow=True),
-        # float32 U-Net Adam trajectories are not compared: GroupNorm follows every residual sum, so per-channel
-        # biases get gradients that nearly cancel (float32 relative error up to ~1e-2), and Adam's first steps
-        # divide each gradient by its own magnitude: an O(lr) parameter difference that is rounding, not a
-        # porting bug. float32 Adam trajectories are checked on the MLP.
+        # float32 U-Net Adam trajectories are not compared: Adam's first steps turn nearly cancelling float32
+        # gradients into O(lr) parameter differences (NOTES.md); float32 Adam trajectories are checked on the MLP.
         AgreementCase(name="unet-mu-true", config=UNET_MU_TRUE, make_batches=_batches(UNET_MU_TRUE),
                       depth=_unet_depth(UNET_MU_TRUE), steps=3, dtypes=("float64",), slow=True),
         AgreementCase(name="unet-chain-100", config=UNET_LONG, make_batches=_batches(UNET_LONG),
