@@ -39,3 +39,22 @@ def test_built_alexnet_counts(framework, config, built_count):
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_built_paper_alexnet_count(framework, built_count):
     assert built_count(alexnet.PAPER, framework, alexnet.PAPER_NET) == 60_965_224
+
+
+def test_regularizer_setting_states_the_reduced_nets_widths():
+    """The setting once called the reduced net '1/10 width' (conv5 is 1/4 of the paper's, fc 1/16): it now
+    states the widths of the net the study builds."""
+    assert "conv 32/64/96/96/64, fc 256/256" in alexnet.REG_SETTING
+    assert "1/10" not in alexnet.REG_SETTING
+
+
+def test_alexnet_settings_follow_their_configs():
+    from dataclasses import replace
+
+    study = replace(alexnet.REG_REDUCED, epochs=7, net=replace(alexnet.REG_REDUCED.net, dropout=0.3))
+    text = alexnet._reg_setting(study, alexnet.REG_PAPER)
+    assert "7 epochs of batch 32" in text and "dropout 0.3" in text and "(8 if none)" in text
+    assert "wd 5e-4" in text  # the paper's, as it writes it
+    act = alexnet._act_setting(replace(alexnet.ACT_REDUCED, relu_lr=0.01, threshold=30.0))
+    assert "lr 0.01 (ReLU)" in act and "<= 30%" in act and "N(0, 1/fan_in) init" in act
+    assert "N(0, 0.01) init" in alexnet.PAPER_INIT_SETTING

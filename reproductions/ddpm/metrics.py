@@ -73,11 +73,14 @@ def moons(rng: np.random.Generator, n: int, noise: float = 0.05) -> np.ndarray:
     return x[rng.permutation(n)]
 
 
+FEATURES = 64  # width of the classifier's tanh layer: the dimension of the Frechet distance
+
+
 class DigitFeatures:
     """A 64 -> 64 tanh -> 10 softmax classifier, trained here by full-batch gradient descent with momentum
     on images in [-1, 1]; its tanh layer is the feature space of the Frechet distance."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, hidden: int = 64, steps: int = 400, lr: float = 0.5,
+    def __init__(self, x: np.ndarray, y: np.ndarray, hidden: int = FEATURES, steps: int = 400, lr: float = 0.5,
                  seed: int = 0):
         rng = np.random.default_rng(seed)
         x = np.asarray(x, np.float64).reshape(len(x), -1)

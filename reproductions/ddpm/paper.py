@@ -126,6 +126,9 @@ def run_digits(ctx, c: DDPMConfig) -> dict:
 
 # --- configs --------------------------------------------------------------------------------------------------
 
+# The paper's CIFAR-10 model and training (Sec. 4, App. B): 35.7M parameters, 800k steps of batch 128.
+OFFICIAL = DDPMConfig(shape=(32, 32, 3), ch=128, ch_mult=(1, 2, 2, 2), num_res_blocks=2, attn_resolutions=(16,),
+                      groups=32, steps=800_000)
 PAPER_SCHEDULE = DDPMConfig(arch="mlp", shape=(2,), T=1000)  # the schedule does not depend on the network
 MOONS = DDPMConfig(arch="mlp", shape=(2,), **scaled(100), clip_denoised=False, lr=1e-3, warmup=100, batch=256,
                    mlp_hidden=128, mlp_layers=3, temb_dim=32, n_samples=2000)
@@ -179,14 +182,44 @@ def _unet_depth(c: DDPMConfig, chain: bool = True) -> int:
     return layers * (c.T if chain else 1)
 
 
-SETTING_MOONS = ("two moons (fresh draws), MLP 3x128 swish with a 32-dim sinusoidal t input, T=100 with beta "
-                 "1e-3 .. 0.2 (the paper's range x 1000/T), Adam lr 1e-3 warmup 100, clip 1, batch 256, 2000 steps "
-                 "(tiny: 200); energy distance of 2000 samples (tiny: 1000) to as many fresh data points")
-SETTING_DIGITS = ("scikit-learn 8x8 digits in [-1, 1] (1437 train / 360 test), U-Net ch 16, ch_mult (1, 2), 1 res "
-                  "block per level, attention at 4x4, GroupNorm 8 groups, dropout 0.1, T=100 with beta 1e-3 .. 0.2, "
-                  "Adam lr 1e-3 warmup 100, clip 1, batch 64, 500 steps (tiny: 30), no EMA; Frechet distance of "
-                  "400 samples (tiny: 64) to the test images on the 64 tanh features of a classifier the harness "
-                  "trains (NOT Inception FID; not comparable with the paper's CIFAR-10 numbers)")
+def _num(x: float) -> str:
+    """1e-3 rather than 0.001: the way the paper writes rates."""
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}" if abs(x) < 0.01 else f"{x:g}"
+
+
+def _process(c: DDPMConfig) -> str:
+    return f"T={c.T} with beta {_num(c.beta_1)} .. {_num(c.beta_T)}"
+
+
+def _adam(c: DDPMConfig) -> str:
+    return f"Adam lr {_num(c.lr)} warmup {c.warmup}, clip {c.grad_clip:g}, batch {c.batch}"
+
+
+def _unet(c: DDPMConfig) -> str:
+    attn = ", ".join(f"{r}x{r}" for r in c.attn_resolutions)
+    blocks = f"{c.num_res_blocks} res block{'s' if c.num_res_blocks > 1 else ''} per level"
+    return (f"U-Net ch {c.ch}, ch_mult {c.ch_mult}, {blocks}, attention at {attn}, "
+            f"GroupNorm {c.groups} groups, dropout {c.dropout:g}")
+
+
+def _setting_moons(tiny: DDPMConfig, reduced: DDPMConfig) -> str:
+    c = reduced
+    return (f"two moons (fresh draws), MLP {c.mlp_layers}x{c.mlp_hidden} swish with a {c.temb_dim}-dim sinusoidal t "
+            f"input, {_process(c)} (the paper's range x 1000/T), {_adam(c)}, {c.steps} steps (tiny: {tiny.steps}); "
+            f"energy distance of {c.n_samples} samples (tiny: {tiny.n_samples}) to as many fresh data points")
+
+
+def _setting_digits(tiny: DDPMConfig, reduced: DDPMConfig) -> str:
+    c = reduced
+    return (f"scikit-learn 8x8 digits in [-1, 1] (1437 train / 360 test), {_unet(c)}, {_process(c)}, {_adam(c)}, "
+            f"{c.steps} steps (tiny: {tiny.steps}), no EMA; Frechet distance of {c.n_samples} samples (tiny: "
+            f"{tiny.n_samples}) to the test images on the {metrics.FEATURES} tanh features of a classifier the "
+            f"harness trains (NOT Inception FID; not comparable with the paper's CIFAR-10 numbers)")
+
+
+SETTING_MOONS = _setting_moons(MOONS_EPS["tiny"], MOONS_EPS["reduced"])
+SETTING_DIGITS = _setting_digits(DIGITS_EPS["tiny"], DIGITS_EPS["reduced"])
 
 CLAIMS = (
     Band(id="schedule-alpha-bar-T", experiment="schedule", metric="alpha_bar_T", lo=4.03e-5, hi=4.04e-5,
@@ -240,8 +273,8 @@ PAPER = Paper(
     claims=CLAIMS,
     agreement=(
         # Forward taps, the whole T=10 sampling chain and all gradients; no optimizer steps (tracing the U-Net's
-        # tf.function train step alone takes ~10 s on this machine: the Adam trajectories are in the slow tier
-        # for the U-Net, and in the fast tier on the MLP, which shares the process, Adam, warmup and clipping).
+        # train step is slow, NOTES.md): the U-Net's Adam trajectories are in the slow tier, the MLP's (the same
+        # process, Adam, warmup and clipping) in the fast tier.
         AgreementCase(name="unet-chain", config=UNET_TINY, make_batches=_batches(UNET_TINY),
                       depth=_unet_depth(UNET_TINY), steps=0),
         AgreementCase(name="mlp-eps-true", config=MLP_TINY, make_batches=_batches(MLP_TINY, chain=4),
@@ -250,10 +283,8 @@ PAPER = Paper(
                       depth=3 * MLP_MU.T, steps=10, dtypes=("float64",)),
         AgreementCase(name="unet-adam", config=UNET_TINY, make_batches=_batches(UNET_TINY),
                       depth=_unet_depth(UNET_TINY), steps=4, dtypes=("float64",), slow=True),
-        # float32 U-Net Adam trajectories are not compared: GroupNorm follows every residual sum, so per-channel
-        # biases get gradients that nearly cancel (float32 relative error up to ~1e-2), and Adam's first steps
-        # divide each gradient by its own magnitude: an O(lr) parameter difference that is rounding, not a
-        # porting bug. float32 Adam trajectories are checked on the MLP.
+        # float32 U-Net Adam trajectories are not compared: Adam's first steps turn nearly cancelling float32
+        # gradients into O(lr) parameter differences (NOTES.md); float32 Adam trajectories are checked on the MLP.
         AgreementCase(name="unet-mu-true", config=UNET_MU_TRUE, make_batches=_batches(UNET_MU_TRUE),
                       depth=_unet_depth(UNET_MU_TRUE), steps=3, dtypes=("float64",), slow=True),
         AgreementCase(name="unet-chain-100", config=UNET_LONG, make_batches=_batches(UNET_LONG),
@@ -286,13 +317,14 @@ PAPER = Paper(
                       make_batch=lambda rng, d: chain_noise(rng, MOONS, 1000, d)),
     ),
     deviations=(
-        "Reduced scale: T=100 with the beta range scaled by 1000/T (1e-3 .. 0.2) instead of T=1000, except the "
-        "schedule check, which uses the paper's T=1000 exactly.",
-        "Data: two moons and scikit-learn's 8x8 digits instead of CIFAR-10/LSUN; a small U-Net (ch 16, ch_mult "
-        "(1, 2), 1 residual block per level, attention at 4x4, GroupNorm with 8 groups) instead of ch 128, (1, 2, "
-        "2, 2), 2 blocks, attention at 16x16, 32 groups (35.7M parameters); an MLP for the 2-D toy.",
-        "Adam lr 1e-3 with 100 warmup steps (the paper: 2e-4 with 5000), batch 64/256 (paper 128), a few thousand "
-        "steps (paper 800k); no EMA of the weights (paper 0.9999: meaningless over so few steps); no random flips.",
+        f"Reduced scale: {_process(DIGITS)} (the beta range scaled by 1000/T) instead of {_process(OFFICIAL)}, "
+        "except the schedule check, which uses the paper's T=1000 exactly.",
+        f"Data: two moons and scikit-learn's 8x8 digits instead of CIFAR-10/LSUN; a small {_unet(DIGITS)}; the "
+        f"paper's: {_unet(OFFICIAL)} (35.7M parameters); an MLP for the 2-D toy.",
+        f"Adam lr {_num(DIGITS.lr)} with {DIGITS.warmup} warmup steps (the paper: {_num(OFFICIAL.lr)} with "
+        f"{OFFICIAL.warmup}), batch {DIGITS.batch}/{MOONS.batch} (paper {OFFICIAL.batch}), a few thousand steps "
+        f"(paper {OFFICIAL.steps // 1000}k); no EMA of the weights (paper 0.9999: meaningless over so few steps); "
+        "no random flips.",
         "Sample quality: Frechet distance on the features of a 64-unit classifier the harness trains on the digits "
         "(NOT Inception FID) and energy distance for the 2-D toy; the paper reports IS/FID on 50k samples.",
         "The true-bound objectives (*_true) use the Gaussian L_{t-1} term for every t, including t=1 (the paper's "

@@ -63,3 +63,18 @@ def test_moons_are_two_clusters_in_range():
     x = metrics.moons(np.random.default_rng(8), 1000)
     assert x.shape == (1000, 2) and np.abs(x).max() < 2.0
     assert metrics.moons(np.random.default_rng(8), 1000) == pytest.approx(x)
+
+
+def test_ddpm_settings_follow_their_configs():
+    """Claim settings and the scale deviations are generated from the configs the experiments run."""
+    import dataclasses
+
+    from reproductions.ddpm import paper as ddpm
+
+    moons = dataclasses.replace(ddpm.MOONS_EPS["reduced"], steps=3000, **ddpm.scaled(50))
+    text = ddpm._setting_moons(ddpm.MOONS_EPS["tiny"], moons)
+    assert "T=50 with beta 2e-3 .. 0.4" in text and "3000 steps (tiny: 200)" in text
+    assert "2 res blocks per level" in ddpm._unet(ddpm.OFFICIAL)
+    assert "1 res block per level" in ddpm.SETTING_DIGITS
+    assert f"on the {metrics.FEATURES} tanh features" in ddpm.SETTING_DIGITS
+    assert any("instead of T=1000 with beta 1e-4 .. 0.02" in d for d in ddpm.PAPER.deviations)

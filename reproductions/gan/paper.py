@@ -6,7 +6,7 @@ noise samples, descending (1/m) sum log(1 - D(G(z))) (the saturating loss of Eq.
 recommends in Sec. 3 and its code does, ascending (1/m) sum log D(G(z)) (the non-saturating loss).
 Both with SGD + momentum (the official code's learning rule), lr decayed by 1/1.000004 per update.
 
-The networks are the official MNIST ones (goodfeli/adversarial, mnist.yaml; ../shared/PAPERS.md sec. 5):
+The networks are the official MNIST ones (goodfeli/adversarial, mnist.yaml):
   G: z (100, Gaussian) -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid, weights U(-0.05, 0.05), biases 0, the
      output bias set to the logit of the training pixels' mean (init_sigmoid_bias_from_marginals);
   D: maxout 240 units x 5 pieces -> maxout 240 x 5 -> 1 sigmoid, weights U(-0.005, 0.005), with dropout:
@@ -126,6 +126,17 @@ def _normal_pdf(x, mu, sd):
     return np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
 
 
+# Prop. 1's comparison grid: 201 points over both densities' +-2 sd, kept where either density exceeds 5% of
+# its peak (D is unconstrained where neither puts mass).
+GRID_POINTS = 201
+MASS_SHARE = 0.05
+MNIST_TRAIN_IMAGES = 60_000  # for the epochs a budget amounts to
+
+
+def grid_range(tc: ToyConfig) -> tuple[float, float]:
+    return (min(tc.mu_d - 2 * tc.sd_d, tc.mu_g - 2 * tc.sd_g), max(tc.mu_d + 2 * tc.sd_d, tc.mu_g + 2 * tc.sd_g))
+
+
 def run_optimal_d(ctx, tc: ToyConfig) -> dict[str, float]:
     """Proposition 1: G fixed at N(mu_g, sd_g^2), D trained alone; compare D(x) with p_d / (p_d + p_g)."""
     c = tc.gan
@@ -140,11 +151,11 @@ def run_optimal_d(ctx, tc: ToyConfig) -> dict[str, float]:
         _check(model.train_step(draw_noise(rng, c, "float32", x)), "optimal_d", it)
         if it % 100 == 0:
             ctx.progress(100)
-    lo, hi = min(tc.mu_d - 2 * tc.sd_d, tc.mu_g - 2 * tc.sd_g), max(tc.mu_d + 2 * tc.sd_d, tc.mu_g + 2 * tc.sd_g)
-    grid = np.linspace(lo, hi, 201)
+    lo, hi = grid_range(tc)
+    grid = np.linspace(lo, hi, GRID_POINTS)
     pd, pg = _normal_pdf(grid, tc.mu_d, tc.sd_d), _normal_pdf(grid, tc.mu_g, tc.sd_g)
     # Only where the data or the generator put mass (D is unconstrained elsewhere): density > 5% of its peak.
-    where = (pd > 0.05 * pd.max()) | (pg > 0.05 * pg.max())
+    where = (pd > MASS_SHARE * pd.max()) | (pg > MASS_SHARE * pg.max())
     d = model.discriminate({"x": grid[:, None].astype(np.float32)})[:, 0].astype(np.float64)
     err = np.abs(d - pd / (pd + pg))[where]
     return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}
@@ -268,17 +279,58 @@ def _bench_batch(c: GANConfig):
     return lambda rng, dtype: _batches(c)(rng, dtype, 1)[0]
 
 
-SETTING_1D = ("1-D data N(4, 0.5^2); G: 1-D Gaussian z -> 16 ReLU -> 16 ReLU -> linear, D: maxout 16x5 -> 16x5 "
-              "-> sigmoid, no dropout, weights U(-0.5, 0.5); SGD lr 0.05, momentum 0.5, batch 128, k=1; "
-              "{} iterations (reduced profile; tiny: 300)")
-SETTING_PROP1 = ("G fixed at N(3, 1), data N(4, 0.5^2); D: maxout 16x5 -> 16x5 -> sigmoid trained alone, SGD lr 0.1 "
-                 "decayed e^-3 over the run, momentum 0.9, batch 512, 1000 iterations (tiny: 300); D* compared on "
-                 "201 grid points in [2, 5] where p_d or p_g exceeds 5% of its peak")
-SETTING_MNIST = ("official sizes (G 100-1200-1200-784, D maxout 240x5 x2, dropout 0.8/0.5), SGD lr 0.1 momentum 0.5 "
-                 "(no ramp to 0.7), batch 100, k=1, 1000 iterations = 1.7 epochs (the official run: hundreds of "
-                 "epochs); Parzen on 10k samples, sigma from logspace(-1, 0, 10) on 1000 held-out training images, "
-                 "10k test images. Tiny profile: G 100-256-256-784, D maxout 64x5 x2, 200 iterations, 1000 "
-                 "samples, 500 test images")
+def _net(c: GANConfig) -> str:
+    """The two networks in words, from a config: G's layers, D's maxout layers."""
+    g = " -> ".join(f"{w} ReLU" for w in c.g_hidden)
+    d = " -> ".join(f"{w}x{c.d_pieces}" for w in c.d_units)
+    return f"G: 1-D Gaussian z -> {g} -> {c.g_output}, D: maxout {d} -> sigmoid"
+
+
+def _sgd(c: GANConfig) -> str:
+    return f"SGD lr {c.lr:g}, momentum {c.momentum:g}, batch {c.batch}, k={c.k}"
+
+
+def _setting_1d(tiny: ToyConfig, reduced: ToyConfig) -> str:
+    c = reduced.gan
+    dropout = "no dropout" if all(k == 1 for k in c.d_keep) else f"keep {c.d_keep}"
+    assert c.g_irange == c.d_irange, "the setting states one weight range for both nets"
+    return (f"1-D data N({reduced.mu_d:g}, {reduced.sd_d:g}^2); {_net(c)}, {dropout}, weights "
+            f"U(-{c.g_irange:g}, {c.g_irange:g}); {_sgd(c)}; {c.iterations} iterations (reduced profile; tiny: "
+            f"{tiny.gan.iterations})")
+
+
+def _setting_prop1(tiny: ToyConfig, reduced: ToyConfig) -> str:
+    c = reduced.gan
+    d = " -> ".join(f"{w}x{c.d_pieces}" for w in c.d_units)
+    # lr_t = lr / decay^t: the factor reached by the last iteration, as a power of e.
+    decay = round(c.iterations * math.log(c.lr_decay))
+    lo, hi = grid_range(reduced)
+    return (f"G fixed at N({reduced.mu_g:g}, {reduced.sd_g:g}), data N({reduced.mu_d:g}, {reduced.sd_d:g}^2); D: "
+            f"maxout {d} -> sigmoid trained alone, SGD lr {c.lr:g} decayed e^-{decay} over the run, momentum "
+            f"{c.momentum:g}, batch {c.batch}, {c.iterations} iterations (tiny: {tiny.gan.iterations}); D* compared "
+            f"on {GRID_POINTS} grid points in [{lo:g}, {hi:g}] where p_d or p_g exceeds "
+            f"{MASS_SHARE:.0%} of its peak")
+
+
+def _setting_mnist(tiny: GANConfig, reduced: GANConfig) -> str:
+    def sizes(c: GANConfig) -> str:
+        g = "-".join(map(str, (c.z_dim, *c.g_hidden, c.x_dim)))
+        assert len(set(c.d_units)) == 1, "the setting states one maxout width"
+        return f"G {g}, D maxout {c.d_units[0]}x{c.d_pieces} x{len(c.d_units)}"
+
+    c = reduced
+    epochs = c.iterations * c.batch / (MNIST_TRAIN_IMAGES - c.n_valid)
+    return (f"official sizes ({sizes(c)}, dropout {c.d_keep[0]:g}/{c.d_keep[1]:g}), SGD lr {c.lr:g} momentum "
+            f"{c.momentum:g} (no ramp to 0.7), batch {c.batch}, k={c.k}, {c.iterations} iterations = {epochs:.1f} "
+            f"epochs (the official run: hundreds of epochs); Parzen on {c.n_samples // 1000}k samples, sigma from "
+            f"logspace(-1, 0, {len(parzen.SIGMAS)}) on {c.n_valid} held-out training images, {c.n_test // 1000}k test "
+            f"images. Tiny profile: {sizes(tiny)}, {tiny.iterations} iterations, {tiny.n_samples} samples, "
+            f"{tiny.n_test} test images")
+
+
+SETTING_1D = _setting_1d(GAUSS1D["tiny"], GAUSS1D["reduced"])
+SETTING_PROP1 = _setting_prop1(PROP1["tiny"], PROP1["reduced"])
+SETTING_MNIST = _setting_mnist(MNIST["tiny"], MNIST["reduced"])
 
 CLAIMS = (
     Band(id="prop1-optimal-discriminator", experiment="optimal_d", metric="max_abs_error", lo=0.0, hi=0.05,
@@ -288,21 +340,22 @@ CLAIMS = (
          reported=0.0, source="Proposition 1", setting=SETTING_PROP1,
          text="mean |D - D*| over the grid"),
     Band(id="gauss1d-mean", experiment="gauss1d", metric="abs_dmu", lo=0.0, hi=0.1, reported="p_g = p_data",
-         source="Theorem 1 (global optimum); PAPERS.md 5(c)2", setting=SETTING_1D.format(1000),
+         source="Theorem 1 (global optimum); PAPERS.md 5(c)2", setting=SETTING_1D,
          text="after training, the generated mean is within 0.1 of the data mean 4"),
     Band(id="gauss1d-sd", experiment="gauss1d", metric="sd_ratio", lo=0.8, hi=1.25, reported="p_g = p_data",
-         source="Theorem 1 (global optimum); PAPERS.md 5(c)2", setting=SETTING_1D.format(1000),
+         source="Theorem 1 (global optimum); PAPERS.md 5(c)2", setting=SETTING_1D,
          text="after training, the generated standard deviation is within [0.8, 1.25] of the data's 0.5"),
     Band(id="gauss1d-d-half", experiment="gauss1d", metric="d_on_fake", lo=0.45, hi=0.55, reported=0.5,
-         source="Sec. 4.1 (D*(x) = 1/2 at p_g = p_data)", setting=SETTING_1D.format(1000),
+         source="Sec. 4.1 (D*(x) = 1/2 at p_g = p_data)", setting=SETTING_1D,
          text="after training, D is about 1/2 on generated samples"),
     Band(id="gauss1d-value", experiment="gauss1d", metric="value", lo=-math.log(4) - 0.1, hi=-math.log(4) + 0.1,
-         reported=-math.log(4), source="Theorem 1", setting=SETTING_1D.format(1000),
+         reported=-math.log(4), source="Theorem 1", setting=SETTING_1D,
          text="after training, V(D, G) is within 0.1 of -log 4 (note: a D that has collapsed to 1/2 everywhere "
               "also gives -log 4)"),
     Ordering(id="non-saturating-faster", a=("gauss1d", "w1_early"), b=("gauss1d_saturating", "w1_early"),
              relation="<", reported="log D(G(z)) gives much stronger gradients early in learning", source="Sec. 3",
-             setting=SETTING_1D.format(1000) + "; Wasserstein-1 to the data after 200 iterations (tiny: 100)",
+             setting=f"{SETTING_1D}; Wasserstein-1 to the data after {GAUSS1D['reduced'].early} iterations "
+                     f"(tiny: {GAUSS1D['tiny'].early})",
              text="early in training, the non-saturating generator is closer to the data than the saturating one"),
     Ordering(id="mnist-beats-untrained", a=("mnist", "parzen_gan"), b=("mnist", "parzen_untrained"),
              relation=">", reported="225 +/- 2 (GAN)", source="Table 1", setting=SETTING_MNIST,

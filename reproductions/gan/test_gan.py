@@ -75,3 +75,27 @@ def test_parzen_chunks_give_the_same_answer(monkeypatch):
 def test_the_papers_sigma_grid():
     assert len(parzen.SIGMAS) == 10
     assert parzen.SIGMAS[0] == pytest.approx(0.1) and parzen.SIGMAS[-1] == pytest.approx(1.0)
+
+
+def test_prop1_setting_states_the_grid_the_experiment_compares_on():
+    """The setting text once said [2, 5] while run_optimal_d compared D on [1, 5]: it is now generated from
+    the same grid_range the experiment calls."""
+    from reproductions.gan import paper as gan
+
+    lo, hi = gan.grid_range(gan.PROP1["reduced"])
+    assert (lo, hi) == (1.0, 5.0)  # min(4 - 2 * 0.5, 3 - 2 * 1), max(4 + 2 * 0.5, 3 + 2 * 1)
+    assert f"{gan.GRID_POINTS} grid points in [1, 5]" in gan.SETTING_PROP1
+
+
+def test_gan_settings_follow_their_configs():
+    """A changed budget or network shows in the claim settings (nothing in them is retyped)."""
+    import dataclasses
+
+    from reproductions.gan import paper as gan
+
+    mnist = dataclasses.replace(gan.MNIST["reduced"], iterations=2950, d_units=(120, 120))
+    text = gan._setting_mnist(gan.MNIST["tiny"], mnist)
+    assert "D maxout 120x5 x2" in text and "2950 iterations = 5.0 epochs" in text
+    toy = dataclasses.replace(gan.GAUSS1D["reduced"], gan=dataclasses.replace(gan.TOY_GAN, iterations=700, lr=0.02))
+    assert "SGD lr 0.02" in gan._setting_1d(gan.GAUSS1D["tiny"], toy)
+    assert "700 iterations" in gan._setting_1d(gan.GAUSS1D["tiny"], toy)

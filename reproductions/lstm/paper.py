@@ -433,7 +433,8 @@ def run_reber(ctx, config: ReberConfig) -> dict[str, float]:
 # The networks of each task (section numbers of the paper)
 
 # 5.4: 2 blocks x 2 cells, 2 inputs, 1 output, all non-input units biased; weights in [-0.1, 0.1];
-# input-gate biases -3 and -6; lr 0.5 (93 weights).
+# input-gate biases -3 and -6; lr 0.5. The paper's 93 weights include gate feedback, which this net leaves out
+# (61 weights; count_weights).
 ADDING_LSTM = NetConfig(model="lstm1997", n_in=2, n_out=1, n_blocks=2, cells_per_block=2, init_range=0.1,
                         input_gate_bias=(-3.0, -6.0), lr=0.5)
 # A tanh RNN of about the same size: 8 units -> 8*2 + 8*8 + 8 + 8 + 1 = 97 weights.
@@ -443,7 +444,7 @@ ADDING_RNN = NetConfig(model="rnn", n_in=2, n_out=1, n_hidden=8, init_range=0.1,
 # Task 2a has an error at every step of 51 sigmoid outputs: the paper's lr 1.0 on the summed errors of a
 # minibatch saturates every output at the first update (loss pinned at its ceiling), so here the error is
 # averaged over target steps (lr 40 = 0.1 per step error of 8 sequences x 50 steps); input-gate bias -3 as
-# in 5.4 against internal-state drift (the 2a value is not given in PAPERS.md).
+# in 5.4 against internal-state drift (the 2a value is not in our notes).
 LAG_TRAINING = {"loss": "step_mean", "lr": 40.0}
 
 
@@ -476,157 +477,226 @@ REBER_LSTM = NetConfig(model="lstm1997", n_in=7, n_out=7, n_blocks=3, cells_per_
 REBER_BATCH = 4
 
 
-def _adding(name: str, net: NetConfig, description: str) -> Experiment:
-    return Experiment(
-        name=name, run=run_adding, dataset="generated:adding-problem(5.4)",
-        configs={"tiny": AddingConfig(net=net, T=20, batch=32, max_sequences=6_400, eval_every=3_200,
-                                      stop_sequences=500, n_test=512),
-                 "reduced": AddingConfig(net=net, T=50, batch=32, max_sequences=80_000, eval_every=20_000,
-                                         stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+SEEDS = {"tiny": 1, "reduced": 3}  # the paper: 10-150 trials per setting
 
 
-def _lag(name: str, make_net, p: dict[str, int], sequences: dict[str, int], description: str) -> Experiment:
-    """`make_net(p)` builds the net for lag p; `p` and `sequences` per profile."""
+def adding_profiles(net: NetConfig) -> dict[str, AddingConfig]:
+    """5.4 at T=50 (the paper: 100, 500, 1000); the stopping rule checked every 20,000 sequences."""
+    return {"tiny": AddingConfig(net=net, T=20, batch=32, max_sequences=6_400, eval_every=3_200, stop_sequences=500,
+                                 n_test=512),
+            "reduced": AddingConfig(net=net, T=50, batch=32, max_sequences=80_000, eval_every=20_000,
+                                    stop_sequences=2000, n_test=2560)}
+
+
+def lag_profiles(make_net, p: dict[str, int], sequences: dict[str, int]) -> dict[str, LagConfig]:
+    """5.2's task 2a; `make_net(p)` builds the net for lag p; `p` and `sequences` per profile."""
     every = {"tiny": 200, "reduced": 400}
-    return Experiment(
-        name=name, run=run_lag, dataset="generated:task-2a(5.2)",
-        configs={k: LagConfig(net=make_net(p[k]), p=p[k], batch=8, max_sequences=sequences[k], eval_every=every[k])
-                 for k in ("tiny", "reduced")},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+    return {k: LagConfig(net=make_net(p[k]), p=p[k], batch=8, max_sequences=sequences[k], eval_every=every[k])
+            for k in ("tiny", "reduced")}
 
 
-def _temporal(name: str, net: NetConfig, description: str) -> Experiment:
-    return Experiment(
-        name=name, run=run_temporal, dataset="generated:temporal-order-6a(5.6)",
-        configs={"tiny": TemporalConfig(net=net, scale=0.15, batch=32, max_sequences=1_600, eval_every=800,
-                                        stop_sequences=512, n_test=512),
-                 "reduced": TemporalConfig(net=net, scale=0.3, batch=32, max_sequences=24_000, eval_every=2_000,
-                                           stop_sequences=2000, n_test=2560)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences, description=description)
+def temporal_profiles(net: NetConfig) -> dict[str, TemporalConfig]:
+    """5.6's task 6a with lengths and windows scaled by 0.3 (tiny: 0.15)."""
+    return {"tiny": TemporalConfig(net=net, scale=0.15, batch=32, max_sequences=1_600, eval_every=800,
+                                   stop_sequences=512, n_test=512),
+            "reduced": TemporalConfig(net=net, scale=0.3, batch=32, max_sequences=24_000, eval_every=2_000,
+                                      stop_sequences=2000, n_test=2560)}
 
 
+LAG = lag_profiles(lag_lstm, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000})
+LAG_RNN = lag_profiles(lag_rnn, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000})
+LAG50 = lag_profiles(lag_lstm, {"tiny": 10, "reduced": 50}, {"tiny": 400, "reduced": 8_000})
+TEMPORAL = temporal_profiles(TEMPORAL_LSTM)
+REBER = {"tiny": ReberConfig(net=REBER_LSTM, batch=REBER_BATCH, max_sequences=2_000, eval_every=1_000),
+         "reduced": ReberConfig(net=REBER_LSTM, batch=REBER_BATCH, max_sequences=24_000, eval_every=2_000)}
+
+
+def _lengths(c: TemporalConfig) -> str:
+    return "{}-{}".format(*c.windows()["length"])
+
+
+def _blocks(net: NetConfig) -> str:
+    return "one cell" if net.n_cells == 1 else f"{net.n_blocks} blocks x {net.cells_per_block} cells"
+
+
+def _experiment(name: str, run, dataset: str, configs: dict, description: str) -> Experiment:
+    return Experiment(name=name, run=run, dataset=dataset, configs=configs, seeds=SEEDS,
+                      units=lambda c: c.max_sequences, description=description)
+
+
+_T6A = TEMPORAL["reduced"]
 EXPERIMENTS = (
-    _adding("adding_lstm", ADDING_LSTM, "1997 LSTM on the adding problem; fraction of test sequences within 0.04"),
-    _adding("adding_rnn", ADDING_RNN, "tanh RNN (BPTT) of the same size on the adding problem"),
-    _lag("lag_lstm", lag_lstm, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000},
-         "1997 LSTM (one cell) on the noise-free long-lag task 2a"),
-    _lag("lag_rnn", lag_rnn, {"tiny": 20, "reduced": 20}, {"tiny": 4_000, "reduced": 16_000},
-         "one self-recurrent unit trained by BPTT on task 2a"),
-    _lag("lag50_lstm", lag_lstm, {"tiny": 10, "reduced": 50}, {"tiny": 400, "reduced": 8_000},
-         "1997 LSTM (one cell) on task 2a at p=50, the lag chosen first (p=20 came after it failed)"),
-    _temporal("temporal_lstm", TEMPORAL_LSTM,
-              "1997 LSTM (2 blocks x 2 cells) on temporal order 6a, lengths scaled to 30-33"),
-    _temporal("temporal_rnn", TEMPORAL_RNN,
-              "tanh RNN (BPTT) of the same size on temporal order 6a, lengths scaled to 30-33"),
-    Experiment(
-        name="reber_lstm", run=run_reber, dataset="generated:embedded-reber(5.1)",
-        configs={"tiny": ReberConfig(net=REBER_LSTM, batch=REBER_BATCH, max_sequences=2_000, eval_every=1_000),
-                 "reduced": ReberConfig(net=REBER_LSTM, batch=REBER_BATCH, max_sequences=24_000, eval_every=2_000)},
-        seeds={"tiny": 1, "reduced": 3}, units=lambda c: c.max_sequences,
-        description="1997 LSTM (3 blocks x 2 cells, lr 0.5) on the embedded Reber grammar",
-    ),
+    _experiment("adding_lstm", run_adding, "generated:adding-problem(5.4)", adding_profiles(ADDING_LSTM),
+                "1997 LSTM on the adding problem; fraction of test sequences within 0.04"),
+    _experiment("adding_rnn", run_adding, "generated:adding-problem(5.4)", adding_profiles(ADDING_RNN),
+                "tanh RNN (BPTT) of the same size on the adding problem"),
+    _experiment("lag_lstm", run_lag, "generated:task-2a(5.2)", LAG,
+                f"1997 LSTM ({_blocks(LAG['reduced'].net)}) on the noise-free long-lag task 2a"),
+    _experiment("lag_rnn", run_lag, "generated:task-2a(5.2)", LAG_RNN,
+                "one self-recurrent unit trained by BPTT on task 2a"),
+    _experiment("lag50_lstm", run_lag, "generated:task-2a(5.2)", LAG50,
+                f"1997 LSTM ({_blocks(LAG50['reduced'].net)}) on task 2a at p={LAG50['reduced'].p}, the lag chosen "
+                f"first (p={LAG['reduced'].p} came after it failed)"),
+    _experiment("temporal_lstm", run_temporal, "generated:temporal-order-6a(5.6)", TEMPORAL,
+                f"1997 LSTM ({_blocks(TEMPORAL_LSTM)}) on temporal order 6a, lengths scaled to {_lengths(_T6A)}"),
+    _experiment("temporal_rnn", run_temporal, "generated:temporal-order-6a(5.6)", temporal_profiles(TEMPORAL_RNN),
+                f"tanh RNN (BPTT) of the same size on temporal order 6a, lengths scaled to {_lengths(_T6A)}"),
+    _experiment("reber_lstm", run_reber, "generated:embedded-reber(5.1)", REBER,
+                f"1997 LSTM ({_blocks(REBER_LSTM)}, lr {REBER_LSTM.lr:g}) on the embedded Reber grammar"),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Claim settings, from the configs above and the paper's own (the configs' defaults)
+
+
+def count_weights(net: NetConfig) -> int:
+    """Weights and biases a 1997 LSTM or tanh RNN uses, counted as the paper counts them (5.1: 276 for the
+    Reber net of 3 blocks x 2 cells, 264 for 4 blocks x 1 cell)."""
+    if net.model == "rnn":
+        hidden = net.n_hidden * (net.n_in + net.n_hidden + 1)
+    elif net.model == "lstm1997":
+        gates = 2 * net.n_blocks
+        sources = net.n_in + net.n_cells * net.recurrent + gates * net.gate_feedback
+        hidden = (net.n_cells + gates) * sources + gates + net.n_cells * net.cell_bias
+    else:
+        raise ValueError(f"count_weights: model {net.model!r} is not one the claims describe")
+    return hidden + net.n_out * (net.n_cells + net.n_in * net.shortcut + net.output_bias)
+
+
+def _units(net: NetConfig) -> str:
+    return f"{'one' if net.n_hidden == 1 else net.n_hidden} tanh unit{'s' if net.n_hidden > 1 else ''}"
+
+
+def _error(net: NetConfig) -> str:
+    return {"sum": "errors summed over minibatches", "step_mean": "error averaged over steps"}[net.loss]
+
+
+def _windows(c: TemporalConfig) -> str:
+    w = c.windows()
+    return f"X/Y at t1 in [{w['t1'][0]}, {w['t1'][1]}] and t2 in [{w['t2'][0]}, {w['t2'][1]}]"
+
+
+def _paper_windows(c: TemporalConfig) -> str:
+    w = replace(c, scale=1.0).windows()
+    return f"{_lengths(replace(c, scale=1.0))}, [{w['t1'][0]}, {w['t1'][1]}], [{w['t2'][0]}, {w['t2'][1]}]"
+
+
+def _lag_setting(c: LagConfig, why: str) -> str:
+    net = c.net
+    return (f"p={c.p} (paper {LagConfig.p}; {why}), {_blocks(net)}, minibatches of {c.batch}, {_error(net)}, lr "
+            f"{net.lr:g}, input-gate bias {net.input_gate_bias[0]:g}, {c.max_sequences:,} sequences max, "
+            f"{SEEDS['reduced']} seeds")
+
+
+_ADD, _ADD_RNN = adding_profiles(ADDING_LSTM)["reduced"], adding_profiles(ADDING_RNN)["reduced"]
+_SEEDS = f"{SEEDS['reduced']} seeds"
+SETTINGS = {
+    "adding": f"T={_ADD.T} (reduced from {AddingConfig.T}), minibatches of {_ADD.batch}, {_ADD.max_sequences:,} "
+              f"sequences max, {_SEEDS}, {_ADD.n_test} test sequences",
+    "adding_rnn": f"T={_ADD_RNN.T}, {_units(ADDING_RNN)} ({count_weights(ADDING_RNN)} weights), full BPTT, same "
+                  f"budget as the LSTM, {_SEEDS}",
+    "adding_both": f"T={_ADD.T}, same budget, {_SEEDS}",
+    "lag": _lag_setting(LAG["reduced"], f"chosen after p={LAG50['reduced'].p} failed, see lag50-lstm-succeeds"),
+    "lag_rnn": f"p={LAG_RNN['reduced'].p}, {_units(LAG_RNN['reduced'].net)} plus input->output weights, full "
+               f"BPTT, same training as the LSTM, {LAG_RNN['reduced'].max_sequences:,} sequences, {_SEEDS}",
+    "lag50": _lag_setting(LAG50["reduced"], "our first choice of lag, kept as its own claim"),
+    "temporal": f"lengths {_lengths(_T6A)}, {_windows(_T6A)} (paper {_paper_windows(_T6A)}), {_blocks(TEMPORAL_LSTM)}, "
+                f"lr {TEMPORAL_LSTM.lr:g} on {_error(TEMPORAL_LSTM)} of {_T6A.batch}, {_T6A.max_sequences:,} "
+                f"sequences max, {_SEEDS}, {_T6A.n_test} test sequences",
+    "temporal_stops": f"lengths {_lengths(_T6A)} (paper {_lengths(replace(_T6A, scale=1.0))}), rule checked every "
+                      f"{_T6A.eval_every:,} sequences on {_T6A.stop_sequences:,} fresh ones, {_T6A.max_sequences:,} "
+                      f"sequences max, {_SEEDS}",
+    "temporal_rnn": f"lengths {_lengths(_T6A)}, {_units(TEMPORAL_RNN)} ({count_weights(TEMPORAL_RNN)} weights vs "
+                    f"LSTM {count_weights(TEMPORAL_LSTM)}), full BPTT, same training and budget as the LSTM, {_SEEDS}",
+    "temporal_sequences": f"lengths {_lengths(_T6A)} (paper {_lengths(replace(_T6A, scale=1.0))}), minibatches of "
+                          f"{_T6A.batch} (paper: online), rule checked every {_T6A.eval_every:,}",
+    "reber": f"{_blocks(REBER_LSTM)} with 5.1's connectivity ({count_weights(REBER_LSTM)} weights), lr "
+             f"{REBER_LSTM.lr:g} on {_error(REBER_LSTM)} of {REBER['reduced'].batch}, "
+             f"{REBER['reduced'].max_sequences:,} sequences max, {_SEEDS}",
+    "reber_sequences": f"{_blocks(REBER_LSTM)}, lr {REBER_LSTM.lr:g}, minibatches of {REBER['reduced'].batch} "
+                       f"(paper: online), success checked every {REBER['reduced'].eval_every:,}",
+}
 
 
 CLAIMS = (
     Band(id="adding-lstm-solves", text="LSTM solves the adding problem: most test sequences within 0.04",
          source="Sec. 5.4, Table 7", reported="T=100: at most 1 of 2560 wrong, after 74,000 sequences",
-         setting="T=50 (reduced from 100), minibatches of 32, 80,000 sequences max, 3 seeds, 2560 test sequences",
+         setting=SETTINGS["adding"],
          experiment="adding_lstm", metric="test_correct", lo=0.9),
     Band(id="adding-rnn-chance", text="a tanh RNN of the same size stays near chance (15.4% within 0.04)",
          source="Sec. 5.4 (no RNN is reported to solve it); chance from PAPERS.md",
          reported="no baseline solves it; chance 0.154",
-         setting="T=50, 8 tanh units (97 weights), full BPTT, same budget as the LSTM, 3 seeds",
+         setting=SETTINGS["adding_rnn"],
          experiment="adding_rnn", metric="test_correct", hi=0.25),
     Ordering(id="adding-lstm-beats-rnn", text="LSTM gets more test sequences right than the tanh RNN",
-             source="Sec. 5.4", reported=None, setting="T=50, same budget, 3 seeds",
+             source="Sec. 5.4", reported=None, setting=SETTINGS["adding_both"],
              a=("adding_lstm", "test_correct"), b=("adding_rnn", "test_correct"), relation=">"),
     Band(id="lag-lstm-succeeds", text="LSTM solves task 2a (long lag) in every trial",
          source="Sec. 5.2, Table 2", reported="p=100: 100% of trials, 5,040 sequences",
-         setting="p=20 (paper 100; chosen after p=50 failed, see lag50-lstm-succeeds), one cell, minibatches of 8, "
-                 "error averaged over steps, lr 40, input-gate bias -3, 16,000 sequences max, 3 seeds",
+         setting=SETTINGS["lag"],
          experiment="lag_lstm", metric="final_correct", statistic="min", lo=1.0),
     Band(id="lag-rnn-fails", text="a BPTT net with one self-recurrent unit fails task 2a (final symbol at chance)",
          source="Sec. 5.2, Table 2", reported="BPTT p=100 and RTRL p=10: 0% of trials in 5,000,000 sequences",
-         setting="p=20, one tanh unit plus input->output weights, full BPTT, same training as the LSTM, 16,000 "
-                 "sequences, 3 seeds",
+         setting=SETTINGS["lag_rnn"],
          experiment="lag_rnn", metric="final_correct", statistic="max", hi=0.5),
     Band(id="lag50-lstm-succeeds", text="LSTM solves task 2a at p=50 in every trial",
          source="Sec. 5.2, Table 2", reported="p=100: 100% of trials, 5,040 sequences",
-         setting="p=50 (paper 100; our first choice of lag, kept as its own claim), one cell, minibatches of 8, "
-                 "error averaged over steps, lr 40, input-gate bias -3, 8,000 sequences max, 3 seeds",
+         setting=SETTINGS["lag50"],
          experiment="lag50_lstm", metric="final_correct", statistic="min", lo=1.0),
     Band(id="temporal-lstm-solves", text="LSTM classifies most temporal-order (6a) test sequences (every output "
                                          "within 0.3)",
          source="Sec. 5.6, Table 9", reported="6a: 1 of 2560 test sequences wrong",
-         setting="lengths 30-33, X/Y at t1 in [3, 6] and t2 in [15, 18] (paper 100-110, [10, 20], [50, 60]), 2 blocks "
-                 "x 2 cells, lr 0.5 on errors summed over minibatches of 32, 24,000 sequences max, 3 seeds, 2560 "
-                 "test sequences",
+         setting=SETTINGS["temporal"],
          experiment="temporal_lstm", metric="test_correct", lo=0.9),
     Band(id="temporal-lstm-stops", text="LSTM meets 6a's stopping rule (average error < 0.1, 2000 sequences "
                                         "correct) in every trial",
          source="Sec. 5.6, Table 9", reported="6a: stopped after 31,390 sequences on average",
-         setting="lengths 30-33 (paper 100-110), rule checked every 2,000 sequences on 2,000 fresh ones, 24,000 "
-                 "sequences max, 3 seeds",
+         setting=SETTINGS["temporal_stops"],
          experiment="temporal_lstm", metric="stopped", statistic="mean", lo=1.0),
     Band(id="temporal-rnn-fails", text="a tanh RNN of the same size never meets 6a's stopping rule",
          source="Sec. 5.6 (PAPERS.md claim 3)", reported="no RNN result in the paper for 6a",
-         setting="lengths 30-33, 6 tanh units (118 weights vs LSTM 124), full BPTT, same training and budget as "
-                 "the LSTM, 3 seeds",
+         setting=SETTINGS["temporal_rnn"],
          experiment="temporal_rnn", metric="stopped", statistic="max", hi=0.0),
     Band(id="temporal-sequences", text="sequences to the 6a stopping rule (Table 9's number beside ours)",
          source="Sec. 5.6, Table 9", reported=31390,
-         setting="lengths 30-33 (paper 100-110), minibatches of 32 (paper: online), rule checked every 2,000",
+         setting=SETTINGS["temporal_sequences"],
          experiment="temporal_lstm", metric="sequences_to_stop", report_only=True),
     Band(id="reber-success", text="LSTM reaches the success criterion on embedded Reber in every trial",
          source="Sec. 5.1, Table 1", reported="3 blocks x 2 cells, lr 0.5: 100% of trials",
-         setting="3 blocks x 2 cells with 5.1's connectivity (276 weights), lr 0.5 on errors summed over minibatches "
-                 "of 4, 24,000 sequences max, 3 seeds",
+         setting=SETTINGS["reber"],
          experiment="reber_lstm", metric="success", statistic="mean", lo=1.0),
     Band(id="reber-sequences", text="sequences to success on embedded Reber (Table 1's number beside ours)",
          source="Sec. 5.1, Table 1", reported=8440,
-         setting="3 blocks x 2 cells, lr 0.5, minibatches of 4 (paper: online), success checked every 2,000",
+         setting=SETTINGS["reber_sequences"],
          experiment="reber_lstm", metric="sequences_to_success", report_only=True),
 )
 
 
+_MINIBATCHES = (f"{_ADD.batch} sequences on the adding problem and 6a, {LAG['reduced'].batch} on task 2a, "
+                f"{REBER['reduced'].batch} on Reber")
 DEVIATIONS = (
-    "Minibatches (32 sequences on the adding problem and 6a, 8 on task 2a, 4 on Reber) instead of online SGD: the "
-    "per-sequence error is summed over the minibatch at the paper's learning rate, so a step is the sum of the "
-    "online steps its sequences would make from the same weights (with the batch mean, lr 0.5 learnt nothing "
-    "on the adding problem in 60,000 sequences).",
-    "Shorter lags and smaller budgets: adding problem T=50 (paper 100, 500, 1000) with at most 80,000 "
-    "sequences; task 2a with p=50 and p=20 (paper 100) and at most 8,000 and 16,000 sequences; temporal order "
-    "6a scaled to lengths 30-33 (X/Y at t1 in [3, 6], t2 in [15, 18]; paper 100-110, [10, 20], [50, 60]) with "
-    "at most 24,000 sequences; Reber at most 24,000 sequences.",
-    "Task 2a at p=50 (our first choice of lag) is its own claim, lag50-lstm-succeeds, and does not reproduce; "
-    "p=20 (the low end of the p=20-50 range) was chosen after p=50 failed. The probes: NOTES.md.",
-    "Temporal order 6a: the paper's 'average error' is read as the mean over sequences of the squared error "
-    "summed over the 4 outputs at the last step; weights drawn from [-0.1, 0.1] as in 5.4 (5.6's range is not in "
-    "our notes); the tanh RNN baseline (6 units, full BPTT, same training) is ours (the paper reports none on 6a); "
-    "it stays at the constant answer (average error 0.76) also with lr 0.05 and 0.005 (one probe seed each).",
-    "Task 2a: error averaged over target steps with lr 40 instead of lr 1.0 per sequence (summed errors of a "
-    "minibatch at lr >= 0.5 saturate all 51 sigmoid outputs at the first update); input-gate bias -3 (taken from "
-    "5.4; the paper's 2a initialisation is not in our notes). The same training for the one-unit RNN baseline.",
-    "Adding problem, task 2a and 6a: recurrent connections come from the memory cells' outputs only and every "
-    "unit is biased; the paper's Reber nets also feed gate activations back and bias only the gates (5.1, used "
-    "here for Reber: 276 weights, the paper's count); the paper notes that less connectivity works as well.",
-    "The paper's stopping rules are checked periodically on fresh held-out sequences (adding: every 20,000 "
-    "sequences, 2,000 fresh ones all correct and mean squared error < 0.01; 6a: every 2,000 sequences, 2,000 "
-    "fresh ones correct and average error < 0.1) rather than on the last training "
-    "sequences; task 2a success means every symbol of both sequences is predicted (most active output unit).",
-    "Embedded Reber targets are the actual next symbol (one-hot); the criterion counts a step correct when "
-    "the k most active outputs are exactly the k legal next symbols. Training strings are padded into "
-    "minibatches (padded steps carry no state change and no loss).",
-    "Embedded Reber does not reproduce: 0 of 3 seeds per framework in 24,000 sequences. What was checked and "
-    "tried, with the per-seed figures: NOTES.md.",
-    "Fewer trials: 3 seeds per experiment and framework (tiny: 1) instead of the paper's 10-150.",
-    "The tanh RNN baseline of the adding problem is ours (the paper reports no RNN on it); the task-2a "
-    "baseline uses a tanh unit (the paper's RTRL/BPTT nets used logistic units) and has biases.",
-    "The truncated gradient is computed exactly as the paper defines it (errors reaching the gates' and "
-    "cells' net inputs are not propagated back in time; only the constant error carousel carries error "
-    "back), via a sequential forward pass followed by one vectorised backward pass over time.",
+    f"Minibatches ({_MINIBATCHES}) instead of online SGD, the error summed over the minibatch (NOTES.md).",
+    f"Shorter lags and smaller budgets: adding T={_ADD.T} (paper 100-1000), task 2a p={LAG50['reduced'].p} and "
+    f"p={LAG['reduced'].p} (paper {LagConfig.p}), 6a lengths {_lengths(_T6A)} (paper "
+    f"{_lengths(replace(_T6A, scale=1.0))}), at most {_ADD.max_sequences:,}, {LAG50['reduced'].max_sequences:,} / "
+    f"{LAG['reduced'].max_sequences:,}, {_T6A.max_sequences:,} and {REBER['reduced'].max_sequences:,} sequences.",
+    f"Task 2a at p={LAG50['reduced'].p} (our first choice of lag) does not reproduce; p={LAG['reduced'].p} was "
+    "chosen after it failed (NOTES.md).",
+    "Temporal order 6a: 'average error' read as the last step's summed squared error; init range from 5.4 (NOTES.md).",
+    f"Task 2a: error averaged over target steps with lr {LAG['reduced'].net.lr:g} instead of lr 1.0 per sequence, "
+    f"input-gate bias {LAG['reduced'].net.input_gate_bias[0]:g} from 5.4 (NOTES.md).",
+    "Adding, 2a and 6a nets: recurrent connections from the cells only, every unit biased; Reber: 5.1's (NOTES.md).",
+    "The paper's stopping rules are checked periodically on fresh held-out sequences (NOTES.md).",
+    "Embedded Reber: one-hot next-symbol targets, a step correct when the k most active outputs are the k legal "
+    "symbols; strings padded into minibatches.",
+    f"Embedded Reber does not reproduce: 0 of {SEEDS['reduced']} seeds per framework in "
+    f"{REBER['reduced'].max_sequences:,} sequences (NOTES.md).",
+    f"Fewer trials: {SEEDS['reduced']} seeds per experiment and framework (tiny: {SEEDS['tiny']}) instead of the "
+    "paper's 10-150.",
+    "The tanh RNN baselines are ours (NOTES.md).",
+    "The truncated gradient is computed exactly as the paper defines it: only the constant error carousel "
+    "carries error back in time.",
 )
 
 

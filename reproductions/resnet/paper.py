@@ -7,7 +7,7 @@ Architectures (written by hand in torch_impl.py and tf_impl.py, same canonical p
 - the ImageNet ResNet-18/34 of Table 1 (basic blocks, option B: 1x1 projection + BN where the shape
   changes), agreement-checked at 64x64 input.
 
-Claims at reduced scale (../shared/PAPERS.md section 4): the degradation problem (a deeper plain net ends
+Claims at reduced scale: the degradation problem (a deeper plain net ends
 with a higher training loss), its cure (the deeper ResNet is no worse than the shallower one), the
 plain-minus-residual gap growing with depth, and the ResNet-20 test error next to the paper's 8.75%.
 """
@@ -105,6 +105,8 @@ class DepthStudy:
     train_images: int = 5000
     test_images: int = 2000
     epochs: int = 10
+    # Section 4.2 (CIFAR-10): SGD, mini-batch 128, lr 0.1 divided by 10 at 32k and 48k of 64k iterations,
+    # momentum 0.9, weight decay 1e-4 (section 3.4).
     batch_size: int = 128
     lr: float = 0.1
     lr_drop_epochs: tuple[int, ...] = ()  # lr / 10 from the start of these (0-based) epochs
@@ -174,12 +176,17 @@ def _study_units(study: DepthStudy) -> int:
 
 TINY = DepthStudy(shallow_n=1, deep_n=3, widths=(8, 16, 32), image_size=8, train_images=1024, test_images=500,
                   epochs=2)
-# Sized to the CPU budget (measured: see the README of this paper's results): 8x8 images and 8/16/32 filters
-# make a 56-layer step about 1/16 of the paper's cost per image.
+# Sized to the CPU budget: 8x8 images and 8/16/32 filters make a 56-layer step about 1/16 of the paper's cost
+# per image (NOTES.md).
 REDUCED = DepthStudy(shallow_n=3, deep_n=9, widths=(8, 16, 32), image_size=8, train_images=4000,
                      test_images=1000, epochs=8, lr_drop_epochs=(5, 7))
 PAPER_SCALE = DepthStudy(shallow_n=3, deep_n=9, widths=(16, 32, 64), image_size=32, train_images=50_000,
                          test_images=10_000, epochs=164, lr_drop_epochs=(82, 123))
+
+
+def _iterations(s: DepthStudy) -> int:
+    """SGD steps of a study, rounded to thousands the way the paper counts them (64k)."""
+    return round(s.epochs * (s.train_images // s.batch_size), -3)
 
 
 def _setting(s: DepthStudy) -> str:
@@ -225,7 +232,7 @@ CLAIMS = (
          source="Fig. 7", setting=SETTING_FIG7, text="mean response std of the deeper plain net"),
     Band(id="resnet20-test-error", experiment="depth", metric="res_shallow_test_error", report_only=True,
          reported=8.75, source="Table 6",
-         setting=SETTING + "; the paper: 45k images, 64k iterations, augmentation",
+         setting=f"{SETTING}; the paper: 45k images, {_iterations(PAPER_SCALE) // 1000}k iterations, augmentation",
          text="test error (%) of the reduced ResNet-20 run (the paper: 8.75% with the full setting)"),
     Band(id="plain20-test-error", experiment="depth", metric="plain_shallow_test_error", report_only=True,
          reported=None, source="Fig. 6 left", setting=SETTING, text="test error (%) of the reduced plain-20 run"),
@@ -253,7 +260,7 @@ def _depth(config: ResNetConfig) -> int:
 
 
 # Small cases: lr drops (/10 from 0-based step 3, i.e. at step 4) inside the trajectory, to cross the
-# SGD momentum-buffer convention (PITFALLS.md).
+# SGD momentum-buffer convention (torch rescales no buffer when the lr changes).
 RESNET8 = resnet_cifar(1, widths=(4, 8, 16), image_size=8, lr=0.1, lr_drops=(3,))
 PLAIN8 = replace(RESNET8, residual=False)
 RESNET20 = resnet_cifar(3, image_size=32, lr_drops=(3,))
@@ -271,22 +278,13 @@ AGREEMENT = (
                   depth=_depth(PLAIN8), steps=6, dtypes=("float64",)),
     AgreementCase(name="imagenet18-narrow", config=IMAGENET18_NARROW, make_batches=image_batches(64, 3, 1000, 8),
                   depth=_depth(IMAGENET18_NARROW), steps=4),
-    # The deep full-width cases run in float64 only. In float32 their first-layer gradients fail by 0.4-9%
-    # (relative to the tensor's scale) while float64 agrees to 1e-13. Measured on imagenet18 at batch 8
-    # against the float64 gradient of the same parameters: torch float32 is within 1e-5 everywhere, tf
-    # float32 is 4-29% off from stage 1 down (stage1/block1/conv1/kernel 0.29); computing only tf's 3x3
-    # convs on the 16x16x64 maps in float64 inside the float32 model brings tf within 3e-5. So it is tf's
-    # float32 conv (its backward: the forward taps agree to 3e-6) losing precision, amplified by the BN
-    # backward's mean subtraction, not a convention difference (float64 agrees) nor padding (tf.pad +
-    # VALID gives the same numbers). The small cases above and plain8-float32 check float32.
+    # The deep full-width cases run in float64 only: in float32, tf's conv backward loses precision that the
+    # BN backward amplifies (measured: NOTES.md). The small cases above and plain8-float32 check float32.
     AgreementCase(name="resnet20", config=RESNET20, make_batches=image_batches(32, 3, 10, 8),
                   depth=_depth(RESNET20), steps=4, dtypes=("float64",), slow=True),
     AgreementCase(name="plain8-float32", config=PLAIN8, make_batches=image_batches(8, 3, 10, 8),
                   depth=_depth(PLAIN8), steps=6, dtypes=("float32",), slow=True),
-    # float32 at batch 4 passes its gradient check narrowly (7.8e-5 against 8.5e-5, stage4/block1/conv2/
-    # kernel): each framework is as far from the float64 gradient as from the other (torch 7.4e-5, tf 9.7e-5),
-    # i.e. float32 rounding in both, with no convention difference (float64 agrees to ~1e-13). At batch 8
-    # it would fail in stage 1 for the tf reason above.
+    # float32 at batch 4 passes its gradient check narrowly; at batch 8 it would fail (NOTES.md).
     AgreementCase(name="imagenet18", config=IMAGENET18, make_batches=image_batches(64, 3, 1000, 4),
                   depth=_depth(IMAGENET18), steps=2, slow=True),
     AgreementCase(name="imagenet34", config=IMAGENET34, make_batches=image_batches(64, 3, 1000, 4),
@@ -347,35 +345,21 @@ PAPER = Paper(
     mutations=MUTATIONS,
     benchmarks=BENCHMARKS,
     deviations=(
-        "Reduced profile: 4,000 CIFAR-10 training images (the shared subset's data_batch_1) instead of 45k/50k, "
-        "average-pooled 4x4 to 8x8 pixels, 8/16/32 filters instead of 16/32/64, 8 epochs (248 iterations; lr "
-        "0.1, /10 at epochs 6 and 8) instead of 64k iterations (lr /10 at 32k and 48k), no pad-and-crop or "
-        "flip augmentation, no 45k/5k validation split, 3 seeds.",
-        "The cure (ResNet-56 trains no worse than ResNet-20) was probed on seed 100 (torch, training loss "
-        "ResNet-20 vs ResNet-56): 8x8 px, 4,000 images, 10 epochs: 1.14 vs 1.55; the same with the paper's "
-        "ResNet-110 warm-up (lr 0.01 for the first epoch of the 56-layer net): 1.14 vs 1.48; 16x16 px, 6 "
-        "epochs: 1.30 vs 1.64; batch 32 at lr 0.05, 10 epochs: 1.18 vs 1.47; 1,000 images, 30 epochs: 0.17 vs "
-        "0.76; 60 epochs: 0.003 vs 0.025. In every setting tried the deeper ResNet is behind at the end, so "
-        "the reduced profile keeps 4,000 images at 8x8 px (8 epochs, chosen for the time budget, not for a "
-        "verdict) and the cure is reported as not reproduced.",
+        f"Reduced profile: {REDUCED.train_images:,} CIFAR-10 training images at {REDUCED.image_size}x"
+        f"{REDUCED.image_size} px, filters {'/'.join(map(str, REDUCED.widths))}, {REDUCED.epochs} epochs "
+        f"({REDUCED.epochs * (REDUCED.train_images // REDUCED.batch_size)} iterations) instead of 45k images at "
+        f"32x32, {'/'.join(map(str, PAPER_SCALE.widths))}, {_iterations(PAPER_SCALE) // 1000}k iterations; no "
+        "augmentation, no validation split (NOTES.md).",
+        "The cure (ResNet-56 no worse than ResNet-20) is not reproduced in any setting probed (NOTES.md).",
         "Depths compared: 20 vs 56 layers (n = 3 vs 9); the paper's Fig. 6 also shows 32, 44 and 110.",
-        "Training loss is the mean train-mode minibatch loss over the last epoch (the paper plots training "
-        "error during training); test error is on the first 1,000 test images.",
-        "Weight decay 1e-4 as the coupled L2 gradient g + wd w on every trainable parameter, BN gamma/beta "
-        "included (as fb.resnet.torch); the paper does not say which parameters are decayed.",
+        "Training loss: the mean train-mode minibatch loss over the last epoch (the paper plots training error).",
+        "Weight decay: coupled L2 on every trainable parameter, BN gamma/beta included (as fb.resnet.torch).",
         "Option A zero channels are appended after the identity channels (the paper does not say where).",
         "Conv init N(0, 2/(k*k*c_out)) (fan_out, as fb.resnet.torch); fc U(+-1/sqrt(fan_in)).",
-        "ResNet-110's warm-up is not reproduced. Fig. 7's layer responses are summarised by their mean over "
-        "the layers of each net (the paper plots them layer by layer, sorted as well as in depth order). After "
-        "248 iterations the ResNets' responses are still ~0.95 (BN gammas barely moved from 1), so the "
-        "paper's mechanism (residual functions closer to zero) has had little time to act: in the reduced run "
-        "ResNet-20 is below plain-20 by only 0.03-0.04, and the large ResNet-56 vs plain-56 difference comes "
-        "from the plain net's eval-mode responses growing to 1.5-3.1.",
-        "ImageNet ResNet-18/34 are agreement-checked (at 64x64 input; a narrow ResNet-18 in the fast tier) and "
-        "parameter-counted, not trained.",
+        "ResNet-110's warm-up is not reproduced; Fig. 7's responses are averaged over each net's layers (NOTES.md).",
+        "ImageNet ResNet-18/34 are agreement-checked (at 64x64 input) and parameter-counted, not trained.",
         "The tiny profile (CI) trains 8- vs 20-layer nets at 8x8 px for 2 epochs on 1,024 images: a smoke test.",
-        "Without CIFAR-10 data the study runs on scikit-learn's 8x8 digits (harness.data fallback), recorded "
-        "per seed under 'dataset'.",
+        "Without CIFAR-10 the study runs on scikit-learn's 8x8 digits, recorded per seed under 'dataset'.",
     ),
     notes={"param_counts": "Table 6: 0.27M, 0.46M, 0.66M, 0.85M, 1.7M (n = 3, 5, 7, 9, 18); ImageNet "
                            "ResNet-18 11.7M, ResNet-34 21.8M (torchvision: 11,689,512 and 21,797,672)"},
