@@ -287,8 +287,8 @@ class Model(AdaptedModel):
         with tf.GradientTape() as tape:
             loss, out = self._loss(x, y, w, m)
         grads = tape.gradient(loss, variables)  # None for a weight that does not reach the loss (recurrent=False)
-        return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)
-                      ], out
+        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)]
+        return loss, grads, out
 
     def _train_step(self, x, y, w, m):
         variables = self.params.trainable()
