@@ -94,8 +94,9 @@ class Memory1997(keras.layers.Layer):
         nb, nc = self.nb, self.nc
         return GATE(z[..., :nb]), g_squash(z[..., nb:nb + nc]), GATE(z[..., nb + nc:])
 
-    def taps(self, x, m):
-        """Per-step taps, the cells' outputs y^c (B, T, C) and the recurrent sources r (B, T, R)."""
+    def loop(self, x, m, with_taps):
+        """The sequential pass: per-step taps (when with_taps), the cells' outputs y^c (B, T, C) and the
+        recurrent sources r (B, T, R). Steps outside a sequence (m = 0) hold the state and outputs."""
         T = x.shape[1]
         zx = self.zx(x)
         s = tf.zeros((tf.shape(x)[0], self.nc), x.dtype)
@@ -107,21 +108,37 @@ class Memory1997(keras.layers.Layer):
             s = s + mt * self._per_cell(i) * g
             r = tf.where(mt > 0, self.source(i, self._per_cell(o) * h_squash(s), o), r)
             h = r[:, self.nb:self.nb + self.nc] if self.c.gate_feedback else r
-            taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
-                         f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
-                         f"t{t:03d}/memory/cell_output": h})
+            if with_taps:
+                taps.update(step_taps(t, i, g, s, o, h))
             hs.append(h)
             rs.append(r)
         return taps, tf.stack(hs, 1), tf.stack(rs, 1)
 
-    def sequence(self, x, m):
+    def sequence(self, x, m, with_taps=False):
+        """Per-step taps (when with_taps) and y^c(t) for all t: the loss, the gradients and the forward taps all
+        come from here."""
         if self.c.truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
-            rs = tf.stop_gradient(self.taps(x, m)[2])
+            _, held, rs = self.loop(x, m, with_taps=False)
+            held, rs = tf.stop_gradient(held), tf.stop_gradient(rs)
             r_prev = tf.concat([tf.zeros_like(rs[:, :1]), rs[:, :-1]], axis=1)  # r(t-1), constants
             i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
             s = tf.cumsum(m[..., None] * self._per_cell(i) * g, axis=1)  # the CEC
-            return self._per_cell(o) * h_squash(s)
-        return self.taps(x, m)[1]  # full BPTT through the same loop
+            # Steps outside a sequence (m = 0, no loss weight) hold the last output as the loop does, so that
+            # truncation changes gradients only, never a forward value (Sec. 4: an approximation of the gradient).
+            h = tf.where(m[..., None] > 0, self._per_cell(o) * h_squash(s), held)
+            taps = {}
+            if with_taps:
+                for t in range(x.shape[1]):
+                    taps.update(step_taps(t, i[:, t], g[:, t], s[:, t], o[:, t], h[:, t]))
+            return taps, h
+        taps, hs, _ = self.loop(x, m, with_taps)  # full BPTT through the sequential pass
+        return taps, hs
+
+
+def step_taps(t, i, g, s, o, h):
+    """The 1997 block's named intermediates at step t, in computation order."""
+    return {f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g, f"t{t:03d}/memory/cell_state": s,
+            f"t{t:03d}/memory/output_gate": o, f"t{t:03d}/memory/cell_output": h}
 
 
 class ModernLSTM(keras.layers.Layer):
@@ -221,28 +238,22 @@ class Net(keras.Model):
             z = z + tf.matmul(x, self.shortcut.kernel)
         return OUTPUT_ACTIVATION(z)
 
-    def taps(self, x, m):
+    def run(self, x, m, with_taps):
+        """(taps, outputs): the forward taps (when with_taps) and the outputs the loss is computed from, from
+        one pass."""
         c = self.c
         if c.model == "lstm1997":
-            taps, hs, _ = self.memory.taps(x, m)
+            taps, hs = self.memory.sequence(x, m, with_taps)
         elif c.model == "modern":
-            taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
-            if c.cell_impl != "hand":
+            taps, hs, c_last = self.lstm.run(x, m, with_taps=with_taps and c.cell_impl == "hand")
+            if with_taps and c.cell_impl != "hand":  # the built-ins expose the hidden sequence, last cell state
                 taps = {"lstm/hidden": hs, "lstm/cell_state_last": c_last}
         else:
-            taps, hs = self.rnn.run(x, m, with_taps=True)
-        taps["output"] = self.head(hs, x)
-        return taps
-
-    def outputs(self, x, m):
-        c = self.c
-        if c.model == "lstm1997":
-            hs = self.memory.sequence(x, m)
-        elif c.model == "modern":
-            hs = self.lstm.run(x, m, with_taps=False)[1]
-        else:
-            hs = self.rnn.run(x, m, with_taps=False)[1]
-        return self.head(hs, x)
+            taps, hs = self.rnn.run(x, m, with_taps)
+        out = self.head(hs, x)
+        if with_taps:
+            taps["output"] = out
+        return taps, out
 
 
 class Model(AdaptedModel):
@@ -262,24 +273,26 @@ class Model(AdaptedModel):
                     epsilon=keras_scalar(config.adam_epsilon, dtype), amsgrad=False)
         self._train = tf.function(self._train_step, autograph=False)
         self._grads = tf.function(self._grad_fn, autograph=False)
-        self._taps = tf.function(self.net.taps, autograph=False)
-        self._eval = tf.function(self._loss, autograph=False)
+        self._taps = tf.function(lambda x, m: self.net.run(x, m, with_taps=True)[0], autograph=False)
+        self._eval = tf.function(lambda *args: self._loss(*args)[0], autograph=False)
 
     def _loss(self, x, y, w, m):
-        out = self.net.outputs(x, m)
+        """(loss, the outputs it is computed from)."""
+        out = self.net.run(x, m, with_taps=False)[1]
         total = tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1))
-        return total / tf.reduce_sum(w) if self.config.loss == "step_mean" else total
+        return (total / tf.reduce_sum(w) if self.config.loss == "step_mean" else total), out
 
     def _grad_fn(self, x, y, w, m):
         variables = self.params.trainable()
         with tf.GradientTape() as tape:
-            loss = self._loss(x, y, w, m)
+            loss, out = self._loss(x, y, w, m)
         grads = tape.gradient(loss, variables)  # None for a weight that does not reach the loss (recurrent=False)
-        return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)]
+        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables, strict=True)]
+        return loss, grads, out
 
     def _train_step(self, x, y, w, m):
         variables = self.params.trainable()
-        loss, grads = self._grad_fn(x, y, w, m)
+        loss, grads, _ = self._grad_fn(x, y, w, m)
         self.opt.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
@@ -291,7 +304,7 @@ class Model(AdaptedModel):
         return {k: v.numpy() for k, v in self._taps(batch["x"], batch["m"]).items()}
 
     def grads(self, batch):
-        loss, g = self._grads(*self._args(batch))
+        loss, g, _ = self._grads(*self._args(batch))
         return float(loss), self.params.name_grads(g)
 
     def train_step(self, batch):

@@ -119,8 +119,9 @@ class Memory1997(nn.Module):
         h_new = o.repeat_interleave(self.cs, dim=-1) * h_squash(s_new)
         return i, g, o, s_new, torch.where(m > 0, self.source(i, h_new, o), r)
 
-    def taps(self, x, m):
-        """Per-step taps, the cells' outputs y^c (B, T, C) and the recurrent sources r (B, T, R)."""
+    def loop(self, x, m, with_taps):
+        """The sequential pass: per-step taps (when with_taps), the cells' outputs y^c (B, T, C) and the
+        recurrent sources r (B, T, R). Steps outside a sequence (m = 0) hold the state and outputs."""
         B, T, _ = x.shape
         zx = self.zx(x)
         s = torch.zeros(B, self.nc, dtype=x.dtype)
@@ -129,23 +130,37 @@ class Memory1997(nn.Module):
         for t in range(T):
             i, g, o, s, r = self._step(zx[:, t], r, s, m[:, t, None])
             h = r[:, self.nb:self.nb + self.nc] if self.feedback else r
-            taps.update({f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g,
-                         f"t{t:03d}/memory/cell_state": s, f"t{t:03d}/memory/output_gate": o,
-                         f"t{t:03d}/memory/cell_output": h})
+            if with_taps:
+                taps.update(step_taps(t, i, g, s, o, h))
             hs.append(h)
             rs.append(r)
         return taps, torch.stack(hs, 1), torch.stack(rs, 1)
 
-    def sequence(self, x, m, truncate):
-        """y^c(t) for all t, differentiable: the truncated gradient, or full BPTT."""
+    def sequence(self, x, m, truncate, with_taps=False):
+        """Per-step taps (when with_taps) and y^c(t) for all t, differentiable: the truncated gradient, or full
+        BPTT. The loss, the gradients and the forward taps all come from here."""
         if truncate and TRUNCATE_RECURRENT:  # the paper's truncated gradient
             with torch.no_grad():
-                rs = self.taps(x, m)[2]
+                _, held, rs = self.loop(x, m, with_taps=False)
             r_prev = torch.cat([torch.zeros_like(rs[:, :1]), rs[:, :-1]], dim=1)  # r(t-1), constants
             i, g, o = self.gates(self.zx(x) + self.recur(r_prev))
             s = torch.cumsum(m[..., None] * i.repeat_interleave(self.cs, dim=-1) * g, dim=1)  # the CEC
-            return o.repeat_interleave(self.cs, dim=-1) * h_squash(s)
-        return self.taps(x, m)[1]  # full BPTT through the same loop
+            # Steps outside a sequence (m = 0, no loss weight) hold the last output as the loop does, so that
+            # truncation changes gradients only, never a forward value (Sec. 4: an approximation of the gradient).
+            h = torch.where(m[..., None] > 0, o.repeat_interleave(self.cs, dim=-1) * h_squash(s), held)
+            taps = {}
+            if with_taps:
+                for t in range(x.shape[1]):
+                    taps.update(step_taps(t, i[:, t], g[:, t], s[:, t], o[:, t], h[:, t]))
+            return taps, h
+        taps, hs, _ = self.loop(x, m, with_taps)  # full BPTT through the sequential pass
+        return taps, hs
+
+
+def step_taps(t, i, g, s, o, h):
+    """The 1997 block's named intermediates at step t, in computation order."""
+    return {f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g, f"t{t:03d}/memory/cell_state": s,
+            f"t{t:03d}/memory/output_gate": o, f"t{t:03d}/memory/cell_output": h}
 
 
 class ModernLSTM(nn.Module):
@@ -240,28 +255,22 @@ class Net(nn.Module):
             z = z + self.shortcut(x)
         return OUTPUT_ACTIVATION(z)
 
-    def taps(self, x, m):
+    def run(self, x, m, with_taps):
+        """(taps, outputs): the forward taps (when with_taps) and the outputs the loss is computed from, from
+        one pass."""
         c = self.c
         if c.model == "lstm1997":
-            taps, hs, _ = self.memory.taps(x, m)
+            taps, hs = self.memory.sequence(x, m, c.truncate, with_taps)
         elif c.model == "modern":
-            taps, hs, c_last = self.lstm.run(x, m, with_taps=c.cell_impl == "hand")
-            if c.cell_impl != "hand":  # the built-ins expose the hidden sequence and the last cell state only
+            taps, hs, c_last = self.lstm.run(x, m, with_taps=with_taps and c.cell_impl == "hand")
+            if with_taps and c.cell_impl != "hand":  # the built-ins expose the hidden sequence, last cell state
                 taps = {"lstm/hidden": hs, "lstm/cell_state_last": c_last}
         else:
-            taps, hs = self.rnn.run(x, m, with_taps=True)
-        taps["output"] = self.head(hs, x)
-        return taps
-
-    def outputs(self, x, m):
-        c = self.c
-        if c.model == "lstm1997":
-            hs = self.memory.sequence(x, m, c.truncate)
-        elif c.model == "modern":
-            hs = self.lstm.run(x, m, with_taps=False)[1]
-        else:
-            hs = self.rnn.run(x, m, with_taps=False)[1]
-        return self.head(hs, x)
+            taps, hs = self.rnn.run(x, m, with_taps)
+        out = self.head(hs, x)
+        if with_taps:
+            taps["output"] = out
+        return taps, out
 
 
 def modern_lstm_joint(prefix: str) -> Joint:
@@ -316,19 +325,20 @@ class Model(AdaptedModel):
                 torch.from_numpy(batch["m"]))
 
     def _loss(self, batch):
+        """(loss, the outputs it is computed from)."""
         x, y, w, m = self._tensors(batch)
-        out = self.net.outputs(x, m)
+        out = self.net.run(x, m, with_taps=False)[1]
         total = (0.5 * w * ((out - y) ** 2).sum(-1)).sum()
-        return total / w.sum() if self.config.loss == "step_mean" else total
+        return (total / w.sum() if self.config.loss == "step_mean" else total), out
 
     def forward(self, batch, training=False):
         x, _, _, m = self._tensors(batch)
         with torch.no_grad():
-            return {k: v.numpy() for k, v in self.net.taps(x, m).items()}
+            return {k: v.numpy() for k, v in self.net.run(x, m, with_taps=True)[0].items()}
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)
-        loss = self._loss(batch)
+        loss = self._loss(batch)[0]
         loss.backward()
         out = self.params.grads()
         self.net.zero_grad(set_to_none=True)
@@ -340,11 +350,11 @@ class Model(AdaptedModel):
             for g in self.opt.param_groups:
                 g["eps"] = conventions.torch_adam_eps_matching_keras(self.config.adam_epsilon, 0.999, self._steps)
         self.opt.zero_grad(set_to_none=True)
-        loss = self._loss(batch)
+        loss = self._loss(batch)[0]
         loss.backward()
         self.opt.step()
         return {"loss": loss.item()}
 
     def evaluate(self, batches):
         with torch.no_grad():
-            return {"loss": float(np.mean([self._loss(b).item() for b in batches]))}
+            return {"loss": float(np.mean([self._loss(b)[0].item() for b in batches]))}
