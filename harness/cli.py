@@ -63,7 +63,8 @@ def cmd_agree(args) -> int:
     checks = []
     bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) for p in papers) * len(dtypes))
     for paper in papers:
-        checks += agreement.run_paper(paper, dtypes, progress=bar.update, skip_slow=args.skip_slow)
+        checks += agreement.run_paper(paper, dtypes, progress=bar.update, skip_slow=args.skip_slow,
+                                      repro_dir=RESULTS_DIR / "repro")
     bar.close()
     records = [
         results.make_record(
@@ -88,6 +89,10 @@ def cmd_agree(args) -> int:
                 print(f"FAIL {c.name}: {c.detail}")
             if c.tol_reason:
                 print(f"note {c.name}: tolerance override: {c.tol_reason}")
+            for finding in c.findings:
+                print(f"finding {c.name}: {finding}")
+        for bundle in sorted({RESULTS_DIR / "repro" / f"{c.paper}-{c.case}-{c.dtype}" for c in checks if not c.passed}):
+            print(f"repro bundle: {bundle} (run: python {bundle / 'repro.py'})")
         print(f"{sum(c.passed for c in checks)}/{len(checks)} agreement checks passed")
     return 0 if passed else 1
 

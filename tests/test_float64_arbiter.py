@@ -1,0 +1,157 @@
+"""The float64 arbiter for float32 checks (harness/tolerance.py) and the origin each check names.
+
+Rounding alone never fails a float32 check on any machine; a difference in the maths of 10x the
+float32 noise always does; a precision gap between the frameworks is a finding, not a failure."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from harness import agreement
+from harness.compare import compare_with_reference
+from harness.tolerance import ARBITER_M
+
+TOY = importlib.import_module("tests.toy.paper").PAPER
+SGD, ADAM = TOY.agreement
+FLOOR = 1e-12
+values = arrays(np.float64, st.integers(1, 30), elements=st.floats(-1e3, 1e3, allow_nan=False))
+
+
+def by_kind(checks):
+    return {c.kind: c for c in checks}
+
+
+@given(values, st.integers(0, 2**32 - 1), st.floats(0, 1e-3), st.floats(0, 1e-3))
+@settings(max_examples=200, deadline=None)
+def test_rounding_alone_never_fails_whatever_the_machine_rounds(x64, seed, noise_torch, noise_tf):
+    """Any float32 results, each any distance from its own float64 twin, pass while the float64 twins
+    agree within the floor: the triangle inequality, not this machine's rounding."""
+    rng = np.random.default_rng(seed)
+    a32 = (x64 * (1 + noise_torch * rng.standard_normal(x64.shape))).astype(np.float32)
+    b32 = (x64 * (1 + noise_tf * rng.standard_normal(x64.shape))).astype(np.float32)
+    b64 = x64 + FLOOR * (np.abs(x64) + 1) * rng.uniform(-0.5, 0.5, x64.shape)
+    d = compare_with_reference("x", a32, b32, x64, b64, FLOOR)
+    assert d.passed, d.describe()
+
+
+@pytest.mark.parametrize("factor", [10, 100])
+def test_a_difference_in_the_maths_of_10x_the_float32_noise_fails(factor):
+    rng = np.random.default_rng(0)
+    x64 = rng.standard_normal(200)
+    noise = 1e-6
+    bug = factor * noise  # tf's maths differs by this in both dtypes
+    b64 = x64 * (1 + bug)
+    a32 = (x64 * (1 + noise * rng.standard_normal(200))).astype(np.float32)
+    b32 = (b64 * (1 + noise * rng.standard_normal(200))).astype(np.float32)
+    d = compare_with_reference("x", a32, b32, x64, b64, FLOOR)
+    assert not d.passed, d.describe()
+    assert d.tol == pytest.approx(ARBITER_M * max(d.torch_err, d.tf_err) + FLOOR)
+    assert d.f64_err > max(d.torch_err, d.tf_err)  # the evidence: the float64 twins differ, beyond rounding
+
+
+def test_a_precision_gap_is_a_finding_not_a_failure():
+    rng = np.random.default_rng(1)
+    x64 = rng.standard_normal(500)
+    a32 = x64.astype(np.float32)
+    b32 = (x64 * (1 + 1e-4 * rng.standard_normal(500))).astype(np.float32)  # tf: a far less precise kernel
+    d = compare_with_reference("conv/kernel", a32, b32, x64, x64.copy(), FLOOR)
+    assert d.passed and d.tf_err > 100 * d.torch_err
+    findings = agreement.precision_findings([d], "grad")
+    assert len(findings) == 1 and findings[0].startswith("tf float32 is") and "grad conv/kernel" in findings[0]
+
+
+@pytest.mark.parametrize("case", [SGD, ADAM], ids=["sgd", "adam"])
+def test_float32_entries_carry_both_precision_figures(case):
+    checks = agreement.run_case(TOY, case, "float32")
+    assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
+    for c in checks[1:]:  # params is a lossless copy: the written rule (0)
+        assert c.rule.startswith("float64 arbiter")
+        for e in c.entries:
+            assert e["rule"] == "float64 arbiter" and e["torch_err"] is not None and e["tf_err"] is not None
+            assert e["max_rel"] <= e["tol"]
+
+
+def test_without_a_float64_run_float32_keeps_the_fixed_rule_and_says_so(monkeypatch):
+    tf_impl = importlib.import_module("tests.toy.tf_impl")
+    real = tf_impl.Model
+
+    class NoFloat64(real):
+        def __init__(self, config, seed, dtype="float32"):
+            if dtype == "float64":
+                raise ValueError("this model has no float64 build")
+            super().__init__(config, seed, dtype)
+
+    monkeypatch.setattr(tf_impl, "Model", NoFloat64)
+    checks = by_kind(agreement.run_case(TOY, SGD, "float32"))
+    assert checks["grad"].rule == "written" and checks["grad"].tol == pytest.approx(2e-5)
+    assert "no float64 run (ValueError: this model has no float64 build)" in checks["grad"].tol_reason
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_forward_bug_is_named_at_its_tap_in_every_check_not_at_loss(monkeypatch, dtype):
+    monkeypatch.setattr(importlib.import_module("tests.toy.tf_impl"), "LN_EPS", 1e-3)
+    checks = by_kind(agreement.run_case(TOY, SGD, dtype))
+    assert checks["forward"].first_divergence == "norm"
+    assert checks["grad"].first_divergence == "norm"  # the gradients inherit the forward difference
+    upstream = next(e for e in checks["forward"].entries if e["name"] == "dense1")
+    assert upstream["passed"]  # the tap before it agrees: the difference starts at norm
+
+
+def test_the_grad_origin_is_the_parameter_furthest_past_its_tolerance(monkeypatch):
+    tf_impl = importlib.import_module("tests.toy.tf_impl")
+    real = tf_impl.Model.grads
+
+    def skewed(self, batch):  # a gradient bug: slightly off early in the list, far off later
+        loss, grads = real(self, batch)
+        grads = dict(grads)
+        grads["dense1/kernel"] = grads["dense1/kernel"] * 1.001
+        grads["dense2/bias"] = grads["dense2/bias"] * 1.5
+        return loss, grads
+
+    monkeypatch.setattr(tf_impl.Model, "grads", skewed)
+    for dtype in ("float64", "float32"):
+        grad = by_kind(agreement.run_case(TOY, SGD, dtype))["grad"]
+        failing = [e["name"] for e in grad.entries if not e["passed"]]
+        assert failing == ["dense1/kernel", "dense2/bias"], failing
+        assert grad.first_divergence == "dense2/bias"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_optimizer_bug_is_named_by_its_first_step_and_the_parameter_furthest_off(monkeypatch, dtype):
+    """Keras casting momentum through float32 (0.9 -> 0.89999998) is invisible at step 1 and moves every
+    parameter from step 2; in float32 it is ~1e-8 relative, below noise, so only float64 must catch it.
+    A momentum of 0.95 instead of 0.9 is caught in both."""
+    tf_impl = importlib.import_module("tests.toy.tf_impl")
+    monkeypatch.setattr(tf_impl, "keras_scalar", lambda v, d: float(v) + 0.05 if v == 0.9 else float(v))
+    traj = by_kind(agreement.run_case(TOY, SGD, dtype))["trajectory"]
+    assert not traj.passed
+    step, name = re.fullmatch(r"step (\d+) (.+)", traj.first_divergence).groups()
+    assert step == "2" and name != "loss"
+    at_step = [e for e in traj.entries if e["name"].startswith(f"step {step} ") and not e["passed"]]
+    worst = max(at_step, key=lambda e: e["max_rel"] / e["tol"])
+    assert worst["name"] == traj.first_divergence
+
+
+def test_agree_json_carries_every_entry_and_names_the_origin(monkeypatch, tmp_path):
+    from tests.test_cli import harness
+
+    monkeypatch.setattr(importlib.import_module("tests.toy.tf_impl"), "LN_EPS", 1e-3)
+    result = harness("agree", "toy", "--dtype", "float32", "--json", results=tmp_path)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    forward = next(c for c in report["checks"] if c["name"] == "toy/sgd/float32/forward")
+    assert forward["first_divergence"] == "norm" and not forward["passed"]
+    entries = {e["name"]: e for e in forward["entries"]}
+    assert set(entries) == {"dense1", "norm", "act", "output"}
+    for e in entries.values():
+        assert {"max_abs", "max_rel", "tol", "passed", "torch_err", "tf_err", "f64_err"} <= set(e)
+    assert not entries["norm"]["passed"] and entries["dense1"]["passed"]
+    assert (tmp_path / "repro" / "toy-sgd-float32" / "repro.py").is_file()
