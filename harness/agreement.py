@@ -52,6 +52,7 @@ class Check:
     entries: list[dict] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)  # precision gaps between the frameworks, unobserved params
     rule: str = "written"  # or the float64 arbiter's rule (harness/tolerance.py)
+    unobserved: list[str] | None = None  # grad check: parameters the case cannot observe (unobserved_params)
 
     def to_json(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class Check:
             "first_divergence": self.first_divergence,
             "detail": self.detail,
             "findings": self.findings,
+            "unobserved": self.unobserved,
             "entries": [{k: _finite_or_str(v) if isinstance(v, float) else v for k, v in e.items()}
                         for e in self.entries],
         }
@@ -142,6 +144,7 @@ def run_dtypes(paper: Paper, case: AgreementCase, dtypes, tamper: Tamper | None 
         batches = own_batches if batches is None else batches
     observed: dict[str, tuple[Observed, Observed, Params]] = {}
     no_float64: str | None = None
+    unobserved: list[str] | None = None
     needed = list(dtypes) + (["float64"] if "float32" in dtypes and "float64" not in dtypes else [])
     for dtype in sorted(set(needed), reverse=True):  # float64 first: float32 is judged against it
         try:
@@ -158,10 +161,36 @@ def run_dtypes(paper: Paper, case: AgreementCase, dtypes, tamper: Tamper | None 
         b_batches = _cast(batches, dtype)
         observed[dtype] = (_observe(torch_model, a_start, b_batches, case.steps),
                            _observe(tf_model, b_start, b_batches, case.steps), b_start)
+        if unobserved is None:  # a property of the case, not of the dtype: checked once
+            unobserved = unobserved_params(torch_model, a_start, b_batches, observed[dtype][0])
     out = {}
     for dtype in dtypes:
         ref = observed["float64"][:2] if dtype == "float32" and "float64" in observed else None
         out[dtype] = _judge_case(paper, case, dtype, *observed[dtype], ref, no_float64 if dtype == "float32" else None)
+        grad = next(c for c in out[dtype] if c.kind == "grad")
+        grad.unobserved = unobserved
+        if unobserved:
+            grad.findings.append(f"unobserved parameters (zero gradient and no effect on any tap): "
+                                 f"{', '.join(unobserved)}")
+    return out
+
+
+def unobserved_params(model, start: Params, batches, seen: Observed) -> list[str]:
+    """Parameters this case cannot check: a zero gradient everywhere (or none: running statistics) AND
+    no effect on any eval- or train-mode tap when changed (x -> 1.5 x + 0.25, every element moves).
+    A bug in such a parameter's maths would pass every check of the case."""
+    out = []
+    for name, value in start.items():
+        grad = seen.grads.get(name)
+        if grad is not None and np.any(grad != 0):
+            continue
+        model.set_params({**start, name: (value * 1.5 + 0.25).astype(value.dtype)})
+        moved = any(not np.array_equal(model.forward(batches[0], training=training)[k], seen.taps[training][k],
+                                       equal_nan=True)
+                    for training in (False, True) for k in seen.taps[training])
+        if not moved:
+            out.append(name)
+    model.set_params(start)
     return out
 
 

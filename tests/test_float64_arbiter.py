@@ -155,3 +155,33 @@ def test_agree_json_carries_every_entry_and_names_the_origin(monkeypatch, tmp_pa
         assert {"max_abs", "max_rel", "tol", "passed", "torch_err", "tf_err", "f64_err"} <= set(e)
     assert not entries["norm"]["passed"] and entries["dense1"]["passed"]
     assert (tmp_path / "repro" / "toy-sgd-float32" / "repro.py").is_file()
+
+
+class _Model:
+    """A stand-in model whose `ignored` parameter has no gradient and reaches no tap."""
+
+    def __init__(self):
+        self.params = {}
+
+    def set_params(self, params):
+        self.params = dict(params)
+
+    def forward(self, batch, training=False):
+        return {"out": batch["x"] * self.params["w"] + self.params["b"]}
+
+
+def test_a_parameter_with_no_gradient_and_no_effect_on_any_tap_is_reported_unobserved():
+    start = {"w": np.array([2.0]), "b": np.array([0.0]), "ignored": np.array([1.0]), "stat": np.array([0.0])}
+    model = _Model()
+    batches = [{"x": np.array([1.0, 3.0])}]
+    taps = {t: {"out": batches[0]["x"] * 2.0} for t in (False, True)}
+    seen = agreement.Observed(params=start, taps=taps, loss=0.0, grads={"w": np.array([1.0]), "b": np.array([0.0]),
+                              "ignored": np.array([0.0])}, steps=[])
+    # b: zero gradient here but it moves the tap; stat: no gradient (a running statistic) and no effect
+    assert agreement.unobserved_params(model, start, batches, seen) == ["ignored", "stat"]
+
+
+@pytest.mark.parametrize("case", [SGD, ADAM], ids=["sgd", "adam"])
+def test_the_toy_cases_observe_every_parameter(case):
+    grad = by_kind(agreement.run_case(TOY, case, "float32"))["grad"]
+    assert grad.unobserved == []
