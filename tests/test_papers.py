@@ -116,20 +116,16 @@ def test_mutation_is_caught_where_it_starts(paper, mutation, monkeypatch):
     "paper,mutation",
     [pytest.param(p, m, id=f"{p.key}-{m.name}") for p in PAPERS for m in p.mutations],
 )
-def test_mutation_in_float32_is_caught_unless_it_hides_in_float32_noise(paper, mutation, monkeypatch):
-    """Under the float64 arbiter a mutation passes float32 only if, at every entry, the float64 twins differ
-    by less than 4x the float32 noise plus the floor (harness/tolerance.py): the evidence must say so."""
+def test_mutation_is_caught_in_float32_too(paper, mutation, monkeypatch):
+    """Judged by the float64 arbiter, float32 catches every declared porting bug (each moves results by far
+    more than the float32 noise); under the old fixed float32 tolerance one of them passed."""
     module = registry.impl_module(paper, mutation.framework)
     monkeypatch.setattr(module, mutation.attribute, mutation.replacement(module))
     case = next(c for c in paper.agreement if c.name == mutation.case)
     checks = agreement.run_case(paper, dataclasses.replace(case, dtypes=("float32", "float64")), "float32")
-    if any(not c.passed for c in checks):
-        return
-    for c in checks[1:]:
-        assert c.rule.startswith("float64 arbiter"), c.name
-        for e in c.entries:
-            noise = max(e["torch_err"], e["tf_err"])
-            assert e["f64_err"] <= 4 * noise + e["tol"] - 2 * noise, (c.name, e)
+    failed = [c for c in checks if not c.passed]
+    assert failed, f"mutation {mutation.name} went unnoticed in float32"
+    assert failed[0].rule.startswith("float64 arbiter") and failed[0].first_divergence is not None
 
 
 @pytest.mark.slow
