@@ -29,7 +29,7 @@ import numpy as np
 from . import registry
 from .compare import ArrayDiff, compare_arrays, compare_named, compare_with_reference, first_failure
 from .spec import AgreementCase, Paper, Params
-from .tolerance import ARBITER_M, FINDING_RATIO, rule, tolerance
+from .tolerance import ARBITER_M, FINDING_MIN_ERR, FINDING_RATIO, rule, tolerance
 
 Tamper = Callable[[Params], Params]  # simulates a conversion bug on A's way out (tests only)
 MAX_FINDINGS = 5  # per check; the rest are counted
@@ -92,16 +92,23 @@ class Observed:
     steps: list[tuple[float, Params]]  # (loss at the step, parameters after it)
 
 
+def _snapshot(arrays: Params) -> Params:
+    """Own copies: get_params may return views of live tensors (torch's .numpy()), which later steps
+    would overwrite in place."""
+    return {k: np.array(v, copy=True) for k, v in arrays.items()}
+
+
 def _observe(model, start: Params, batches, steps: int) -> Observed:
     model.set_params(start)
-    params = model.get_params()
-    taps = {training: model.forward(batches[0], training=training) for training in (False, True)}
+    params = _snapshot(model.get_params())
+    taps = {training: _snapshot(model.forward(batches[0], training=training)) for training in (False, True)}
     loss, grads = model.grads(batches[0])
+    grads = _snapshot(grads)
     model.set_params(start)  # a training-mode forward may have moved running statistics
     trajectory = []
     for step in range(1, steps + 1):
         out = model.train_step(batches[(step - 1) % len(batches)])
-        trajectory.append((float(out["loss"]), model.get_params()))
+        trajectory.append((float(out["loss"]), _snapshot(model.get_params())))
     return Observed(params, taps, float(loss), grads, trajectory)
 
 
@@ -270,7 +277,7 @@ def precision_findings(diffs: list[ArrayDiff], kind: str) -> list[str]:
             continue
         lo, hi = sorted((d.torch_err, d.tf_err))
         floor = d.tol - ARBITER_M * hi  # the arbiter's floor
-        if hi > floor and hi > FINDING_RATIO * lo:
+        if hi > max(floor, FINDING_MIN_ERR) and hi > FINDING_RATIO * lo:
             worse = "tf" if d.tf_err > d.torch_err else "torch"
             gaps.append((hi / lo if lo > 0 else np.inf, f"{worse} float32 is {hi / lo if lo > 0 else np.inf:.3g}x "
                          f"less precise than the other framework at {kind} {d.name} "

@@ -185,3 +185,40 @@ def test_a_parameter_with_no_gradient_and_no_effect_on_any_tap_is_reported_unobs
 def test_the_toy_cases_observe_every_parameter(case):
     grad = by_kind(agreement.run_case(TOY, case, "float32"))["grad"]
     assert grad.unobserved == []
+
+
+class _LiveParams:
+    """A model whose get_params returns views of its live weights, as torch's .numpy() does."""
+
+    def __init__(self):
+        self.w = np.zeros(2)
+
+    def set_params(self, params):
+        self.w[:] = params["w"]
+
+    def get_params(self):
+        return {"w": self.w}
+
+    def forward(self, batch, training=False):
+        return {"out": self.w * batch["x"]}
+
+    def grads(self, batch):
+        return 0.0, {"w": batch["x"].copy()}
+
+    def train_step(self, batch):
+        self.w += 1.0  # in place, like an optimizer step
+        return {"loss": 0.0}
+
+
+def test_observed_trajectory_keeps_each_steps_parameters_not_views_of_the_live_weights():
+    seen = agreement._observe(_LiveParams(), {"w": np.zeros(2)}, [{"x": np.ones(2)}], steps=3)
+    assert [float(p["w"][0]) for _, p in seen.steps] == [1.0, 2.0, 3.0]
+    assert float(seen.params["w"][0]) == 0.0
+
+
+def test_a_ratio_of_sub_ulp_errors_is_not_a_finding():
+    x64 = np.linspace(-1, 1, 50)
+    a32 = x64.astype(np.float32)  # rounding only: <= half an ulp
+    d = compare_with_reference("b", a32, x64.astype(np.float32), x64, x64.copy(), FLOOR)
+    d.tf_err, d.torch_err = 5e-8, 1e-10  # a 500x ratio, but both below one float32 ulp
+    assert agreement.precision_findings([d], "grad") == []
