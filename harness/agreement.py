@@ -85,7 +85,8 @@ def _finite_or_str(x: float):
 class Observed:
     """What one model produced in the protocol, kept so that float32 can be judged against float64."""
 
-    params: Params  # as held after the copy
+    start: Params  # what set_params was given
+    params: Params  # what get_params handed back after it
     taps: dict[bool, Params]  # training -> taps
     loss: float
     grads: Params
@@ -109,7 +110,7 @@ def _observe(model, start: Params, batches, steps: int) -> Observed:
     for step in range(1, steps + 1):
         out = model.train_step(batches[(step - 1) % len(batches)])
         trajectory.append((float(out["loss"]), _snapshot(model.get_params())))
-    return Observed(params, taps, float(loss), grads, trajectory)
+    return Observed(start, params, taps, float(loss), grads, trajectory)
 
 
 def _cast(tree, dtype: str):
@@ -304,7 +305,12 @@ def _judge_case(paper, case, dtype, a: Observed, b: Observed, b_start: Params, r
     """`ref`: the (torch, tf) float64 twins' observations for a float32 check, else None."""
     judge = _Judge(paper, case, dtype, ref, fallback)
     t, _ = judge.tol("params")
+    # Both models are given the start through set_params (so that float32 and float64 twins hold the same
+    # weights); each must hand it back unchanged. torch's round trip catches a to/from layout conversion
+    # that is not its own inverse, which would otherwise cancel out in torch and hide from the forward.
     params = compare_named("param", b_start, b.params, lambda k, t=t: t)
+    params += [_rename(d, f"{d.name} (torch round trip)")
+               for d in compare_named("param", a.start, a.params, lambda k, t=t: t)]
     bad = first_failure(params)
     checks = [judge.check("params", params, bad.name if bad else None, shown=bad)]
 

@@ -175,8 +175,8 @@ def test_a_parameter_with_no_gradient_and_no_effect_on_any_tap_is_reported_unobs
     model = _Model()
     batches = [{"x": np.array([1.0, 3.0])}]
     taps = {t: {"out": batches[0]["x"] * 2.0} for t in (False, True)}
-    seen = agreement.Observed(params=start, taps=taps, loss=0.0, grads={"w": np.array([1.0]), "b": np.array([0.0]),
-                              "ignored": np.array([0.0])}, steps=[])
+    grads = {"w": np.array([1.0]), "b": np.array([0.0]), "ignored": np.array([0.0])}
+    seen = agreement.Observed(start=start, params=start, taps=taps, loss=0.0, grads=grads, steps=[])
     # b: zero gradient here but it moves the tap; stat: no gradient (a running statistic) and no effect
     assert agreement.unobserved_params(model, start, batches, seen) == ["ignored", "stat"]
 
@@ -222,3 +222,18 @@ def test_a_ratio_of_sub_ulp_errors_is_not_a_finding():
     d = compare_with_reference("b", a32, x64.astype(np.float32), x64, x64.copy(), FLOOR)
     d.tf_err, d.torch_err = 5e-8, 1e-10  # a 500x ratio, but both below one float32 ulp
     assert agreement.precision_findings([d], "grad") == []
+
+
+def test_a_layout_conversion_that_is_not_its_own_inverse_fails_the_torch_round_trip(monkeypatch):
+    """Both models are given the start through set_params; a from-torch conversion that does not undo
+    the to-torch one would cancel inside torch, so the round trip itself is checked."""
+    torch_impl = importlib.import_module("tests.toy.torch_impl")
+    real = torch_impl.layout.dense_from_torch
+    # the square first kernel forgets its transpose on the way out of torch (shapes still match)
+    monkeypatch.setattr(torch_impl, "layout", type("Layout", (), {
+        "dense_to_torch": staticmethod(torch_impl.layout.dense_to_torch),
+        "dense_from_torch": staticmethod(lambda w: np.array(w, copy=True) if w.shape[0] == w.shape[1] else real(w)),
+    }))
+    params = by_kind(agreement.run_case(TOY, SGD, "float64"))["params"]
+    assert not params.passed
+    assert params.first_divergence == "dense1/kernel (torch round trip)"
