@@ -12,6 +12,11 @@ noise judged against its own RMS is O(1) apart. `zero_scale` (the model's larges
 check) handles them: a tensor whose values in BOTH frameworks lie within tol * zero_scale of zero is
 judged against zero_scale instead of its own RMS, and says so. A one-sided zero (a gradient one framework
 drops) is still judged on the other side's own scale and fails.
+
+Float32 entries are judged by `compare_with_reference` against float64 twins (the rule is in
+harness/tolerance.py): every error -- each framework against its own float64 twin, the two float32
+results against each other, the two float64 results -- is normalised by torch's float64 scale, so
+that they obey the triangle inequality the rule rests on.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ class ArrayDiff:
     b_value: float | None
     problem: str | None = None  # a structural mismatch (shape, dtype, NaN mask, missing key)
     note: str | None = None  # how the error was normalised when not by the tensor's own scale
+    torch_err: float | None = None  # float32 only: each framework's error against the float64 reference
+    tf_err: float | None = None
+    f64_err: float | None = None  # float32 only: the float64 twins' disagreement on the same inputs
+    rule: str = "written"  # "written" (harness/tolerance.py's fixed rule) | "float64 arbiter"
 
     def describe(self) -> str:
         if self.problem:
@@ -41,8 +50,17 @@ class ArrayDiff:
         return (
             f"{self.name}: max_abs={self.max_abs:.3g} max_rel={self.max_rel:.3g} tol={self.tol:.3g} "
             f"at {self.where} (torch {self.a_value!r} vs tf {self.b_value!r})"
+            + (f"; float32 error vs own float64: torch {self.torch_err:.3g}, tf {self.tf_err:.3g}; "
+               f"float64 twins {self.f64_err:.3g}"
+               if self.torch_err is not None else "")
             + (f" [{self.note}]" if self.note else "")
         )
+
+    def excess(self) -> float:
+        """How far past its tolerance the entry is (error / tol): ranks entries to name an origin."""
+        if self.problem or not np.isfinite(self.max_rel):
+            return np.inf
+        return self.max_rel / self.tol if self.tol > 0 else (np.inf if self.max_rel > 0 else 0.0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -54,7 +72,9 @@ def _structural(name: str, a: np.ndarray, b: np.ndarray, tol: float, problem: st
     return ArrayDiff(name, False, np.inf, np.inf, tol, None, None, None, problem)
 
 
-def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True, zero_scale: float = 0.0) -> ArrayDiff:
+def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True, zero_scale: float = 0.0,
+                   scale_ref=None, fixed_scale: float = 0.0) -> ArrayDiff:
+    """`scale_ref`: normalise by this array's scale instead of b's; `fixed_scale` > 0: by this number."""
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
@@ -76,11 +96,16 @@ def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True, zero_s
     finite = np.isfinite(a64) & np.isfinite(b64)
     diff = np.where(finite, np.abs(a64 - b64), 0.0)
     fb = np.where(finite, b64, 0.0)
+    if scale_ref is not None:
+        ref = np.asarray(scale_ref, dtype=np.float64)
+        fb = np.where(finite & np.isfinite(ref), ref, 0.0)
     rms = float(np.sqrt(np.mean(fb**2))) if finite.any() else 0.0
     scale = np.abs(fb) + rms
     note = None
     zero_band = tol * zero_scale
-    if zero_band > 0 and max(np.abs(np.where(finite, a64, 0.0)).max(), np.abs(fb).max()) <= zero_band:
+    if fixed_scale > 0:
+        scale = np.full(fb.shape, fixed_scale)
+    elif zero_band > 0 and max(np.abs(np.where(finite, a64, 0.0)).max(), np.abs(fb).max()) <= zero_band:
         scale = np.full(fb.shape, zero_scale)
         note = (f"zero to within tol in both frameworks: judged against the model's largest gradient "
                 f"{zero_scale:.3g}, not its own rms {rms:.3g}")
@@ -100,6 +125,38 @@ def compare_arrays(name: str, a, b, tol: float, check_dtype: bool = True, zero_s
         b_value=float(b64[where]),
         note=note,
     )
+
+
+def compare_with_reference(name: str, a, b, a64, b64, floor: float, zero_band: float = 0.0,
+                           zero_scale: float = 0.0) -> ArrayDiff:
+    """Judge float32 twins a (torch) and b (tf) by the float64 arbiter (harness/tolerance.py): a64 and
+    b64 are each framework's float64 result from the same inputs. The entry's max_rel is the float32
+    disagreement, its tol the budget, torch_err/tf_err each framework's float32 error against its own
+    float64 twin, f64_err the float64 twins' disagreement -- all normalised by a64's scale. When every
+    |a64| <= zero_band (a gradient zero in exact arithmetic, to float64 precision) the scale is
+    `zero_scale` (the model's largest gradient) instead."""
+    from .tolerance import arbiter_budget
+
+    a64 = np.asarray(a64, dtype=np.float64)
+    if a64.shape != np.shape(a) or np.shape(b64) != np.shape(b):
+        d = compare_arrays(name, a, b, 0.0)
+        return d if d.problem else _structural(name, a, b, 0.0, f"shape {np.shape(a)} != float64 twin {a64.shape}")
+    fixed = zero_scale if zero_band > 0 and a64.size and np.nanmax(np.abs(a64)) <= zero_band else 0.0
+    d = compare_arrays(name, a, b, 0.0, scale_ref=a64, fixed_scale=fixed)
+    if d.problem:
+        return d
+    errs = [compare_arrays(name, x, x64, np.inf, check_dtype=False, scale_ref=a64, fixed_scale=fixed)
+            for x, x64 in ((a, a64), (b, b64), (a64, b64))]
+    d.torch_err, d.tf_err, d.f64_err = (float(e.max_rel) for e in errs)
+    d.rule = "float64 arbiter"
+    d.tol = arbiter_budget(d.torch_err, d.tf_err, floor)
+    if not np.isfinite(d.tol):  # float32 over/underflows where float64 does not: no precision figure
+        d.tol = floor
+        d.note = "NaN/inf in float32 where float64 is finite: judged on the floor"
+    elif fixed:
+        d.note = f"zero in float64: judged against the model's largest gradient {zero_scale:.3g}"
+    d.passed = bool(d.max_rel <= d.tol)
+    return d
 
 
 def compare_named(

@@ -112,6 +112,8 @@ def test_skip_slow_leaves_out_only_the_cases_marked_slow():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_gradient_that_is_zero_in_exact_arithmetic_is_judged_against_the_models_gradient_scale(dtype):
+    """Whether the rounding leaves noise or an exact 0.0 in `shift`'s gradient depends on the CPU: the
+    test checks which one this machine produced instead of assuming noise."""
     from dataclasses import replace
 
     from harness.compare import compare_named
@@ -120,16 +122,19 @@ def test_a_gradient_that_is_zero_in_exact_arithmetic_is_judged_against_the_model
     checks = by_kind(agreement.run_case(TOY, case, dtype))
     assert checks["grad"].passed, checks["grad"].detail
     shift = next(e for e in checks["grad"].entries if e["name"] == "shift")
-    assert shift["note"] and "zero to within tol" in shift["note"]
-    # the same two noise-level gradients judged on their own rms, as before this rule, are O(1) apart
-    torch_model = agreement.registry.model_class(TOY, "torch")(case.config, seed=0, dtype=dtype)
-    tf_model = agreement.registry.model_class(TOY, "tf")(case.config, seed=1, dtype=dtype)
-    tf_model.set_params(torch_model.get_params())
-    batch = case.make_batches(np.random.default_rng(0), dtype, 1)[0]
-    ga, gb = torch_model.grads(batch)[1], tf_model.grads(batch)[1]
-    assert max(abs(ga["shift"][0]), abs(gb["shift"][0])) < 1e-6 * max(np.abs(g).max() for g in ga.values())
+    assert shift["note"] and "largest gradient" in shift["note"]
+    start, batches = agreement.case_inputs(case, TOY)
+    models = [agreement.registry.model_class(TOY, fw)(case.config, seed=0, dtype=dtype) for fw in ("torch", "tf")]
+    for m in models:
+        m.set_params(agreement._cast(start, dtype))
+    (_, ga), (_, gb) = (m.grads(agreement._cast(batches, dtype)[0]) for m in models)
+    largest = max(np.abs(g).max() for g in ga.values())
+    assert max(abs(ga["shift"][0]), abs(gb["shift"][0])) < 1e-6 * largest
     own_scale = {d.name: d for d in compare_named("grad", ga, gb, lambda k: checks["grad"].tol)}["shift"]
-    assert own_scale.note is None and not own_scale.passed and own_scale.max_rel >= 0.5
+    if ga["shift"][0] == gb["shift"][0]:  # e.g. both exactly 0.0: nothing to normalise, on any scale
+        assert own_scale.passed and own_scale.max_abs == 0.0
+    else:  # two different noise values judged on their own rms, as before the zero rule, are O(1) apart
+        assert own_scale.note is None and not own_scale.passed and own_scale.max_rel >= 0.5
 
 
 def test_a_gradient_one_framework_drops_is_not_excused_as_zero():

@@ -7,6 +7,7 @@ Slow tier (-m slow): the slow agreement cases and the tiny-profile reproduction 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import subprocess
 import sys
@@ -93,6 +94,21 @@ def test_initial_parameters_are_independent_draws(paper, framework):
     assert any(not np.array_equal(params[k], other[k]) for k in random), "seed does not change the init"
 
 
+# Origins the engine names since it ranks by error / tolerance, compares parameters after every step and
+# round-trips torch's parameters (harness/agreement.py): the first failing step, not the first checkpoint;
+# the parameter furthest off, not the first in list order; the conversion, not the tap it spoils. They
+# replace the paper modules' Mutation.first_divergence until those are updated to match.
+NEW_ORIGINS = {
+    ("backprop", "momentum-buffer-not-rescaled"): "step 21 output/kernel",  # lr switches after sweep 20
+    ("lstm", "no-truncation"): "memory/bias",
+    ("alexnet", "momentum-buffer-not-rescaled"): "step 4 conv3/bias",
+    ("resnet", "keras-bn-momentum-not-converted"): "step 1 stage3/block0/bn2/moving_variance",
+    ("resnet", "biased-moving-variance"): "step 1 stage3/block0/bn1/moving_variance",
+    ("resnet", "momentum-buffer-not-rescaled"): "step 4 stage1/block0/bn2/beta",
+    ("vit", "qkv-kernel-not-transposed"): "block0/attn/query/kernel (torch round trip)",
+}
+
+
 @pytest.mark.parametrize(
     "paper,mutation",
     [pytest.param(p, m, id=f"{p.key}-{m.name}") for p in PAPERS for m in p.mutations],
@@ -105,10 +121,29 @@ def test_mutation_is_caught_where_it_starts(paper, mutation, monkeypatch):
     failed = [c for c in checks if not c.passed]
     assert failed, f"mutation {mutation.name} went unnoticed"
     assert failed[0].first_divergence is not None
-    assert mutation.first_divergence in failed[0].first_divergence, (
-        f"expected the first divergence at {mutation.first_divergence!r}, got {failed[0].name}: "
+    expected = NEW_ORIGINS.get((paper.key, mutation.name), mutation.first_divergence)
+    assert expected in failed[0].first_divergence, (
+        f"expected the first divergence at {expected!r}, got {failed[0].name}: "
         f"{failed[0].first_divergence}"
     )
+
+
+@pytest.mark.parametrize(
+    "paper,mutation",
+    [pytest.param(p, m, id=f"{p.key}-{m.name}") for p in PAPERS for m in p.mutations],
+)
+def test_mutation_is_caught_in_float32_too(paper, mutation, monkeypatch):
+    """Judged by the float64 arbiter, float32 catches every declared porting bug (each moves results by far
+    more than the float32 noise); under the old fixed float32 tolerance one of them passed."""
+    module = registry.impl_module(paper, mutation.framework)
+    monkeypatch.setattr(module, mutation.attribute, mutation.replacement(module))
+    case = next(c for c in paper.agreement if c.name == mutation.case)
+    checks = agreement.run_case(paper, dataclasses.replace(case, dtypes=("float32", "float64")), "float32")
+    failed = [c for c in checks if not c.passed]
+    assert failed, f"mutation {mutation.name} went unnoticed in float32"
+    assert failed[0].first_divergence is not None
+    # a conversion bug fails the lossless copy (exact in every dtype); everything else is judged by the arbiter
+    assert failed[0].kind == "params" or failed[0].rule.startswith("float64 arbiter")
 
 
 @pytest.mark.slow
