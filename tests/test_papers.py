@@ -94,21 +94,6 @@ def test_initial_parameters_are_independent_draws(paper, framework):
     assert any(not np.array_equal(params[k], other[k]) for k in random), "seed does not change the init"
 
 
-# Origins the engine names since it ranks by error / tolerance, compares parameters after every step and
-# round-trips torch's parameters (harness/agreement.py): the first failing step, not the first checkpoint;
-# the parameter furthest off, not the first in list order; the conversion, not the tap it spoils. They
-# replace the paper modules' Mutation.first_divergence until those are updated to match.
-NEW_ORIGINS = {
-    ("backprop", "momentum-buffer-not-rescaled"): "step 21 output/kernel",  # lr switches after sweep 20
-    ("lstm", "no-truncation"): "memory/bias",
-    ("alexnet", "momentum-buffer-not-rescaled"): "step 4 conv3/bias",
-    ("resnet", "keras-bn-momentum-not-converted"): "step 1 stage3/block0/bn2/moving_variance",
-    ("resnet", "biased-moving-variance"): "step 1 stage3/block0/bn1/moving_variance",
-    ("resnet", "momentum-buffer-not-rescaled"): "step 4 stage1/block0/bn2/beta",
-    ("vit", "qkv-kernel-not-transposed"): "block0/attn/query/kernel (torch round trip)",
-}
-
-
 @pytest.mark.parametrize(
     "paper,mutation",
     [pytest.param(p, m, id=f"{p.key}-{m.name}") for p in PAPERS for m in p.mutations],
@@ -121,7 +106,7 @@ def test_mutation_is_caught_where_it_starts(paper, mutation, monkeypatch):
     failed = [c for c in checks if not c.passed]
     assert failed, f"mutation {mutation.name} went unnoticed"
     assert failed[0].first_divergence is not None
-    expected = NEW_ORIGINS.get((paper.key, mutation.name), mutation.first_divergence)
+    expected = mutation.first_divergence
     assert expected in failed[0].first_divergence, (
         f"expected the first divergence at {expected!r}, got {failed[0].name}: "
         f"{failed[0].first_divergence}"

@@ -427,7 +427,7 @@ MUTATIONS = (
     Mutation(name="same-padding-at-stride-2", framework="tf", attribute="PADDING", replacement=_attr("same"),
              case="strided", first_divergence="conv1"),
     Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
-             replacement=_attr(lambda old, new: 1.0), case="mini", first_divergence="step 4 conv1/kernel"),
+             replacement=_attr(lambda old, new: 1.0), case="mini", first_divergence="step 4 conv3/bias"),
 )
 
 

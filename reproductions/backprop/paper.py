@@ -310,7 +310,7 @@ PAPER = Paper(
                  case="family-trees", first_divergence="central"),
         Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
                  replacement=lambda m: (lambda old, new: 1.0), case="family-trees",
-                 first_divergence="step 22 loss"),
+                 first_divergence="step 21 output/kernel"),
         Mutation(name="weight-decay-forgotten", framework="torch", attribute="decay_weights",
                  replacement=lambda m: (lambda module, rate: None), case="family-trees",
                  first_divergence="step 1 "),

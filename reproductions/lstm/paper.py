@@ -778,7 +778,7 @@ MUTATIONS = (
     Mutation(name="gate-hard-sigmoid", framework="tf", attribute="GATE", replacement=lambda m: m.hard_sigmoid,
              case="lstm1997-lag", first_divergence="t000/memory/input_gate"),
     Mutation(name="no-truncation", framework="torch", attribute="TRUNCATE_RECURRENT", replacement=lambda m: False,
-             case="lstm1997-adding", first_divergence="memory/kernel"),
+             case="lstm1997-adding", first_divergence="memory/bias"),
     Mutation(name="forget-gate-tanh", framework="torch", attribute="FORGET_GATE", replacement=lambda m: m.tanh,
              case="modern-temporal-adam", first_divergence="t000/lstm/forget_gate"),
     Mutation(name="torch-trains-both-biases", framework="torch", attribute="TRAIN_BIAS_HH",

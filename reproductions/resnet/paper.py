@@ -300,15 +300,18 @@ MUTATIONS = (
     Mutation(name="keras-bn-epsilon", framework="tf", attribute="BN_EPS", replacement=_attr(1e-3),
              case="resnet8", first_divergence="stem"),
     Mutation(name="keras-bn-momentum-not-converted", framework="tf", attribute="BN_MOMENTUM",
-             replacement=_attr(0.1), case="resnet8", first_divergence="step 1 stem/bn/moving_mean"),
+             replacement=_attr(0.1), case="resnet8",
+             first_divergence="step 1 stage3/block0/bn2/moving_variance"),
     Mutation(name="biased-moving-variance", framework="tf", attribute="BN_UNBIASED_MOVING_VARIANCE",
-             replacement=_attr(False), case="resnet8", first_divergence="step 1 stem/bn/moving_variance"),
+             replacement=_attr(False), case="resnet8",
+             first_divergence="step 1 stage3/block0/bn1/moving_variance"),
     Mutation(name="same-padding-at-stride-2", framework="tf", attribute="PADDING", replacement=_attr("same"),
              case="resnet8", first_divergence="stage2/block0"),
     Mutation(name="option-a-zeros-first", framework="torch", attribute="OPTION_A_PAD",
              replacement=_attr("before"), case="resnet8", first_divergence="stage2/block0"),
     Mutation(name="momentum-buffer-not-rescaled", framework="torch", attribute="MOMENTUM_BUFFER_RESCALE",
-             replacement=_attr(lambda old, new: 1.0), case="resnet8", first_divergence="step 4 stem/conv/kernel"),
+             replacement=_attr(lambda old, new: 1.0), case="resnet8",
+             first_divergence="step 4 stage1/block0/bn2/beta"),
 )
 
 

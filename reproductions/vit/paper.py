@@ -279,7 +279,7 @@ MUTATIONS = (
              replacement=lambda m: True, case="vit", first_divergence="block0/mlp_hidden"),
     Mutation(name="qkv-kernel-not-transposed", framework="torch", attribute="qkv_block_from_torch",
              replacement=lambda m: (lambda a: np.array(a, copy=True)), case="vit",
-             first_divergence="block0/attn_weights"),
+             first_divergence="block0/attn/query/kernel (torch round trip)"),
     Mutation(name="patch-flatten-order-swapped", framework="torch", attribute="PATCH_AXES",
              replacement=lambda m: (0, 2, 4, 1, 5, 3), case="vit", first_divergence="patch_embed"),
     Mutation(name="adam-epsilon-keras-convention", framework="tf", attribute="ADAM_EPSILON_HAT",

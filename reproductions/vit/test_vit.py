@@ -91,5 +91,5 @@ def test_tf_base_model_has_table1_count():
     from reproductions.vit import tf_impl
 
     net = tf_impl.ViT(configs.VIT_B16, "float32")
-    net(net.dummy_batch())
+    net(net._dummy_batch())
     assert sum(int(np.prod(v.shape)) for v in net.trainable_variables) == configs.param_count(configs.VIT_B16)
