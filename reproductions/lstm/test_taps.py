@@ -38,8 +38,8 @@ def _loss_path_output(framework, model, batch):
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("framework", ["torch", "tf"])
 def test_forward_output_is_the_output_the_loss_is_computed_from(framework, name, dtype, request):
-    """Bitwise, at every step (padded ones included), after two training steps (weights away from their
-    initial values)."""
+    """At every step (padded ones included), after two training steps (weights away from their initial
+    values): bitwise in torch, to a few ulps between tf's two graphs."""
     request.getfixturevalue(framework)
     case = CASES[name]
     model = _model(framework, case.config, dtype)
@@ -47,7 +47,15 @@ def test_forward_output_is_the_output_the_loss_is_computed_from(framework, name,
     for b in batches[:2]:
         model.train_step(b)
     taps = model.forward(batches[2])
-    np.testing.assert_array_equal(taps["output"], _loss_path_output(framework, model, batches[2]))
+    if framework == "torch":  # the same eager ops in the same order: equal to the bit on any machine
+        np.testing.assert_array_equal(taps["output"], _loss_path_output(framework, model, batches[2]))
+    else:
+        # tf runs forward and gradients as two traced graphs, and TF does not promise that graph rewrites keep
+        # the rounding of the same ops identical across graphs; a few ulps is allowed, while the padded-step
+        # bug this guards against moved outputs by 1.9e-7 to 3.5e-4 in float64.
+        rtol = 1e-13 if dtype == "float64" else 1e-6
+        np.testing.assert_allclose(taps["output"], _loss_path_output(framework, model, batches[2]), rtol=rtol,
+                                   atol=rtol)
 
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
