@@ -1,4 +1,4 @@
-"""Optimizer conventions that differ between torch and Keras, as plain maths (PITFALLS.md).
+"""Optimizer conventions that differ between torch and Keras, as plain maths (docs/pitfalls.md).
 
 The implementations use these to configure each framework's own optimizer object to the same maths.
 """

@@ -140,7 +140,7 @@ def bn_momentum_torch_to_keras(momentum: float) -> float:
 
 
 def unbiased_variance(biased: np.ndarray, n: int) -> np.ndarray:
-    """Batch variance with Bessel's correction, as torch's running_var update uses (PITFALLS.md)."""
+    """Batch variance with Bessel's correction, as torch's running_var update uses (docs/pitfalls.md)."""
     if n < 2:
         raise ValueError("unbiased variance needs at least 2 samples")
     return biased * (n / (n - 1))

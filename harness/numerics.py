@@ -1,8 +1,8 @@
 """Pinned numerics: threads, determinism flags, TF32 off, oneDNN rewrites off; and their record.
 
 Both frameworks are imported through `import_framework`, so the environment is set before either
-builds a kernel. torch is imported before tensorflow whenever both load (DEVELOPERS.md: the other
-order has crashed on this machine).
+builds a kernel. torch is imported before tensorflow whenever both load (the other order has
+crashed on the development machine).
 """
 
 from __future__ import annotations

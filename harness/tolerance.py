@@ -2,8 +2,8 @@
 
 Errors are normalised per element (harness/compare.py), so a tolerance is a relative error.
 
-Base (one layer's forward pass):  float64 1e-12, float32 1e-5 (DESIGN.md: "every larger error has
-turned out to be a bug"). Identical maths in float64 lands near 1e-15 per op, so 1e-12 leaves room
+Base (one layer's forward pass):  float64 1e-12, float32 1e-5 (in this project's experience every larger
+error has turned out to be a bug). Identical maths in float64 lands near 1e-15 per op, so 1e-12 leaves room
 for reassociated sums but not for a changed constant (a changed epsilon moves results by >= 1e-9).
 
 Growth with depth: independent rounding errors from `depth` layers add like a random walk, so the
@@ -12,8 +12,8 @@ grad = base * sqrt(2 * depth).
 
 Growth with steps: a training trajectory re-injects a gradient's rounding error at every step; for
 non-expansive dynamics (small learning rates, the regime compared here) those errors add at most
-linearly, so trajectory = grad * steps. Chaotic runs grow faster than any such rule; DESIGN.md step 6
-says to compare those as distributions over seeds instead, and in float64, where the rule still holds
+linearly, so trajectory = grad * steps. Chaotic runs grow faster than any such rule; the agreement protocol
+compares those as distributions over seeds instead, and in float64, where the rule still holds
 for thousands of steps.
 
 Float32: the float64 arbiter. A fixed float32 tolerance encodes one machine's rounding: it is too loose

@@ -1,4 +1,5 @@
-"""Shared fixtures. torch is imported before tensorflow (DEVELOPERS.md), always through harness.numerics."""
+"""Shared fixtures. torch is imported before tensorflow (the other order has crashed), always through
+harness.numerics."""
 
 from __future__ import annotations
 

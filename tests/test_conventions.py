@@ -35,7 +35,7 @@ def test_adam_epsilon_conversions_give_the_same_step_in_both_directions_and_inve
 
 
 def test_the_conventions_differ_without_conversion_and_steps_are_one_based():
-    # at step 1 with v ~ eps^2 the two conventions give visibly different steps (PITFALLS.md)
+    # at step 1 with v ~ eps^2 the two conventions give visibly different steps (docs/pitfalls.md)
     m, v, t, b2 = 1e-8, 1e-16, 1, 0.999
     assert not math.isclose(_torch_adam_step(m, v, t, 1.0, 0.9, b2, 1e-8),
                             _keras_adam_step(m, v, t, 1.0, 0.9, b2, 1e-8), rel_tol=1e-3)

@@ -331,7 +331,7 @@ CLAIMS = (
     Band(id="relu-faster-than-tanh", experiment="activation", metric="speedup", lo=2.0, reported=6.0,
          source="Fig. 1, section 3.1", setting=ACT_SETTING,
          text="the ReLU net reaches the training-error threshold at least 2x faster (in epochs) than the tanh net "
-              "(the paper: six times; PAPERS.md claim 1 asks >= 2)"),
+              "(the paper: six times; docs/papers.md claim 1 asks >= 2)"),
     Band(id="relu-tanh-speedup", experiment="activation", metric="speedup", report_only=True, reported=6.0,
          source="Fig. 1", setting=ACT_SETTING, text="epochs(tanh) / epochs(ReLU) to the threshold"),
     Band(id="tanh-censored", experiment="activation", metric="tanh_censored", statistic="mean", report_only=True,

@@ -1,7 +1,7 @@
 """Krizhevsky, Sutskever & Hinton 2012, "ImageNet Classification with Deep Convolutional Neural Networks",
 in TensorFlow/Keras (the same networks and maths as torch_impl.py; see its docstring for the equations).
 
-Every default that differs from PyTorch is written out (../shared/PITFALLS.md):
+Every default that differs from PyTorch is written out (docs/pitfalls.md):
 - LRN (section 3.3) is written by hand (`LocalResponseNorm` below): tf.nn.local_response_normalization
   has no float64 kernel (it silently computes in float32). The paper's alpha is used as is (no division
   by n, unlike torch); the window is n = 5 channels centred on i (depth_radius 2), zero beyond the ends.

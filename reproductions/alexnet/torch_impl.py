@@ -9,7 +9,7 @@ layer's maps, section 3.2), local response normalization (section 3.3)
 with k=2, n=5, alpha=1e-4, beta=0.75 after the ReLU of conv1 and conv2, overlapping max-pooling z=3, s=2
 (section 3.4), then fully connected layers with dropout 0.5 on the hidden ones (section 4.2), softmax.
 
-Every default is written out (../shared/PITFALLS.md):
+Every default is written out (docs/pitfalls.md):
 - LRN: torch.nn.LocalResponseNorm divides alpha by `size`, the paper does not: alpha_torch = n * alpha.
 - padding explicit and symmetric (Conv2d padding=p); max-pool unpadded (ceil_mode False).
 - flatten: torch flattens NCHW (c, h, w); the canonical fc kernel after the flatten has its rows in NHWC

@@ -7,7 +7,7 @@ Both demonstrations of the paper, at the paper's own scale (they take seconds on
 
 Learning rule, both tasks: E = 1/2 sum_c sum_j (y_jc - d_jc)^2, summed over the cases (Eq. 3), with
 weights changed once per sweep through all cases by Delta w(t) = -epsilon dE/dw + alpha Delta w(t-1)
-(Eq. 9). See ../shared/PAPERS.md section 1 and the claims below.
+(Eq. 9). See docs/papers.md section 1 and the claims below.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class FamilyTreesConfig:
 
 # --- experiments ------------------------------------------------------------------------------------------
 
-MIRROR_TOLERANCE = 0.25  # sorted mirror-pair magnitudes within +-25% of 1:2:4 (PAPERS.md claim 2)
+MIRROR_TOLERANCE = 0.25  # sorted mirror-pair magnitudes within +-25% of 1:2:4 (docs/papers.md claim 2)
 
 
 def mirror_pattern(kernel: np.ndarray) -> tuple[bool, float, float]:
@@ -225,7 +225,7 @@ def _symmetry_claims(budget: int):
              setting=f"6-1 net, same rule and settings, {NO_HIDDEN.max_sweeps} sweeps",
              text="without hidden units no seed ever gets all 64 patterns right"),
         Band(id="no-hidden-constant-answer", experiment="symmetry_no_hidden", metric="final_accuracy",
-             report_only=True, reported=0.875, source="PAPERS.md claim 3 (constant 'not symmetric' = 56/64)",
+             report_only=True, reported=0.875, source="docs/papers.md claim 3 (constant 'not symmetric' = 56/64)",
              setting=f"6-1 net, {NO_HIDDEN.max_sweeps} sweeps",
              text="final accuracy of the net without hidden units (answering 'not symmetric' always: 0.875)"),
         Ordering(id="hidden-units-needed", a=("symmetry", "best_accuracy"), b=("symmetry_no_hidden",
@@ -333,5 +333,5 @@ PAPER = Paper(
         "seeds not converged within the budget count as not converged (NaN sweeps).",
         "Biases are learned like weights (the paper's always-on unit) and initialised in the same range.",
     ),
-    notes={"claims": "PAPERS.md section 1(c)"},
+    notes={"claims": "docs/papers.md section 1(c)"},
 )

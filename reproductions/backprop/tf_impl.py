@@ -6,7 +6,7 @@ E = 1/2 sum_c sum_j (y_jc - d_jc)^2, SUMMED over cases (Eq. 3), optionally with 
 Delta w(t) = -epsilon dE/dw + alpha Delta w(t-1) (Eq. 9), which is exactly keras.optimizers.SGD's
 m = momentum m - lr g; w += m. Then every weight is decayed by `weight_decay` (0.2% for family trees).
 
-Every default that differs from PyTorch is written out (../shared/PITFALLS.md): the init range (not
+Every default that differs from PyTorch is written out (docs/pitfalls.md): the init range (not
 glorot_uniform, and biases not zero), SGD's nesterov, and float64 hyperparameters (harness.conventions:
 Keras would otherwise round the learning rate and momentum through float32).
 """

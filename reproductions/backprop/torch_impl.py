@@ -6,7 +6,7 @@ E = 1/2 sum_c sum_j (y_jc - d_jc)^2, SUMMED over cases (Eq. 3), optionally with 
 Delta w(t) = -epsilon dE/dw + alpha Delta w(t-1) (Eq. 9), with torch.optim.SGD; then every weight is
 decayed by `weight_decay` (0.2% for family trees).
 
-Every default that differs from TensorFlow is written out (../shared/PITFALLS.md): the init range, SGD's
+Every default that differs from TensorFlow is written out (docs/pitfalls.md): the init range, SGD's
 dampening/nesterov/weight_decay, and the momentum convention. torch's SGD keeps epsilon out of its buffer
 (v = alpha v + g; w -= epsilon v) while Eq. 9 keeps it in, so when epsilon changes mid-run (family trees,
 after sweep 20) the buffer is rescaled by old/new epsilon (harness.conventions).

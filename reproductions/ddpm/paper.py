@@ -223,7 +223,7 @@ SETTING_DIGITS = _setting_digits(DIGITS_EPS["tiny"], DIGITS_EPS["reduced"])
 
 CLAIMS = (
     Band(id="schedule-alpha-bar-T", experiment="schedule", metric="alpha_bar_T", lo=4.03e-5, hi=4.04e-5,
-         reported=4.036e-5, source="Sec. 4 (T=1000, beta linear 1e-4 .. 0.02); PAPERS.md 6(c)1",
+         reported=4.036e-5, source="Sec. 4 (T=1000, beta linear 1e-4 .. 0.02); docs/papers.md 6(c)1",
          setting="the paper's schedule exactly (each framework's own float64 tables)",
          text="alpha_bar_T of the linear schedule is 4.036e-5 (sqrt: 0.006353)"),
     Band(id="schedule-matches-numpy", experiment="schedule", metric="max_rel_error_vs_numpy", lo=0.0, hi=1e-12,
@@ -334,5 +334,5 @@ PAPER = Paper(
         "whose data exceed [-1, 1]), sigma_t^2 = beta_t (fixedlarge).",
         "The 'nin' layers (1x1 dense over channels) are stored as 1x1 convolutions (canonical kernel (1, 1, in, out)).",
     ),
-    notes={"claims": "PAPERS.md section 6(c)"},
+    notes={"claims": "docs/papers.md section 6(c)"},
 )

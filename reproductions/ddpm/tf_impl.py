@@ -17,7 +17,7 @@ The U-Net is the official one (diffusion_tf/models/unet.py), NHWC, built from co
 blocks (GroupNorm, swish, 3x3 conv, + Dense(swish(temb)), GroupNorm, swish, dropout, 3x3 conv, 1x1 'nin'
 shortcut), self-attention, stride-2 conv downsampling, nearest x2 + conv upsampling, skip concatenation.
 
-Defaults written out (../shared/PITFALLS.md): GroupNorm by hand with eps 1e-6 (official; Keras's
+Defaults written out (docs/pitfalls.md): GroupNorm by hand with eps 1e-6 (official; Keras's
 GroupNormalization default is 1e-3); swish = x * sigmoid(x); the stride-2 conv padded explicitly by one
 pixel at the bottom/right ('SAME' of the official code) and run 'valid'; attention softmax over keys, scaled
 by C^-1/2; VarianceScaling(fan_avg, uniform), a NEW initializer per variable, scale 1e-10 for

@@ -20,7 +20,7 @@ stride-2 3x3 conv, a middle res-attn-res, the upsampling path with skip concaten
 then GroupNorm, swish, conv_out. Timestep embedding: sinusoidal [sin, cos] of t * 10000^(-i / (d/2 - 1)),
 then Dense(4 ch), swish, Dense(4 ch).
 
-Defaults written out (../shared/PITFALLS.md): GroupNorm eps 1e-6 (official; torch's default is 1e-5);
+Defaults written out (docs/pitfalls.md): GroupNorm eps 1e-6 (official; torch's default is 1e-5);
 swish = x * sigmoid(x); the stride-2 conv pads ONE pixel at the bottom/right only (TF 'SAME', the official
 code), never torch's symmetric padding; attention softmax over keys, scaled by C^-1/2; init
 variance_scaling(fan_avg, uniform) with scale 1e-10 for conv2/proj_out/conv_out and zero biases; Adam in the

@@ -10,7 +10,7 @@ Algorithm 1: k steps on the discriminator loss
     non-saturating: L_G = -(1/m) sum log D(G(z)) = mean softplus(-l(G(z)))      (Sec. 3)
     saturating:     L_G =  (1/m) sum log(1 - D(G(z))) = -mean softplus(l(G(z)))  (Eq. 1)
 
-Defaults written out (../shared/PITFALLS.md): weights U(-irange, irange) with a NEW initializer per variable
+Defaults written out (docs/pitfalls.md): weights U(-irange, irange) with a NEW initializer per variable
 and zero biases (not glorot_uniform); softplus written exactly as max(l, 0) + log1p(exp(-|l|)); SGD with
 nesterov off, the lr decayed per update by a keras ExponentialDecay schedule (lr * (1/1.000004)^t, t = the
 optimizer's iterations), Keras's momentum rule m = mu m - lr g; p += m being pylearn2's. Optimizers are

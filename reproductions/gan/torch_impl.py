@@ -10,7 +10,7 @@ Algorithm 1: k steps on the discriminator loss
     non-saturating: L_G = -(1/m) sum log D(G(z)) = mean softplus(-l(G(z)))      (Sec. 3)
     saturating:     L_G =  (1/m) sum log(1 - D(G(z))) = -mean softplus(l(G(z)))  (Eq. 1)
 
-Defaults written out (../shared/PITFALLS.md): weights U(-irange, irange) and zero biases (not torch's
+Defaults written out (docs/pitfalls.md): weights U(-irange, irange) and zero biases (not torch's
 kaiming_uniform); softplus written exactly as max(l, 0) + log1p(exp(-|l|)) (torch's F.softplus switches to
 the identity above threshold=20, Keras's does not); SGD with dampening 0, nesterov off. The SGD momentum
 convention: torch keeps lr out of the buffer (v = mu v + g; p -= lr v), the official pylearn2 rule (and

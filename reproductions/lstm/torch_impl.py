@@ -15,7 +15,7 @@ vectorised pass over time after a sequential forward pass (no-grad) that provide
 The modern LSTM (forget gate; Gers et al. 2000), gates i, f, g, o as torch.nn.LSTM:
     c(t) = f c(t-1) + i g,  h(t) = o tanh(c(t)),  with weight_ih, weight_hh, bias_ih, bias_hh like nn.LSTM.
 torch has two biases, Keras one: the canonical bias is bias_ih + bias_hh; bias_hh is kept at zero and frozen,
-otherwise every optimizer step would move the effective bias twice (PITFALLS.md).
+otherwise every optimizer step would move the effective bias twice (docs/pitfalls.md).
 
 The tanh RNN baseline: h(t) = tanh(W x(t) + U h(t-1) + b), full BPTT.
 Canonical layout (harness.layout): kernels (in, G), recurrent kernels (H, G), one bias (G,); the 1997 block

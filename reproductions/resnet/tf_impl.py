@@ -5,7 +5,7 @@ y = relu(F(x) + x) (Eq. 1) with option A (identity, subsampled and zero-padded i
 (1x1 stride-2 projection + BN, Eq. 2) shortcuts, the plain counterpart, the CIFAR 6n+2 family and
 ImageNet ResNet-18/34.
 
-Every default that differs from PyTorch is written out (../shared/PITFALLS.md):
+Every default that differs from PyTorch is written out (docs/pitfalls.md):
 - padding: every conv pads k // 2 on each side explicitly (tf.nn.conv2d's explicit padding); 'SAME' at
   stride 2 would put the extra pixel at the bottom/right only. The max-pool pads -inf.
 - batch norm is written by hand (`BatchNorm` below) because keras.layers.BatchNormalization stores the

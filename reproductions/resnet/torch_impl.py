@@ -10,7 +10,7 @@ CIFAR-10 family (section 4.2): conv3x3(16) + BN + relu, then 3 stages of n block
 connected layer: 6n + 2 weighted layers. ImageNet ResNet-18/34 (Table 1): conv7x7/2(64) + BN + relu +
 maxpool3x3/2, stages of basic blocks with 64/128/256/512 filters, global average pooling, fc 1000.
 
-Every default is written out (../shared/PITFALLS.md): batch norm eps 1e-5 and momentum 0.1 (torch's
+Every default is written out (docs/pitfalls.md): batch norm eps 1e-5 and momentum 0.1 (torch's
 convention: the weight of the NEW batch), its running variance stored unbiased (Bessel-corrected batch
 variance, as torch does and as Ioffe & Szegedy's inference rule says); every conv padded explicitly and
 symmetrically (k // 2 on each side, also at stride 2); max-pool padded with -inf; conv weights drawn from

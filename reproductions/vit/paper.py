@@ -9,7 +9,7 @@ configs.py (their parameter counts are checked in test_vit.py). Optimizer (App. 
 linear decay of the learning rate; lr 3e-3, weight decay 0.3 and dropout 0.1 as Table 3 gives for training on
 ImageNet, the paper's smallest pre-training set (JFT: wd 0.1, as App. B.1 says).
 
-Claims at reduced scale (PAPERS.md section 7(c); Figs. 3-4 and Table 8): trained from scratch on small
+Claims at reduced scale (docs/papers.md section 7(c); Figs. 3-4 and Table 8): trained from scratch on small
 data, a small ResNet (the paper's BiT baselines are pre-activation ResNets with GroupNorm) beats a ViT of
 similar size, and the gap shrinks as the training set grows; removing the position embedding hurts.
 Data: MNIST (28 x 28, patches 7 x 7: 16 tokens and the [class] token) from the data directory; the bundled
@@ -265,7 +265,7 @@ AGREEMENT = (
                   depth=model_depth(AGREE_REDUCED), steps=20, slow=True),
     # float64 only: in float32 this trajectory leaves the linear-growth rule at step 16 (max_rel 1.1e-3 against
     # 9.0e-4): Adam at lr 3e-3 divides tiny gradients by their own root-mean-square, so float32 rounding in
-    # near-zero gradient entries grows faster than linearly. DESIGN.md step 6: such runs are compared in float64
+    # near-zero gradient entries grows faster than linearly. The agreement protocol compares such runs in float64
     # and as distributions over seeds (the reproduction's torch-vs-tf consistency test), not by widening bands.
     AgreementCase(name="resnet-reduced-config", config=replace(REDUCED_RESNET, warmup_steps=5, total_steps=20),
                   make_batches=random_batches(REDUCED_RESNET, 16), depth=model_depth(REDUCED_RESNET), steps=20,
@@ -339,7 +339,8 @@ PAPER = Paper(
         "seed.",
     ),
     notes={
-        "claims": "PAPERS.md section 7(c), claims 1, 2 and 4 (claim 3, a larger ViT on the smallest set, is not run)",
+        "claims": "docs/papers.md section 7(c), claims 1, 2 and 4 (claim 3, a larger ViT on the smallest set, is "
+                  "not run)",
         "pitfalls found": "tf.nn.gelu(approximate=False) is off by up to 5e-9 in float64 (TF 2.21 CPU): GELU is "
                           "written out with tf.math.erf. keras.layers.MultiHeadAttention scales the query by "
                           "ops.cast(1 / sqrt(key_dim)) of a Python float, i.e. float32-rounded in float64 models "

@@ -12,7 +12,7 @@ the heads concatenated and projected by U_msa. No attention mask, so the mask-fi
 Dropout after the embedding, the attention projection, the GELU and the second MLP dense, with the masks
 that come in the batch ("mask/...": 0 or 1 / (1 - rate)), drawn by the experiment with NumPy.
 
-Defaults written out (../shared/PITFALLS.md): LayerNorm epsilon 1e-6 (the paper's flax code; Keras's
+Defaults written out (docs/pitfalls.md): LayerNorm epsilon 1e-6 (the paper's flax code; Keras's
 LayerNormalization default is 1e-3), exact erf GELU (tf.nn.gelu(approximate=False); keras.ops.gelu defaults
 to the tanh approximation), softmax over the key axis, attention scale applied to q, patch flatten order
 (i, j, c) matching the (P, P, C, D) kernel, the initialisers of the paper's code, and Adam:

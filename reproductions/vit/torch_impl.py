@@ -13,7 +13,7 @@ mask-fill pitfall does not arise. Dropout (rate in the config) after the embeddi
 projection, after the GELU and after the second MLP dense, as in the paper's code; its masks come in the
 batch ("mask/...": 0 or 1 / (1 - rate)), drawn by the experiment with NumPy so both frameworks see the same.
 
-Defaults written out (../shared/PITFALLS.md): LayerNorm epsilon 1e-6 (the paper's flax code; torch's own
+Defaults written out (docs/pitfalls.md): LayerNorm epsilon 1e-6 (the paper's flax code; torch's own
 default is 1e-5), exact erf GELU (approximate="none"), softmax over the key axis, attention scale applied
 to q, patch flatten order (c, i, j) matching the Conv2d-layout kernel, the initialisers of the paper's code
 (below), and Adam: torch.optim.AdamW with betas (0.9, 0.999), eps 1e-8 added after bias correction (the
