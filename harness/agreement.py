@@ -38,7 +38,7 @@ MAX_FINDINGS = 5  # per check; the rest are counted
 @dataclass
 class Check:
     name: str  # "<paper>/<case>/<dtype>/<kind>"
-    kind: str  # params | forward | forward_train | grad | trajectory | observed
+    kind: str  # params | forward | forward_train | grad | trajectory | forward_trained
     paper: str
     case: str
     dtype: str
@@ -58,7 +58,8 @@ class Check:
         return {
             "name": self.name,
             "kind": "forward" if self.kind.startswith("forward") else self.kind,
-            "mode": "train" if self.kind == "forward_train" else None,
+            "mode": {"forward_train": "train", "forward": "eval", "forward_trained": "eval after training"}.get(
+                self.kind),
             "paper": self.paper,
             "case": self.case,
             "dtype": self.dtype,
@@ -91,6 +92,7 @@ class Observed:
     loss: float
     grads: Params
     steps: list[tuple[float, Params]]  # (loss at the step, parameters after it)
+    trained_taps: Params | None = None  # eval-mode taps after the trajectory (running statistics moved)
 
 
 def _snapshot(arrays: Params) -> Params:
@@ -110,7 +112,10 @@ def _observe(model, start: Params, batches, steps: int) -> Observed:
     for step in range(1, steps + 1):
         out = model.train_step(batches[(step - 1) % len(batches)])
         trajectory.append((float(out["loss"]), _snapshot(model.get_params())))
-    return Observed(start, params, taps, float(loss), grads, trajectory)
+    # Eval mode once more after training: initial batch-norm statistics (mean 0, variance 1) can leave
+    # weights unobservable in eval mode (dead channels after ReLU); trained statistics and weights observe them.
+    trained = _snapshot(model.forward(batches[0], training=False)) if steps > 0 else None
+    return Observed(start, params, taps, float(loss), grads, trajectory, trained)
 
 
 def _cast(tree, dtype: str):
@@ -334,6 +339,12 @@ def _judge_case(paper, case, dtype, a: Observed, b: Observed, b_start: Params, r
 
     if case.steps > 0:
         checks.append(_trajectory(judge, a, b, ref))
+        # The weights behind these taps carry the trajectory's error, so they get the trajectory's budget.
+        taps = judge.named("tap", "trajectory", a.trained_taps, b.trained_taps,
+                           (ref[0].trained_taps, ref[1].trained_taps) if ref else None, steps=case.steps)
+        bad = first_failure(taps)
+        checks.append(judge.check("forward_trained", taps, bad.name if bad else None, tol_kind="trajectory",
+                                  steps=case.steps, shown=bad))
     return checks
 
 

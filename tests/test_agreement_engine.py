@@ -25,7 +25,8 @@ def by_kind(checks):
 @pytest.mark.parametrize("case", [SGD, ADAM], ids=["sgd", "adam"])
 def test_faithful_twins_agree(case, dtype):
     checks = agreement.run_case(TOY, case, dtype)
-    assert [c.kind for c in checks] == ["params", "forward", "forward_train", "grad", "trajectory"]
+    assert [c.kind for c in checks] == ["params", "forward", "forward_train", "grad", "trajectory",
+                                        "forward_trained"]
     for c in checks:
         assert c.passed, c.detail
     if dtype == "float64":  # identical maths: rounding-level agreement, far inside the rule

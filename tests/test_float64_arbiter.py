@@ -140,6 +140,18 @@ def test_an_optimizer_bug_is_named_by_its_first_step_and_the_parameter_furthest_
     assert worst["name"] == traj.first_divergence
 
 
+def test_eval_mode_is_compared_again_after_training(monkeypatch):
+    """The eval-mode taps after the trajectory are their own check (weights and running statistics moved): a
+    momentum bug that the initial forward cannot see fails there, named at a tap."""
+    tf_impl = importlib.import_module("tests.toy.tf_impl")
+    monkeypatch.setattr(tf_impl, "keras_scalar", lambda v, d: float(v) + 0.05 if v == 0.9 else float(v))
+    checks = by_kind(agreement.run_case(TOY, SGD, "float64"))
+    assert checks["forward"].passed
+    trained = checks["forward_trained"]
+    assert not trained.passed and trained.first_divergence in {e["name"] for e in trained.entries}
+    assert trained.to_json()["mode"] == "eval after training"
+
+
 def test_agree_json_carries_every_entry_and_names_the_origin(monkeypatch, tmp_path):
     from tests.test_cli import harness
 
