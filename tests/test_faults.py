@@ -342,16 +342,17 @@ def test_ctrl_c_in_agree_or_bench_keeps_what_it_says_it_kept(tmp_path, monkeypat
     """Issue 11 defect 12: each check is written as it finishes, and the message counts what is on disk."""
     from harness import agreement, bench
 
-    target, name = (agreement, "run_case") if verb == "agree" else (bench, "time_case")
+    # agree runs each case once for all its dtypes (run_dtypes); the toy has two cases, so stop in the second
+    target, name, stop = (agreement, "run_dtypes", 2) if verb == "agree" else (bench, "time_case", 3)
     real, calls = getattr(target, name), []
 
-    def interrupted_on_the_third(*a, **k):
+    def interrupted_later(*a, **k):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == stop:
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(target, name, interrupted_on_the_third)
+    monkeypatch.setattr(target, name, interrupted_later)
     paper, extra = ("toy", []) if verb == "agree" else ("datatoy", ["--min-seconds", "0.01", "--repeats", "1"])
     result = harness(verb, paper, *extra, results_dir=tmp_path)
     assert result.returncode == 130 and "Traceback" not in result.stderr
