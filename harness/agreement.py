@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import registry
+from . import registry, results
 from .compare import ArrayDiff, compare_arrays, compare_named, compare_with_reference, first_failure
 from .spec import AgreementCase, Paper, Params
 from .tolerance import ARBITER_M, FINDING_MIN_ERR, FINDING_RATIO, rule, tolerance
@@ -76,6 +76,19 @@ class Check:
             "entries": [{k: _finite_or_str(v) if isinstance(v, float) else v for k, v in e.items()}
                         for e in self.entries],
         }
+
+    def to_record(self, numerics: dict) -> dict:
+        """The check as one results record (kind "agreement"); `numerics`: numerics.environment()."""
+        return results.make_record(
+            kind="agreement", paper=self.paper, framework="both", check=f"{self.case}/{self.dtype}/{self.kind}",
+            metric="max_rel", value=self.max_rel, expected={"tol": self.tol, "tol_reason": self.tol_reason},
+            passed=self.passed, config={"case": self.case}, seed=0, dataset="generated", profile=None,
+            dtype=self.dtype, numerics=numerics,
+            details={"max_abs": self.max_abs, "first_divergence": self.first_divergence, "detail": self.detail,
+                     # a float32 tolerance measured against the float64 arbiter moves with the machine's rounding
+                     "tol_rule": "written" if self.rule == "written" else "arbiter", "rule": self.rule,
+                     "findings": self.findings},
+        )
 
 
 def _finite_or_str(x: float):

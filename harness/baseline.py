@@ -48,8 +48,8 @@ import numpy as np
 from tabulate import tabulate
 
 from . import results
+from .claims import smallest_mann_whitney_p
 from .errors import ResultsError
-from .fidelity import smallest_mann_whitney_p
 from .results import KEY_FIELDS, key, latest
 from .tables import fmt_num, fmt_sci
 

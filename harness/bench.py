@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import registry
+from . import registry, results
 from .spec import BenchmarkCase, Paper
 
 
@@ -29,6 +29,15 @@ class BenchResult:
     spread: tuple[float, float]  # min and max over repeats
     repeats: int
     calls: int
+
+    def to_record(self, numerics: dict) -> dict:
+        """The figure as one results record (kind "benchmark", never passed or failed)."""
+        return results.make_record(
+            kind="benchmark", paper=self.paper, framework=self.framework, check=f"{self.case}/{self.method}",
+            metric=f"{self.unit}_per_second", value=self.items_per_second, expected={}, passed=None,
+            config={"case": self.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=numerics,
+            details={"min": self.spread[0], "max": self.spread[1], "repeats": self.repeats, "calls": self.calls},
+        )
 
 
 def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3,

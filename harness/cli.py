@@ -206,7 +206,7 @@ def cmd_agree(args) -> int:
     for paper in papers:
         checks += agreement.run_paper(
             paper, dtypes, progress=bar.update, skip_slow=args.skip_slow, repro_dir=RESULTS_DIR / "repro",
-            on_case=lambda done: sink.add([_agreement_record(c, env) for c in done]))  # Ctrl-C keeps finished cases
+            on_case=lambda done: sink.add([c.to_record(env) for c in done]))  # Ctrl-C keeps finished cases
     bar.close()
     passed = all(c.passed for c in checks)
     if args.json:
@@ -230,23 +230,8 @@ def cmd_agree(args) -> int:
     return 0 if passed else 1
 
 
-def _agreement_record(c, env):
-    from . import results
-
-    return results.make_record(
-        kind="agreement", paper=c.paper, framework="both", check=f"{c.case}/{c.dtype}/{c.kind}",
-        metric="max_rel", value=c.max_rel, expected={"tol": c.tol, "tol_reason": c.tol_reason},
-        passed=c.passed, config={"case": c.case}, seed=0, dataset="generated", profile=None,
-        dtype=c.dtype, numerics=env,
-        details={"max_abs": c.max_abs, "first_divergence": c.first_divergence, "detail": c.detail,
-                 # a float32 tolerance measured against the float64 arbiter moves with the machine's rounding
-                 "tol_rule": "written" if c.rule == "written" else "arbiter", "rule": c.rule,
-                 "findings": c.findings},
-    )
-
-
 def cmd_reproduce(args) -> int:
-    from . import fidelity, numerics, report, results
+    from . import claims, executor, numerics, report, results
 
     papers = registry.select(args.paper)
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
@@ -257,7 +242,7 @@ def cmd_reproduce(args) -> int:
     for paper in papers:  # a named data directory without the data: exit 2 now, naming the missing files
         for exp in paper.experiments:
             if args.profile in exp.configs:
-                fidelity.run_identity(paper, exp, args.profile, data_dir)
+                executor.run_identity(paper, exp, args.profile, data_dir)
     _writable_results_dir()
     runs_path = RESULTS_DIR / "runs.jsonl"
     saved = {}
@@ -271,13 +256,13 @@ def cmd_reproduce(args) -> int:
     for paper in papers:
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         used: dict[tuple[str, str], set[str]] = {}
-        runs = fidelity.run_experiments(
+        runs = executor.run_experiments(
             paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=runs_sink.add,
             progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
             on_note=lambda note: print(note, file=sys.stderr),
         )
-        claim_results, consistency = fidelity.evaluate_all(paper, runs, frameworks)
-        records = _claim_records(paper, args.profile, claim_results, consistency, env, data_dir, used)
+        claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
+        records = claims.records(paper, args.profile, claim_results, consistency, env, data_dir, used)
         sink.add(records)
         all_records += records
         for (framework, exp), labels in used.items():
@@ -305,46 +290,6 @@ def _cpu_seconds() -> float:
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _claim_records(paper, profile, claim_results, consistency, env, data_dir, used=None):
-    """`used`: (framework, experiment) -> the datasets the seeds actually used (see fidelity.run_experiments)."""
-    from . import fidelity, results
-
-    used = used or {}
-
-    def common(claim):
-        exps = {e for e, _ in fidelity.claim_inputs(claim)}
-        configs = {e: fidelity.config_dict(paper.experiment(e).configs[profile]) for e in exps}
-        recorded = set().union(*(used.get((fw, e), set()) for e in exps for fw in FRAMEWORKS))
-        datasets = sorted(recorded or {paper.experiment(e).dataset for e in exps})
-        return configs, ";".join(datasets)
-
-    records = []
-    for r in claim_results:
-        c = r.claim
-        configs, dataset = common(c)
-        seeds = max(v["seeds"] for v in r.inputs.values())
-        records.append(results.make_record(
-            kind="claim", paper=paper.key, framework=r.framework, check=c.id, metric=r.rule,
-            value=r.value, passed=r.passed,
-            expected={"rule": r.rule, "lo": getattr(c, "lo", None), "hi": getattr(c, "hi", None),
-                      "reported": c.reported, "source": c.source, "setting": c.setting_for(profile), "text": c.text},
-            config=configs, seed=list(range(seeds)), dataset=dataset, profile=profile, dtype="float32",
-            numerics=env, details={"inputs": r.inputs, "data_dir": data_dir,
-                                   "deterministic": all(paper.experiment(e).deterministic
-                                                        for e, _ in fidelity.claim_inputs(c))},
-        ))
-    for k in consistency:
-        configs, dataset = common(k.claim)
-        records.append(results.make_record(
-            kind="consistency", paper=paper.key, framework="both", check=k.claim.id, metric="p_value",
-            value=k.p_value, passed=k.passed,
-            expected={"rule": f"torch and tf consistent across seeds (p >= {fidelity.CONSISTENCY_ALPHA})"},
-            config=configs, seed=[], dataset=dataset, profile=profile, dtype="float32", numerics=env,
-            details={"detail": k.detail},
-        ))
-    return records
 
 
 def cmd_table(args) -> int:
@@ -379,7 +324,7 @@ def cmd_compare(args) -> int:
 def cmd_bench(args) -> int:
     from tabulate import tabulate
 
-    from . import bench, numerics, results
+    from . import bench, numerics
 
     papers = registry.select(args.paper)
     _writable_results_dir()
@@ -391,12 +336,7 @@ def cmd_bench(args) -> int:
     def save(r) -> None:  # each figure as it is measured, so Ctrl-C keeps the finished ones
         rows.append([r.paper, r.case, r.framework, r.method, f"{r.items_per_second:,.1f} {r.unit}/s",
                      f"{r.spread[0]:,.1f}-{r.spread[1]:,.1f}", r.calls])
-        sink.add([results.make_record(
-            kind="benchmark", paper=r.paper, framework=r.framework, check=f"{r.case}/{r.method}",
-            metric=f"{r.unit}_per_second", value=r.items_per_second, expected={}, passed=None,
-            config={"case": r.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=env,
-            details={"min": r.spread[0], "max": r.spread[1], "repeats": r.repeats, "calls": r.calls},
-        )])
+        sink.add([r.to_record(env)])
 
     for paper in papers:
         if not paper.benchmarks:

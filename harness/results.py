@@ -414,7 +414,7 @@ def validate_run(entry: Mapping[str, Any]) -> None:
     {"key": [paper, experiment, framework, seed, profile, config hash, identity hash], "metrics": {name:
     number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}}.
     Entries saved before the identity hash existed have a 6-item key: valid, but never reused (see
-    fidelity.run_experiments)."""
+    executor.run_experiments)."""
     if not isinstance(entry, Mapping):
         raise ResultsError(f"a seed run must be a JSON object, got {type(entry).__name__}")
     key = entry.get("key")

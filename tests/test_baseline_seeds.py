@@ -14,7 +14,7 @@ from scipy import stats
 
 from harness import results
 from harness.baseline import VERDICT_ALPHA, compare, data_identity, tol_rule
-from harness.fidelity import smallest_mann_whitney_p
+from harness.claims import smallest_mann_whitney_p
 
 T0 = "2026-12-02T03:14:00.000000+00:00"
 T1 = "2026-12-04T10:00:00.000000+00:00"

@@ -166,12 +166,12 @@ def test_concurrent_writers_and_a_concurrent_repair_lose_no_line(tmp_path):
 
 
 def _refuse_to_train(monkeypatch):
-    from harness import agreement, fidelity
+    from harness import agreement, executor
 
     def must_not_run(*a, **k):
         raise AssertionError("work started although the results location is unusable")
 
-    monkeypatch.setattr(fidelity, "run_experiments", must_not_run)
+    monkeypatch.setattr(executor, "run_experiments", must_not_run)
     monkeypatch.setattr(agreement, "run_case", must_not_run)
 
 
@@ -322,7 +322,7 @@ def test_a_signal_to_the_main_process_keeps_every_finished_seed_and_leaves_no_wo
 
 def _same_as_a_fresh_run(entries: list[dict]) -> None:
     """A saved seed run holds exactly what running that seed again gives (nothing finished was changed)."""
-    from harness import fidelity
+    from harness import executor
 
     os.environ["HARNESS_REGISTRY"] = REGISTRY
     registry.papers.cache_clear()
@@ -330,7 +330,7 @@ def _same_as_a_fresh_run(entries: list[dict]) -> None:
         paper = registry.get("toy")
         for entry in entries:
             _, exp_name, framework, seed, profile, *_ = entry["key"]
-            metrics, _ = fidelity._run_seed(paper, paper.experiment(exp_name), framework, seed, profile, None)
+            metrics, _ = executor._run_seed(paper, paper.experiment(exp_name), framework, seed, profile, None)
             assert metrics == entry["metrics"], entry["key"]
     finally:
         os.environ.pop("HARNESS_REGISTRY")
@@ -342,16 +342,17 @@ def test_ctrl_c_in_agree_or_bench_keeps_what_it_says_it_kept(tmp_path, monkeypat
     """Issue 11 defect 12: each check is written as it finishes, and the message counts what is on disk."""
     from harness import agreement, bench
 
-    target, name = (agreement, "run_case") if verb == "agree" else (bench, "time_case")
+    # agree runs each case once for all its dtypes (run_dtypes); the toy has two cases, so stop in the second
+    target, name, stop = (agreement, "run_dtypes", 2) if verb == "agree" else (bench, "time_case", 3)
     real, calls = getattr(target, name), []
 
-    def interrupted_on_the_third(*a, **k):
+    def interrupted_later(*a, **k):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == stop:
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(target, name, interrupted_on_the_third)
+    monkeypatch.setattr(target, name, interrupted_later)
     paper, extra = ("toy", []) if verb == "agree" else ("datatoy", ["--min-seconds", "0.01", "--repeats", "1"])
     result = harness(verb, paper, *extra, results_dir=tmp_path)
     assert result.returncode == 130 and "Traceback" not in result.stderr

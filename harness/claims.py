@@ -1,0 +1,184 @@
+"""Claim verdicts: statistics over seeds, each claim tested per framework, torch-tf consistency, and the
+records they are saved as.
+
+A claim is evaluated per framework on a statistic over seeds (median, mean, olympic mean, ...), and the
+two frameworks are tested for statistical consistency with each other: a Mann-Whitney U test on the
+per-seed values that are finite, and Fisher's exact test on how many seeds were finite (e.g. converged).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import results
+from .executor import config_dict
+from .spec import FRAMEWORKS, Band, Claim, Ordering, Paper, Ratio, claim_inputs
+
+CONSISTENCY_ALPHA = 0.01  # two frameworks "disagree" on a metric when p < 0.01
+
+
+def statistic(name: str, values: Sequence[float]) -> float:
+    """Statistic over seeds, ignoring NaN (a seed that never reached the metric)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return math.nan
+    if name == "median":
+        return float(np.median(v))
+    if name == "mean":
+        return float(np.mean(v))
+    if name == "olympic":  # drop the best and the worst seed when there are enough seeds
+        return float(np.mean(np.sort(v)[1:-1])) if v.size >= 4 else float(np.mean(v))
+    if name == "min":
+        return float(np.min(v))
+    if name == "max":
+        return float(np.max(v))
+    raise ValueError(f"unknown statistic {name!r}")
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    framework: str
+    value: float  # the statistic (Band), a - b (Ordering), a / b (Ratio)
+    passed: bool | None  # None: report-only claim
+    rule: str
+    inputs: dict  # "experiment.metric" -> {"statistic": x, "values": [...], "finite": k, "seeds": n}
+
+
+@dataclass
+class Consistency:
+    claim: Claim
+    p_value: float
+    passed: bool | None  # None: too few seeds for the test to be able to reject at CONSISTENCY_ALPHA
+    detail: str
+
+
+def smallest_mann_whitney_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value an exact Mann-Whitney test can give for samples of n1 and n2
+    (complete separation): 2 / C(n1 + n2, n1). With 3 seeds against 3 it is 0.1, so a test at 0.01
+    could never call the frameworks inconsistent, and saying "consistent" would be empty."""
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+def _inputs(claim, runs, framework) -> dict:
+    out = {}
+    for exp, metric in claim_inputs(claim):
+        seeds = runs[(framework, exp)]
+        values = [float(s.get(metric, math.nan)) for s in seeds]
+        out[f"{exp}.{metric}"] = {
+            "statistic": statistic(claim.statistic, values),
+            "values": values,
+            "finite": int(np.isfinite(values).sum()),
+            "seeds": len(values),
+        }
+    return out
+
+
+def evaluate(claim: Claim, runs: dict, framework: str) -> ClaimResult:
+    inputs = _inputs(claim, runs, framework)
+    stats = [v["statistic"] for v in inputs.values()]
+    if isinstance(claim, Band):
+        value = stats[0]
+        passed = bool(claim.lo <= value <= claim.hi)
+        rule = f"{claim.statistic} {claim.metric} in [{claim.lo:g}, {claim.hi:g}]"
+    elif isinstance(claim, Ordering):
+        a, b = stats
+        value = a - b
+        ops = {">": a > b + claim.margin, ">=": a >= b + claim.margin,
+               "<": a < b - claim.margin, "<=": a <= b - claim.margin}
+        passed = bool(ops[claim.relation])
+        margin = f" (margin {claim.margin:g})" if claim.margin else ""
+        rule = f"{claim.statistic} {'.'.join(claim.a)} {claim.relation} {'.'.join(claim.b)}{margin}"
+    elif isinstance(claim, Ratio):
+        a, b = stats
+        value = a / b if b != 0 else math.nan
+        passed = bool(claim.lo <= value <= claim.hi)
+        rule = f"{claim.statistic} {'.'.join(claim.a)} / {'.'.join(claim.b)} in [{claim.lo:g}, {claim.hi:g}]"
+    else:
+        raise TypeError(type(claim).__name__)
+    if not np.isfinite(value):
+        passed = False  # NaN (no seed reached the metric) never passes
+    if claim.report_only:
+        passed, rule = None, f"report only ({claim.statistic} shown)"
+    return ClaimResult(claim, framework, float(value), passed, rule, inputs)
+
+
+def consistency(claim: Claim, runs: dict) -> Consistency:
+    """Are torch's and tf's per-seed values draws from the same distribution? (each claim input)"""
+    from scipy import stats
+
+    p_values, notes, able = [], [], []
+    for exp, metric in claim_inputs(claim):
+        a = np.asarray([s.get(metric, math.nan) for s in runs[("torch", exp)]], dtype=np.float64)
+        b = np.asarray([s.get(metric, math.nan) for s in runs[("tf", exp)]], dtype=np.float64)
+        fa, fb = np.isfinite(a), np.isfinite(b)
+        if (~fa).any() or (~fb).any():  # reached-the-metric counts, e.g. convergence rates
+            p = stats.fisher_exact([[fa.sum(), (~fa).sum()], [fb.sum(), (~fb).sum()]]).pvalue
+            p_values.append(float(p))
+            notes.append(f"{metric} reached: torch {fa.sum()}/{a.size}, tf {fb.sum()}/{b.size} (Fisher p={p:.3g})")
+        a, b = a[fa], b[fb]
+        if a.size and b.size:
+            if np.array_equal(np.unique(a), np.unique(b)) and np.unique(a).size == 1:
+                p = 1.0  # both constant and equal (e.g. every seed correct): no evidence of a difference
+            else:
+                p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+            p_values.append(p)
+            notes.append(f"{metric}: Mann-Whitney p={p:.3g} (n={a.size}, {b.size})")
+            able.append(smallest_mann_whitney_p(a.size, b.size) < CONSISTENCY_ALPHA)
+    p_min = min(p_values) if p_values else math.nan
+    passed = bool(not p_values or p_min >= CONSISTENCY_ALPHA)
+    if passed and able and not any(able):
+        passed = None
+        notes.append(f"too few seeds to test: no p below {CONSISTENCY_ALPHA} is possible")
+    return Consistency(claim, p_min, passed, "; ".join(notes))
+
+
+def evaluate_all(paper: Paper, runs: dict, frameworks: Sequence[str]):
+    """-> (claim results per framework, consistency results when both frameworks ran)."""
+    results = [evaluate(c, runs, fw) for c in paper.claims for fw in frameworks]
+    both = [consistency(c, runs) for c in paper.claims] if set(frameworks) == {"torch", "tf"} else []
+    return results, both
+
+
+def records(paper: Paper, profile: str, claim_results: list[ClaimResult], consistencies: list[Consistency],
+            numerics: dict, data_dir: str | None, used: dict | None = None) -> list[dict]:
+    """The records of a paper's claim verdicts and consistency tests. `used`: (framework, experiment) -> the
+    datasets the seeds actually used (see executor.run_experiments)."""
+    used = used or {}
+
+    def common(claim):
+        exps = {e for e, _ in claim_inputs(claim)}
+        configs = {e: config_dict(paper.experiment(e).configs[profile]) for e in exps}
+        recorded = set().union(*(used.get((fw, e), set()) for e in exps for fw in FRAMEWORKS))
+        datasets = sorted(recorded or {paper.experiment(e).dataset for e in exps})
+        return configs, ";".join(datasets)
+
+    out = []
+    for r in claim_results:
+        c = r.claim
+        configs, dataset = common(c)
+        seeds = max(v["seeds"] for v in r.inputs.values())
+        out.append(results.make_record(
+            kind="claim", paper=paper.key, framework=r.framework, check=c.id, metric=r.rule,
+            value=r.value, passed=r.passed,
+            expected={"rule": r.rule, "lo": getattr(c, "lo", None), "hi": getattr(c, "hi", None),
+                      "reported": c.reported, "source": c.source, "setting": c.setting_for(profile), "text": c.text},
+            config=configs, seed=list(range(seeds)), dataset=dataset, profile=profile, dtype="float32",
+            numerics=numerics, details={"inputs": r.inputs, "data_dir": data_dir,
+                                        "deterministic": all(paper.experiment(e).deterministic
+                                                             for e, _ in claim_inputs(c))},
+        ))
+    for k in consistencies:
+        configs, dataset = common(k.claim)
+        out.append(results.make_record(
+            kind="consistency", paper=paper.key, framework="both", check=k.claim.id, metric="p_value",
+            value=k.p_value, passed=k.passed,
+            expected={"rule": f"torch and tf consistent across seeds (p >= {CONSISTENCY_ALPHA})"},
+            config=configs, seed=[], dataset=dataset, profile=profile, dtype="float32", numerics=numerics,
+            details={"detail": k.detail},
+        ))
+    return out

@@ -1,0 +1,265 @@
+"""The executor: every experiment over seeds in each framework, here or in worker processes.
+
+Seed runs are saved as they finish (`runs.jsonl`), so an interrupted reproduction loses nothing and
+`--resume` continues it; a saved run is reused only when its key (config, data, code, threads) matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, is_dataclass
+from functools import cache
+from pathlib import Path
+
+from . import registry
+from .errors import ConfigError
+from .spec import Experiment, Paper, RunContext
+
+SeedMetrics = dict[str, float]
+
+
+def config_dict(config) -> dict:
+    if is_dataclass(config):
+        return json.loads(json.dumps(asdict(config), default=str))
+    return {"value": repr(config)}
+
+
+def config_hash(config) -> str:
+    return hashlib.sha256(json.dumps(config_dict(config), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def seeds_for(experiment: Experiment, profile: str, override: int | None) -> list[int]:
+    if profile not in experiment.configs:
+        raise ConfigError(
+            f"experiment {experiment.name!r} has no {profile!r} profile; it has: {', '.join(experiment.configs)}"
+        )
+    n = override if override is not None else experiment.seeds[profile]
+    if n < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {n}")
+    return list(range(n))
+
+
+def run_experiments(
+    paper: Paper,
+    profile: str,
+    frameworks: Sequence[str],
+    seeds: int | None,
+    data_dir: str | None,
+    saved: dict[tuple, dict] | None = None,
+    on_seed: Callable[[dict], None] | None = None,
+    progress_factory=None,
+    datasets: dict[tuple[str, str], set[str]] | None = None,
+    jobs: int = 1,
+    on_note: Callable[[str], None] | None = None,
+) -> dict[tuple[str, str], list[SeedMetrics]]:
+    """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
+
+    `saved` maps run keys (see `run_key`) to entries saved by an earlier run ({"metrics": ..., "dataset":
+    ...}; resume); `on_seed(entry)` is called after each seed so the caller can persist it at once.
+    `datasets`, when given, is filled with (framework, experiment) -> the datasets the seeds actually used
+    (an experiment's run may return a string under "dataset", e.g. when it fell back to bundled data).
+    `jobs` > 1 runs seeds in that many worker processes (each pinned to the same numerics, so a seed's
+    result does not depend on `jobs`); every seed is still saved as soon as it finishes.
+    A saved run is reused only when its whole key matches, identity included (config, data, code, threads);
+    `on_note(message)` (default: print) is told, once per experiment and framework, which saved runs were
+    not reused and why.
+    """
+    saved = saved or {}
+    datasets = datasets if datasets is not None else {}
+    # Before any work: the identity of every experiment's data (a named data directory without the data
+    # is an error here, not after the first experiments trained).
+    for exp in paper.experiments:
+        seeds_for(exp, profile, seeds)  # a missing profile or a bad seed count: a ConfigError first
+    identities = {exp.name: run_identity(paper, exp, profile, data_dir) for exp in paper.experiments}
+    tasks = [(framework, exp, seed,
+              run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
+             for framework in frameworks for exp in paper.experiments
+             for seed in seeds_for(exp, profile, seeds)]
+    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset)
+            for _, exp, _, key in tasks if key in saved}
+    for note in _not_reused(paper.key, tasks, saved, done, identities):
+        (on_note or print)(note)
+
+    def finish(key, metrics, dataset):
+        done[key] = (metrics, dataset)
+        if on_seed:
+            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
+                     "identity": identities[key[1]]})
+
+    pending = [t for t in tasks if t[3] not in done]
+    if jobs > 1 and len(pending) > 1:
+        _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory)
+    else:
+        _run_here(paper, profile, data_dir, pending, finish, progress_factory)
+
+    runs: dict[tuple[str, str], list[SeedMetrics]] = {}
+    for framework, exp, _, key in tasks:
+        metrics, dataset = done[key]
+        runs.setdefault((framework, exp.name), []).append(metrics)
+        datasets.setdefault((framework, exp.name), set()).add(dataset)
+    return runs
+
+
+def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
+    ctx = RunContext(framework=framework, seed=seed, profile=profile, data_dir=data_dir,
+                     make_model=_model_factory(registry.model_class(paper, framework)),
+                     progress=progress or (lambda n: None))
+    return split_metrics(exp.run(ctx, exp.configs[profile]), exp)
+
+
+def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> None:
+    """One seed after another in this process, with a progress bar per (framework, experiment)."""
+    groups: dict[tuple[str, str], list] = {}
+    for task in pending:
+        groups.setdefault((task[0], task[1].name), []).append(task)
+    for (framework, name), group in groups.items():
+        exp = group[0][1]
+        bar = progress_factory(f"{paper.key} {name} [{framework}]", exp.units(exp.configs[profile]) * len(group)) \
+            if progress_factory else None
+        for _, _, seed, key in group:
+            finish(key, *_run_seed(paper, exp, framework, seed, profile, data_dir, bar.update if bar else None))
+        if bar:
+            bar.close()
+
+
+def _seed_in_worker(paper_key: str, exp_name: str, framework: str, seed: int, profile: str, data_dir):
+    paper = registry.get(paper_key)  # the worker finds the registry through the same environment
+    return _run_seed(paper, paper.experiment(exp_name), framework, seed, profile, data_dir)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the kernel kills this worker when its parent dies, whatever killed the parent
+    (SIGKILL included, which no handler in the parent can see). Linux only (prctl); elsewhere the parent's
+    SIGTERM handler and Ctrl-C still end the workers."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory) -> None:
+    """Seeds in `jobs` fresh processes ("spawn": no framework state is inherited); one progress bar.
+
+    The workers end with this process: on an error, Ctrl-C or SIGTERM (raised here as an exception, see
+    cli) they are terminated at once instead of finishing their seeds; on SIGKILL the kernel ends them."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    units = {t[3]: t[1].units(t[1].configs[profile]) for t in pending}
+    bar = progress_factory(f"{paper.key} [{jobs} workers]", sum(units.values())) if progress_factory else None
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(_seed_in_worker, paper.key, exp.name, framework, seed, profile, data_dir): key
+                   for framework, exp, seed, key in pending}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in finished:
+                finish(futures[future], *future.result())  # a worker's exception is raised here
+                if bar:
+                    bar.update(units[futures[future]])
+    except BaseException:
+        _terminate(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _terminate(pool) -> None:
+    """Stop a ProcessPoolExecutor's workers now (shutdown alone would wait for their running seeds)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+    for p in processes:
+        p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+
+
+def split_metrics(out: dict, exp: Experiment) -> tuple[SeedMetrics, str]:
+    """An experiment's return value -> (float metrics, the dataset it used).
+
+    Every value must be a number, except an optional string under "dataset" (what the seed actually
+    trained on, e.g. a fallback); without one, the experiment's declared dataset is recorded."""
+    out = dict(out)
+    dataset = out.pop("dataset", None) or exp.dataset
+    if not isinstance(dataset, str):
+        raise TypeError(f"experiment {exp.name!r}: 'dataset' must be a string, got {type(dataset).__name__}")
+    metrics = {}
+    for k, v in out.items():
+        try:
+            metrics[k] = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"experiment {exp.name!r}: metric {k!r} is {v!r}, not a number") from None
+    return metrics, dataset
+
+
+def _model_factory(model_cls):
+    def make(config, seed: int, dtype: str = "float32"):
+        return model_cls(config, seed=seed, dtype=dtype)
+
+    return make
+
+
+def run_identity(paper: Paper, exp: Experiment, profile: str, data_dir) -> dict[str, str | int]:
+    """Everything besides the seed that determines a seed run's metrics: the config, the data (see
+    data.fingerprint), the code that trains (the paper's package and the data readers) and the thread count
+    (a sum over more threads rounds differently)."""
+    from . import data, numerics
+
+    return {"config": config_hash(exp.configs[profile]), "data": data.fingerprint(exp.dataset, data_dir),
+            "code": code_hash(paper.package), "threads": numerics.THREADS}
+
+
+@cache
+def code_hash(package: str) -> str:
+    """sha256 of the package's Python files and of harness/data.py, which read the data they train on."""
+    import importlib
+
+    digest = hashlib.sha256()
+    folders = [Path(f) for f in importlib.import_module(package).__path__]
+    for path in sorted(p for folder in folders for p in folder.glob("*.py")) + [Path(__file__).with_name("data.py")]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_key(paper, exp, framework, seed, profile, config, identity: dict | None = None) -> tuple:
+    """(paper, experiment, framework, seed, profile, config hash[, identity hash]): equal keys, equal runs."""
+    key = (paper.key, exp.name, framework, int(seed), profile, config_hash(config))
+    if identity is None:
+        return key
+    return (*key, hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12])
+
+
+def _not_reused(paper_key: str, tasks, saved: dict, done: dict, identities: dict) -> list[str]:
+    """One line per (framework, experiment) with saved runs that do not match now, saying what changed."""
+    by_seed = {tuple(key[:5]): entry for key, entry in saved.items()}  # the last saved entry per seed
+    stale: dict[tuple[str, str], tuple[int, str]] = {}
+    for framework, exp, _, key in tasks:
+        entry = by_seed.get(key[:5])
+        if key in done or entry is None:
+            continue
+        old, now = entry.get("identity"), identities[exp.name]
+        if old is None:
+            why = "saved by an older harness that did not record the data and code it used"
+        else:
+            why = "; ".join(f"{what} changed (saved: {old.get(what)!r:.120}; now: {now.get(what)!r:.120})"
+                            for what in sorted(set(now) | set(old)) if old.get(what) != now.get(what))
+        count, first_why = stale.get((framework, exp.name), (0, why or "its key differs"))
+        stale[(framework, exp.name)] = (count + 1, first_why)
+    return [f"note: not reusing {n} saved seed run(s) of {paper_key}/{exp_name} [{framework}]: {why}; "
+            "running them again" for (framework, exp_name), (n, why) in stale.items()]
