@@ -34,6 +34,14 @@ from harness.training import check_finite
 PARAM_RENAME = ((r"^output_layer/", "output/"), (r"^lstm/lstm/cell/", "lstm/"), (r"/weight_ih$", "/kernel"),
                 (r"/weight_hh$", "/recurrent_kernel"))
 
+
+def step_taps(t, i, g, s, o, h):
+    """The 1997 block's named intermediates at step t, in computation order: one tap vocabulary for both
+    frameworks' memory blocks."""
+    return {f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g, f"t{t:03d}/memory/cell_state": s,
+            f"t{t:03d}/memory/output_gate": o, f"t{t:03d}/memory/cell_output": h}
+
+
 CITATION = ("S. Hochreiter and J. Schmidhuber. Long Short-Term Memory. Neural Computation 9(8):1735-1780, 1997. "
             "doi:10.1162/neco.1997.9.8.1735")
 

@@ -23,7 +23,7 @@ from tensorflow import keras
 from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
 
-from .paper import PARAM_RENAME
+from .paper import PARAM_RENAME, step_taps
 
 # g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
 # (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
@@ -134,11 +134,6 @@ class Memory1997(keras.layers.Layer):
         taps, hs, _ = self.loop(x, m, with_taps)  # full BPTT through the sequential pass
         return taps, hs
 
-
-def step_taps(t, i, g, s, o, h):
-    """The 1997 block's named intermediates at step t, in computation order."""
-    return {f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g, f"t{t:03d}/memory/cell_state": s,
-            f"t{t:03d}/memory/output_gate": o, f"t{t:03d}/memory/cell_output": h}
 
 
 class ModernLSTM(keras.layers.Layer):

@@ -31,7 +31,7 @@ from torch import nn
 from harness import conventions, layout
 from harness.adapters import DENSE, AdaptedModel, Joint, TorchParams
 
-from .paper import PARAM_RENAME
+from .paper import PARAM_RENAME, step_taps
 
 # g(z) = 4 sigmoid(z) - 2 in [-2, 2] and h(z) = 2 sigmoid(z) - 1 in [-1, 1], written as the identical
 # (G/2) tanh(z/2): "2 sigmoid - 1" cancels catastrophically near 0 (float32 relative errors of 1e-3 there).
@@ -156,11 +156,6 @@ class Memory1997(nn.Module):
         taps, hs, _ = self.loop(x, m, with_taps)  # full BPTT through the sequential pass
         return taps, hs
 
-
-def step_taps(t, i, g, s, o, h):
-    """The 1997 block's named intermediates at step t, in computation order."""
-    return {f"t{t:03d}/memory/input_gate": i, f"t{t:03d}/memory/cell_input": g, f"t{t:03d}/memory/cell_state": s,
-            f"t{t:03d}/memory/output_gate": o, f"t{t:03d}/memory/cell_output": h}
 
 
 class ModernLSTM(nn.Module):
