@@ -83,19 +83,12 @@ def read_records(path: str | Path, role: str = "baseline") -> list[Record]:
         raise ResultsError(f"cannot read {role} {path}: {e.strerror or e}") from None
     if head == _GZIP_MAGIC:
         raise ResultsError(f"{role} {path} is gzip-compressed, not JSON Lines; decompress it (gunzip) first")
-    records, problems = results.read(path)
+    records, problems = results.read(path, also=check_claim_evidence)  # one pass: every problem has its line
     if problems:
         first = problems[0]
         first = f"{path}{first[len(path.name):]}" if first.startswith(f"{path.name}:") else f"{path}: {first}"
         more = f" (and {len(problems) - 1} more bad lines)" if len(problems) > 1 else ""
         raise ResultsError(f"invalid {role} {first}{more}; {fix}")
-    # No problems: every non-blank line became one record, in file order.
-    lines = [n for n, raw in enumerate(path.read_bytes().split(b"\n"), start=1) if raw.strip()]
-    for number, record in zip(lines, records, strict=True):
-        try:
-            check_claim_evidence(record)
-        except ResultsError as e:
-            raise ResultsError(f"invalid {role} {path}:{number}: {e}; {fix}") from None
     if not records:
         raise ResultsError(f"{role} {path} holds no records; {fix}")
     return records

@@ -378,10 +378,17 @@ def _read_lines(path: str | os.PathLike, missing_hint: str, check) -> tuple[list
     return entries, problems
 
 
-def read(path: str | os.PathLike) -> tuple[list[Record], list[str]]:
-    """All good records of the file, in file order, and one problem string per bad line."""
+def read(path: str | os.PathLike, also=None) -> tuple[list[Record], list[str]]:
+    """All good records of the file, in file order, and one problem string per bad line. `also(record)`: a
+    further check a reader needs (raising ResultsError), reported with its line like a schema error."""
+
+    def check(record):
+        validate(record)
+        if also is not None:
+            also(record)
+
     return _read_lines(path, "run `python -m harness agree ...` or `python -m harness reproduce ...` first",
-                       validate)
+                       check)
 
 
 def key(record: Mapping[str, Any]) -> tuple:
