@@ -88,7 +88,8 @@ def fmt_reported(reported: Any, source: str | None) -> str:
         text = str(int(x)) if math.isfinite(x) and x.is_integer() and abs(x) < 1e15 else f"{x:g}"
     else:
         text = str(reported)
-    return f"{text} ({source})" if source else text
+    # A reported text that already names its source (the paper's own wording) does not repeat it.
+    return f"{text} ({source})" if source and f"({source})" not in text else text
 
 
 # --- tables -----------------------------------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_number_formatting():
     assert tables.fmt_reported(1425.0, "Fig. 1 caption") == "1425 (Fig. 1 caption)"
     assert tables.fmt_reported(8.75, "Table 6") == "8.75 (Table 6)"
     assert tables.fmt_reported(None, "Table 2") == f"{tables.MISSING} (Table 2)"
+    assert tables.fmt_reported("FID 5.24 (Table 1)", "Table 1") == "FID 5.24 (Table 1)"  # not "(Table 1) (Table 1)"
 
 
 def test_agreement_table(records):
