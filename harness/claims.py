@@ -16,10 +16,9 @@ import numpy as np
 
 from . import consistency as cons
 from . import results
+from .consistency import CONSISTENCY_ALPHA, smallest_mann_whitney_p  # noqa: F401  (re-exported)
 from .executor import config_dict
 from .spec import FRAMEWORKS, Band, Claim, Ordering, Paper, Ratio, claim_inputs
-
-from .consistency import CONSISTENCY_ALPHA, smallest_mann_whitney_p  # noqa: F401  (re-exported)
 
 
 def statistic(name: str, values: Sequence[float]) -> float:

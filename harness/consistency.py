@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class Interval:
         return bool(np.isfinite(self.lo) and np.isfinite(self.hi))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _u_counts(m: int, n: int) -> tuple[int, ...]:
     """How many of the C(m+n, m) orderings give each Mann-Whitney U = 0 .. m*n (no ties). Recurrence on the
     largest observation: it belongs to the first sample (adding n to U) or to the second."""
