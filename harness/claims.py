@@ -144,7 +144,7 @@ def consistency(claim: Claim, runs: dict, deterministic: bool = False) -> Consis
             if np.array_equal(np.unique(a), np.unique(b)) and np.unique(a).size == 1:
                 p = 1.0  # both constant and equal (e.g. every seed correct): no evidence of a difference
             else:
-                p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+                p = cons.rank_test_p(a, b)
             p_values.append(p)
             notes.append(f"{metric}: Mann-Whitney p={p:.3g} (n={a.size}, {b.size})")
     p_min = min(p_values) if p_values else math.nan

@@ -181,3 +181,43 @@ def test_every_reduced_claim_with_a_verdict_has_seeds_and_a_margin_for_a_consist
                 no_margin.append(f"{paper.key}/{claim.id}")
     assert not short, f"fewer than {need} reduced seeds per framework: {short}"
     assert not no_margin, f"no equivalence margin: {no_margin}"
+
+
+# --- baseline: old records (no outcome) stay readable beside new ones -----------------------------------------
+
+
+def _cons_record(passed, time, outcome=None, margin=None, further=None, p=0.5):
+    details = {"detail": "d"}
+    expected = {"rule": "r"}
+    if outcome is not None:
+        details.update(outcome=outcome, further_seeds=further)
+        expected.update(margin=margin, margin_reason="test")
+    return results.make_record(kind="consistency", paper="backprop", framework="both", check="symmetry-sweeps",
+                               metric="p_value", value=p, passed=passed, expected=expected, profile="reduced",
+                               dtype="float32", time=time, details=details)
+
+
+def test_baseline_reads_old_consistency_records_as_undecided_never_as_consistent():
+    from harness.baseline import compare, consistency_outcome
+
+    old = _cons_record(True, "2026-01-01T00:00:00+00:00")  # rank test not rejected: not agreement
+    assert consistency_outcome(old) == "undecided"
+    assert consistency_outcome(_cons_record(False, "2026-01-01T00:00:00+00:00", p=0.001)) == "inconsistent"
+    now = _cons_record(True, "2026-01-02T00:00:00+00:00", outcome="consistent", margin=0.25)
+    v = compare([now], [old])
+    assert v.exit_code == 0 and any("now consistent within their equivalence margin (was undecided)" in c.reason
+                                    for c in v.improvements)
+    undecided = _cons_record(None, "2026-01-03T00:00:00+00:00", outcome="undecided", margin=0.25, further=12)
+    v = compare([undecided], [now])
+    assert v.exit_code == 0 and any("now undecided" in c.reason and "12 more seeds" in c.reason for c in v.warnings)
+    moved = _cons_record(True, "2026-01-03T00:00:00+00:00", outcome="consistent", margin=0.5)
+    assert any("equivalence margin changed" in c.reason for c in compare([moved], [now]).warnings)
+
+
+def test_five_tied_seeds_fully_separated_can_reject():
+    """Found by hypothesis: with ties scipy's default normal approximation gave p = 0.0102 for 5 against 5 fully
+    separated, so 5 seeds could never be called inconsistent; the exact tied permutation p is 2/252."""
+    a, b = [10.0, 10.0, 10.0, 11.0, 10.5], [0.0, 0.0, 0.0, 1.0, 0.5]
+    assert cons.rank_test_p(a, b) == pytest.approx(2 / 252)
+    band = Band(id="b", experiment="e", metric="m", lo=0, hi=1, **COMMON)
+    assert claims.consistency(band, runs(a, b)).outcome == "inconsistent"
