@@ -200,6 +200,19 @@ def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency
     return "; ".join([base, *notes])
 
 
+def consistency_word(consistency: Mapping | None) -> str:
+    """The torch-tf outcome in a word or two for the compact verdict table: "consistent", "inconsistent",
+    "undecided (+N)" with N further seeds per framework; a record from before the outcomes says only whether
+    its rank test rejected ("inconsistent") or not ("not tested": not agreement)."""
+    if consistency is None:
+        return MISSING
+    outcome = (consistency.get("details") or {}).get("outcome")
+    if outcome is None:
+        return "inconsistent" if consistency.get("passed") is False else "not tested"
+    more = (consistency.get("details") or {}).get("further_seeds")
+    return f"undecided (+{more})" if outcome == "undecided" and more else str(outcome)
+
+
 def consistency_notes(consistency: Mapping | None, judged: bool) -> list[str]:
     """The torch-tf consistency outcome in words. Records with an outcome (consistent / inconsistent /
     undecided, harness.consistency) say which, with the margin or the further seeds; older records without one

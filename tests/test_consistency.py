@@ -221,3 +221,18 @@ def test_five_tied_seeds_fully_separated_can_reject():
     assert cons.rank_test_p(a, b) == pytest.approx(2 / 252)
     band = Band(id="b", experiment="e", metric="m", lo=0, hi=1, **COMMON)
     assert claims.consistency(band, runs(a, b)).outcome == "inconsistent"
+
+
+def test_the_verdict_table_names_the_outcome_and_old_records_are_not_shown_as_agreement():
+    from harness import report, tables
+
+    new = _cons_record(None, "2026-01-02T00:00:00+00:00", outcome="undecided", margin=0.25, further=12)
+    assert tables.consistency_word(new) == "undecided (+12)"
+    assert tables.consistency_word(_cons_record(True, "2026-01-01T00:00:00+00:00")) == "not tested"
+    assert tables.consistency_word(_cons_record(False, "2026-01-01T00:00:00+00:00")) == "inconsistent"
+    assert tables.consistency_word(None) == tables.MISSING
+    claim = results.make_record(kind="claim", paper="backprop", framework="torch", check="symmetry-sweeps",
+                                metric="m", value=1.0, passed=True, expected={"rule": "r"}, profile="reduced",
+                                dtype="float32", time="2026-01-02T00:00:00+00:00")
+    df = report.verdicts([claim, {**claim, "framework": "tf"}, new])
+    assert list(df[report.CONSISTENCY_COLUMN]) == ["undecided (+12)"]
