@@ -166,7 +166,7 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
     """About how many more seeds per framework would likely decide an undecided claim, assuming the estimate
     stays where it is and the interval narrows as 1/sqrt(seeds): towards *consistent* when the estimate lies
     inside the margin (the interval must shrink to margin - |estimate|), towards *inconsistent* otherwise (a
-    99% interval must exclude 0). None when nothing can be said (no estimate, or a margin of 0 with an
+    99% interval must exclude 0); at least up to the 5 seeds per framework a test needs. None when nothing can be said (no estimate, or a margin of 0 with an
     estimate of 0)."""
     d = interval.estimate
     if not np.isfinite(d):
@@ -177,14 +177,14 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
         return None
     if margin is not None and abs(d) < margin:
         target = margin - abs(d)
-        floor = 0
     elif d != 0:
         target = abs(d) * Z_INTERVAL / Z_TEST
-        floor = seeds_to_reject()
     else:
         return None
     needed = n * (half / target) ** 2 if half > 0 else n
-    needed = max(needed, floor)
+    # never fewer than the seeds a test at CONSISTENCY_ALPHA needs: below them a rank interval is unbounded or
+    # as wide as the range of the differences, wider than the spread's normal approximation says
+    needed = max(needed, seeds_to_reject())
     return max(1, math.ceil(needed - n))
 
 

@@ -236,3 +236,11 @@ def test_the_verdict_table_names_the_outcome_and_old_records_are_not_shown_as_ag
                                 dtype="float32", time="2026-01-02T00:00:00+00:00")
     df = report.verdicts([claim, {**claim, "framework": "tf"}, new])
     assert list(df[report.CONSISTENCY_COLUMN]) == ["undecided (+12)"]
+
+
+def test_further_seeds_never_stop_short_of_the_five_a_verdict_needs():
+    """3 seeds with a tiny spread well inside the margin: the spread alone would say one more seed, but at 4
+    seeds the rank interval is still the whole range of differences; the estimate goes to 5 per framework."""
+    band = Band(id="b", experiment="e", metric="m", lo=0.0, hi=4.0, **COMMON)  # margin 1.0
+    k = claims.consistency(band, runs([1.0, 1.01, 1.02], [1.0, 1.01, 1.03]))
+    assert k.outcome == "undecided" and not k.interval.bounded and k.further_seeds == 2
