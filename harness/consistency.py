@@ -166,8 +166,8 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
     """About how many more seeds per framework would likely decide an undecided claim, assuming the estimate
     stays where it is and the interval narrows as 1/sqrt(seeds): towards *consistent* when the estimate lies
     inside the margin (the interval must shrink to margin - |estimate|), towards *inconsistent* otherwise (a
-    99% interval must exclude 0); at least up to the 5 seeds per framework a test needs. None when nothing can be said (no estimate, or a margin of 0 with an
-    estimate of 0)."""
+    99% interval must exclude 0); at least up to the 5 seeds per framework a test needs. None when nothing can
+    be said (no estimate, or a margin of 0 with an estimate of 0)."""
     d = interval.estimate
     if not np.isfinite(d):
         return None
