@@ -30,7 +30,8 @@ Warnings: an agreement error (max_rel) more than 100x the baseline's while still
 loosened tolerance where both records' tolerance comes from a written rule (a float32 tolerance measured
 per run against the float64 arbiter moves with the machine), a changed tolerance rule, a moved band, a
 claim turned report-only, training values that moved beyond seed variation while the verdict held,
-frameworks turned statistically inconsistent (a consistency test at p < 0.01 can flip by chance).
+frameworks turned statistically inconsistent (a consistency test at p < 0.01 can flip by chance), a claim
+whose torch-tf consistency went from consistent to undecided, a changed equivalence margin.
 Improvements (fail -> pass) and new checks are listed; they never fail the verdict.
 Benchmarks are not compared: timings depend on the machine.
 """
@@ -433,12 +434,28 @@ def _claim_common(b: Record, c: Record, warn: list) -> None:
         warn.append(f"acceptance band changed from {_show_band(_band(b))} to {_show_band(_band(c))}")
 
 
+def consistency_outcome(r: Record) -> str:
+    """consistent / inconsistent / undecided; a record from before the three outcomes had only the rank test,
+    so its pass is "not rejected" (no interval against a margin): read as undecided, never as consistent."""
+    outcome = (r.get("details") or {}).get("outcome")
+    if outcome is not None:
+        return str(outcome)
+    return "inconsistent" if r.get("passed") is False else "undecided"
+
+
 def _consistency(b: Record, c: Record, regress: list, warn: list, improve: list) -> None:
-    bp, cp = b.get("passed"), c.get("passed")
-    if bp is True and cp is False:
-        warn.append(f"torch and tf became statistically inconsistent (p={fmt_sci(c.get('value'))})")
-    elif bp is False and cp is True:
-        improve.append("torch and tf now consistent")
+    bo, co = consistency_outcome(b), consistency_outcome(c)
+    if co == "inconsistent" and bo != "inconsistent":
+        warn.append(f"torch and tf became statistically inconsistent (p={fmt_sci(c.get('value'))}; was {bo})")
+    elif co == "consistent" and bo != "consistent":
+        improve.append(f"torch and tf now consistent within their equivalence margin (was {bo})")
+    elif bo == "consistent" and co == "undecided":
+        more = (c.get("details") or {}).get("further_seeds")
+        warn.append("torch-tf consistency now undecided (was consistent)"
+                    + (f"; about {more} more seeds per framework would likely decide it" if more else ""))
+    bm, cm = ((r.get("expected") or {}).get("margin") for r in (b, c))
+    if "margin" in (b.get("expected") or {}) and bm != cm:
+        warn.append(f"equivalence margin changed from {bm} to {cm}")
 
 
 # --- compare ----------------------------------------------------------------------------------------------

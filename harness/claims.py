@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import consistency as cons
 from . import results
+from .consistency import CONSISTENCY_ALPHA, smallest_mann_whitney_p  # noqa: F401  (re-exported)
 from .executor import config_dict
 from .spec import FRAMEWORKS, Band, Claim, Ordering, Paper, Ratio, claim_inputs
-
-CONSISTENCY_ALPHA = 0.01  # two frameworks "disagree" on a metric when p < 0.01
 
 
 def statistic(name: str, values: Sequence[float]) -> float:
@@ -53,15 +53,13 @@ class ClaimResult:
 class Consistency:
     claim: Claim
     p_value: float
-    passed: bool | None  # None: too few seeds for the test to be able to reject at CONSISTENCY_ALPHA
+    passed: bool | None  # True: consistent; False: inconsistent; None: undecided (see harness.consistency)
     detail: str
-
-
-def smallest_mann_whitney_p(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value an exact Mann-Whitney test can give for samples of n1 and n2
-    (complete separation): 2 / C(n1 + n2, n1). With 3 seeds against 3 it is 0.1, so a test at 0.01
-    could never call the frameworks inconsistent, and saying "consistent" would be empty."""
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+    outcome: str = "undecided"
+    interval: cons.Interval | None = None  # torch minus tf of the claim's per-seed quantity
+    margin: float | None = None
+    margin_reason: str = ""
+    further_seeds: int | None = None  # per framework, when undecided
 
 
 def _inputs(claim, runs, framework) -> dict:
@@ -107,11 +105,31 @@ def evaluate(claim: Claim, runs: dict, framework: str) -> ClaimResult:
     return ClaimResult(claim, framework, float(value), passed, rule, inputs)
 
 
-def consistency(claim: Claim, runs: dict) -> Consistency:
-    """Are torch's and tf's per-seed values draws from the same distribution? (each claim input)"""
+def per_seed_quantity(claim: Claim, runs: dict, framework: str) -> np.ndarray:
+    """The claim's quantity seed by seed: the metric (Band), a_i - b_i (Ordering), a_i / b_i (Ratio), pairing
+    the two inputs by seed index (the same seed's run; independent runs when the experiments differ)."""
+    (exp_a, metric_a), *rest = claim_inputs(claim)
+    a = np.asarray([s.get(metric_a, math.nan) for s in runs[(framework, exp_a)]], dtype=np.float64)
+    if not rest:
+        return a
+    exp_b, metric_b = rest[0]
+    b = np.asarray([s.get(metric_b, math.nan) for s in runs[(framework, exp_b)]], dtype=np.float64)
+    n = min(a.size, b.size)
+    a, b = a[:n], b[:n]
+    if isinstance(claim, Ratio):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(b != 0, a / np.where(b != 0, b, 1.0), math.nan)
+    return a - b
+
+
+def consistency(claim: Claim, runs: dict, deterministic: bool = False) -> Consistency:
+    """Are torch and tf consistent on this claim? The rank tests (Mann-Whitney on each input's finite per-seed
+    values, Fisher's exact test on how many seeds were finite) give the p-value; the torch-minus-tf interval of
+    the claim's per-seed quantity against the claim's equivalence margin decides *consistent*
+    (harness.consistency). `deterministic`: computed, not sampled, so the difference is exact."""
     from scipy import stats
 
-    p_values, notes, able = [], [], []
+    p_values, reach_p, notes = [], [], []
     for exp, metric in claim_inputs(claim):
         a = np.asarray([s.get(metric, math.nan) for s in runs[("torch", exp)]], dtype=np.float64)
         b = np.asarray([s.get(metric, math.nan) for s in runs[("tf", exp)]], dtype=np.float64)
@@ -119,29 +137,47 @@ def consistency(claim: Claim, runs: dict) -> Consistency:
         if (~fa).any() or (~fb).any():  # reached-the-metric counts, e.g. convergence rates
             p = stats.fisher_exact([[fa.sum(), (~fa).sum()], [fb.sum(), (~fb).sum()]]).pvalue
             p_values.append(float(p))
+            reach_p.append(float(p))
             notes.append(f"{metric} reached: torch {fa.sum()}/{a.size}, tf {fb.sum()}/{b.size} (Fisher p={p:.3g})")
         a, b = a[fa], b[fb]
-        if a.size and b.size:
+        if a.size and b.size and not deterministic:
             if np.array_equal(np.unique(a), np.unique(b)) and np.unique(a).size == 1:
                 p = 1.0  # both constant and equal (e.g. every seed correct): no evidence of a difference
             else:
-                p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+                p = cons.rank_test_p(a, b)
             p_values.append(p)
             notes.append(f"{metric}: Mann-Whitney p={p:.3g} (n={a.size}, {b.size})")
-            able.append(smallest_mann_whitney_p(a.size, b.size) < CONSISTENCY_ALPHA)
     p_min = min(p_values) if p_values else math.nan
-    passed = bool(not p_values or p_min >= CONSISTENCY_ALPHA)
-    if passed and able and not any(able):
-        passed = None
-        notes.append(f"too few seeds to test: no p below {CONSISTENCY_ALPHA} is possible")
-    return Consistency(claim, p_min, passed, "; ".join(notes))
+    qa, qb = per_seed_quantity(claim, runs, "torch"), per_seed_quantity(claim, runs, "tf")
+    interval = cons.exact_difference(qa, qb) if deterministic else cons.difference(qa, qb)
+    margin, reason = cons.equivalence_margin(claim)
+    verdict = cons.outcome(interval, margin, p_min, min(reach_p) if reach_p else math.nan)
+    further = cons.further_seeds(interval, margin, qa, qb) if verdict == "undecided" else None
+    shown = "none" if margin is None else f"+-{margin:.3g}"
+    notes.append(f"torch - tf = {interval.estimate:.3g}, {cons.LEVEL:.0%} interval [{interval.lo:.3g}, "
+                 f"{interval.hi:.3g}] ({interval.method}), margin {shown}: {verdict}"
+                 + (f"; about {further} more seeds per framework would likely decide it" if further else ""))
+    passed = {"consistent": True, "inconsistent": False}.get(verdict)
+    return Consistency(claim, p_min, passed, "; ".join(notes), verdict, interval, margin, reason, further)
 
 
 def evaluate_all(paper: Paper, runs: dict, frameworks: Sequence[str]):
     """-> (claim results per framework, consistency results when both frameworks ran)."""
     results = [evaluate(c, runs, fw) for c in paper.claims for fw in frameworks]
-    both = [consistency(c, runs) for c in paper.claims] if set(frameworks) == {"torch", "tf"} else []
+    both = ([consistency(c, runs, all(paper.experiment(e).deterministic for e, _ in claim_inputs(c)))
+             for c in paper.claims] if set(frameworks) == {"torch", "tf"} else [])
     return results, both
+
+
+CONSISTENCY_RULE = (f"torch - tf of the claim's per-seed quantity: consistent when its {cons.LEVEL:.0%} interval lies "
+                    f"within the equivalence margin, inconsistent when p < {CONSISTENCY_ALPHA}, else undecided")
+
+
+def _interval_dict(interval: cons.Interval | None) -> dict | None:
+    if interval is None:
+        return None
+    return {"estimate": interval.estimate, "lo": interval.lo, "hi": interval.hi, "level": cons.LEVEL,
+            "method": interval.method, "n_torch": interval.n_torch, "n_tf": interval.n_tf}
 
 
 def records(paper: Paper, profile: str, claim_results: list[ClaimResult], consistencies: list[Consistency],
@@ -177,8 +213,9 @@ def records(paper: Paper, profile: str, claim_results: list[ClaimResult], consis
         out.append(results.make_record(
             kind="consistency", paper=paper.key, framework="both", check=k.claim.id, metric="p_value",
             value=k.p_value, passed=k.passed,
-            expected={"rule": f"torch and tf consistent across seeds (p >= {CONSISTENCY_ALPHA})"},
+            expected={"rule": CONSISTENCY_RULE, "margin": k.margin, "margin_reason": k.margin_reason},
             config=configs, seed=[], dataset=dataset, profile=profile, dtype="float32", numerics=numerics,
-            details={"detail": k.detail},
+            details={"detail": k.detail, "outcome": k.outcome, "difference": _interval_dict(k.interval),
+                     "further_seeds": k.further_seeds},
         ))
     return out

@@ -63,11 +63,17 @@ def reference_verdicts(table_dir: Path = REFERENCE_TABLES) -> dict[tuple[str, st
     return found
 
 
+CONSISTENCY_COLUMN = "torch-tf"  # consistent / inconsistent / undecided (harness.consistency)
+
+
 def verdicts(records: Iterable[Mapping[str, Any]], reference: Mapping[tuple[str, str], str] | None = None,
              ) -> pd.DataFrame:
     """The compact verdict table; with `reference`, a column with the committed reduced-profile verdict."""
+    records = list(records)
     df = tables.verdict_table(records)
     df["verdict"] = [tables.base_verdict(v) for v in df["verdict"]]
+    both = {(r.get("paper"), r.get("check")): r for r in latest(records) if r.get("kind") == "consistency"}
+    df[CONSISTENCY_COLUMN] = [tables.consistency_word(both.get(tuple(c.split("/", 1)))) for c in df["claim"]]
     if reference is not None:
         df[REFERENCE_COLUMN] = [reference.get(tuple(c.split("/", 1)), tables.MISSING) for c in df["claim"]]
     return df

@@ -168,6 +168,15 @@ class Claim:
     reported: float | str | None = None
     statistic: Statistic = "median"
     report_only: bool = False  # measured and shown, never a pass/fail verdict (e.g. "report the LRN effect")
+    # torch and tf are called consistent on this claim when the 95% interval of their difference (in the
+    # per-seed quantity's units) lies within +-equivalence. None: the default rule derived from the band
+    # (harness.consistency.equivalence_margin); a declared margin needs a one-line equivalence_reason.
+    equivalence: float | None = None
+    equivalence_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.equivalence is not None and (self.equivalence < 0 or not self.equivalence_reason.strip()):
+            raise ValueError(f"claim {self.id!r}: an equivalence margin must be >= 0 and have a written reason")
 
     def setting_for(self, profile: str) -> str:
         """The setting of `profile`'s run. A single text describes the reduced profile; any other profile is

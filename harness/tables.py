@@ -197,12 +197,43 @@ def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency
     else:
         (fw, ok), = judged.items()
         base = f"reproduced ({fw})" if ok else f"not reproduced ({fw}: {fmt_num(ran[fw].get('value'))})"
-    if consistency is not None and consistency.get("passed") is None and judged:
-        notes.append("too few seeds to test torch-tf consistency")
-    if consistency is not None and consistency.get("passed") is False:
-        p = consistency.get("value")
-        notes.append("frameworks inconsistent" + (f" (p={fmt_sci(p)})" if is_number(p) else ""))
+    notes += consistency_notes(consistency, bool(judged))
     return "; ".join([base, *notes])
+
+
+def consistency_word(consistency: Mapping | None) -> str:
+    """The torch-tf outcome in a word or two for the compact verdict table: "consistent", "inconsistent",
+    "undecided (+N)" with N further seeds per framework; a record from before the outcomes says only whether
+    its rank test rejected ("inconsistent") or not ("not tested": not agreement)."""
+    if consistency is None:
+        return MISSING
+    outcome = (consistency.get("details") or {}).get("outcome")
+    if outcome is None:
+        return "inconsistent" if consistency.get("passed") is False else "not tested"
+    more = (consistency.get("details") or {}).get("further_seeds")
+    return f"undecided (+{more})" if outcome == "undecided" and more else str(outcome)
+
+
+def consistency_notes(consistency: Mapping | None, judged: bool) -> list[str]:
+    """The torch-tf consistency outcome in words. Records with an outcome (consistent / inconsistent /
+    undecided, harness.consistency) say which, with the margin or the further seeds; older records without one
+    only had the rank test, whose "passed: None" meant too few seeds."""
+    if consistency is None:
+        return []
+    details = consistency.get("details") or {}
+    outcome = details.get("outcome")
+    if consistency.get("passed") is False:
+        p = consistency.get("value")
+        return ["frameworks inconsistent" + (f" (p={fmt_sci(p)})" if is_number(p) else "")]
+    if not judged:
+        return []
+    if outcome is None:  # a record from before the three outcomes
+        return ["too few seeds to test torch-tf consistency"] if consistency.get("passed") is None else []
+    if outcome == "consistent":
+        margin = (consistency.get("expected") or {}).get("margin")
+        return ["torch-tf consistent" + (f" (within +-{fmt_num(margin)})" if is_number(margin) else "")]
+    more = details.get("further_seeds")
+    return ["torch-tf consistency undecided" + (f" (about {more} more seeds each)" if more else "")]
 
 
 def benchmark_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -566,7 +597,8 @@ SUMMARY_LEGEND = (
     "*agreement*: checks passed/total (torch vs tf on the same weights); *f64/f32 err/tol*: the worst error "
     "as a fraction of its tolerance (below 1 passes; 0 is an exact match); *claims*: reproduced in both "
     "frameworks / in one / in neither (no) / report-only (rep); *consistent*: torch and tf seed distributions "
-    "consistent (y) / inconsistent (n) / too few seeds to test (?); *data*: what the runs actually loaded "
+    "consistent (y: the 95% interval of the torch-tf difference lies within the claim's equivalence margin) / "
+    "inconsistent (n: p < 0.01) / undecided (?); *data*: what the runs actually loaded "
     "(generated: synthetic tasks)."
 )
 

@@ -53,9 +53,9 @@ def test_nan_statistic_never_passes_and_report_only_has_no_verdict():
 
 def test_consistency_flags_frameworks_that_differ_and_accepts_ones_that_do_not():
     rng = np.random.default_rng(0)
-    band = Band(id="b", experiment="e", metric="m", **COMMON)
+    band = Band(id="b", experiment="e", metric="m", equivalence=1.5, equivalence_reason="test", **COMMON)
     same = claims.consistency(band, runs(list(rng.normal(0, 1, 20)), list(rng.normal(0, 1, 20))))
-    assert same.passed
+    assert same.passed and same.outcome == "consistent"
     different = claims.consistency(band, runs(list(rng.normal(0, 1, 20)), list(rng.normal(5, 1, 20))))
     assert not different.passed and different.p_value < 1e-4
     # convergence rates: 20/20 vs 2/20 seeds reached the metric
@@ -113,7 +113,7 @@ def test_consistency_with_too_few_seeds_gives_no_verdict_instead_of_an_empty_pas
     assert claims.smallest_mann_whitney_p(20, 20) < 1e-10
     band = Band(id="b", experiment="e", metric="m", **COMMON)
     few = claims.consistency(band, runs([1.0, 2.0, 3.0], [10.0, 11.0, 12.0]))  # fully separated, n=3
-    assert few.passed is None and "too few seeds" in few.detail
+    assert few.passed is None and few.outcome == "undecided" and few.further_seeds >= 2  # 5 per side can reject
     enough = claims.consistency(band, runs(list(range(8)), list(range(100, 108))))
     assert enough.passed is False
 
@@ -123,7 +123,12 @@ def test_claim_verdict_says_when_consistency_could_not_be_tested():
 
     torch_rec, tf_rec = {"passed": True, "value": 1.0}, {"passed": True, "value": 2.0}
     assert claim_verdict(torch_rec, tf_rec, {"passed": None}) == \
-        "reproduced (both); too few seeds to test torch-tf consistency"
+        "reproduced (both); too few seeds to test torch-tf consistency"  # a record from before the outcomes
+    undecided = {"passed": None, "details": {"outcome": "undecided", "further_seeds": 7}}
+    assert claim_verdict(torch_rec, tf_rec, undecided) == \
+        "reproduced (both); torch-tf consistency undecided (about 7 more seeds each)"
+    consistent = {"passed": True, "expected": {"margin": 0.25}, "details": {"outcome": "consistent"}}
+    assert claim_verdict(torch_rec, tf_rec, consistent) == "reproduced (both); torch-tf consistent (within +-0.250)"
     assert claim_verdict(torch_rec, tf_rec, {"passed": True}) == "reproduced (both)"
 
 

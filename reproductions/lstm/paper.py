@@ -485,7 +485,7 @@ REBER_LSTM = NetConfig(model="lstm1997", n_in=7, n_out=7, n_blocks=3, cells_per_
 REBER_BATCH = 4
 
 
-SEEDS = {"tiny": 1, "reduced": 3}  # the paper: 10-150 trials per setting
+SEEDS = {"tiny": 1, "reduced": 5}  # the paper: 10-150 trials per setting
 
 
 def adding_profiles(net: NetConfig) -> dict[str, AddingConfig]:
@@ -637,7 +637,10 @@ CLAIMS = (
          reported="no baseline solves it; chance 0.154",
          setting=SETTINGS["adding_rnn"],
          experiment="adding_rnn", metric="test_correct", hi=0.25),
-    Ordering(id="adding-lstm-beats-rnn", text="LSTM gets more test sequences right than the tanh RNN",
+    Ordering(id="adding-lstm-beats-rnn",
+             equivalence=0.05,
+             equivalence_reason="difference of fractions of test sequences right: 5 points",
+             text="LSTM gets more test sequences right than the tanh RNN",
              source="Sec. 5.4", reported=None, setting=SETTINGS["adding_both"],
              a=("adding_lstm", "test_correct"), b=("adding_rnn", "test_correct"), relation=">"),
     Band(id="lag-lstm-succeeds", text="LSTM solves task 2a (long lag) in every trial",
@@ -662,7 +665,11 @@ CLAIMS = (
          source="Sec. 5.6, Table 9", reported="6a: stopped after 31,390 sequences on average",
          setting=SETTINGS["temporal_stops"],
          experiment="temporal_lstm", metric="stopped", statistic="mean", lo=1.0),
-    Band(id="temporal-rnn-fails", text="a tanh RNN of the same size never meets 6a's stopping rule",
+    Band(id="temporal-rnn-fails",
+         equivalence=0.2,
+         equivalence_reason=("a rate of stopping (0/1 per trial): 0.2, one trial in five (the band sits at 0: no "
+                             "default)"),
+         text="a tanh RNN of the same size never meets 6a's stopping rule",
          source="Sec. 5.6 (docs/papers.md claim 3)", reported="no RNN result in the paper for 6a",
          setting=SETTINGS["temporal_rnn"],
          experiment="temporal_rnn", metric="stopped", statistic="max", hi=0.0),

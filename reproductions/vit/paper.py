@@ -153,7 +153,7 @@ def _units(cfg: DataSizeConfig) -> int:
     return cfg.steps * (3 if cfg.no_pos else 2)
 
 
-# Reduced profile: (training images, AdamW steps of 64) per size, 3 seeds, both frameworks. As in the paper
+# Reduced profile: (training images, AdamW steps of 64) per size, 5 seeds, both frameworks. As in the paper
 # (Table 3: ImageNet 300 epochs, ImageNet-21k 90, JFT 7) a larger set gets more steps but fewer epochs:
 # 38, 16 and 6.4 epochs here (run times: NOTES.md).
 SIZES = {"n_small": (250, 150), "n_mid": (1000, 250), "n_large": (4000, 400)}
@@ -168,7 +168,7 @@ def _profiles(name: str, no_pos: bool = False) -> dict[str, DataSizeConfig]:
 
 EXPERIMENTS = tuple(
     Experiment(name=name, run=run_data_size, configs=_profiles(name, no_pos=(name == "n_large")),
-               seeds={"tiny": 1, "reduced": 3}, dataset="mnist", units=_units,
+               seeds={"tiny": 1, "reduced": 5}, dataset="mnist", units=_units,
                description=f"ResNet vs ViT{' (and ViT without position embeddings)' if name == 'n_large' else ''} "
                            f"from scratch on {SIZES[name][0]} MNIST images, {SIZES[name][1]} steps")
     for name in SIZES
@@ -198,11 +198,19 @@ def _setting(*names: str) -> str:
 
 
 CLAIMS = (
-    Ordering(id="resnet-beats-vit-small-data", a=("n_small", "resnet_acc"), b=("n_small", "vit_acc"), relation=">",
+    Ordering(id="resnet-beats-vit-small-data",
+             equivalence=0.02,
+             equivalence_reason=("difference of test accuracies: 2 points, below Table 8's 2.8-point position-"
+                                 "embedding effect"),
+             a=("n_small", "resnet_acc"), b=("n_small", "vit_acc"), relation=">",
              source="Figs. 3-4 (Sec. 4.3)", setting=_setting("n_small"),
              reported="ViT-B/32 'much worse' than ResNet50 on the 9M JFT subset",
              text="trained from scratch on the smallest set, the ResNet's test accuracy beats the ViT's"),
-    Ordering(id="gap-shrinks-with-data", a=("n_small", "gap"), b=("n_large", "gap"), relation=">",
+    Ordering(id="gap-shrinks-with-data",
+             equivalence=0.02,
+             equivalence_reason=("difference of test accuracies: 2 points, below Table 8's 2.8-point position-"
+                                 "embedding effect"),
+             a=("n_small", "gap"), b=("n_large", "gap"), relation=">",
              source="Figs. 3-4 (Sec. 4.3)", setting=_setting("n_small", "n_large"),
              reported="ViT overtakes ResNets from 90M+ JFT images",
              text="the ResNet - ViT accuracy gap is smaller on the largest set than on the smallest"),
@@ -217,7 +225,11 @@ CLAIMS = (
          setting=_setting("n_large"), text="ResNet - ViT test accuracy, largest set"),
     Band(id="vit-accuracy-large", experiment="n_large", metric="vit_acc", report_only=True, source="Figs. 3-4",
          setting=_setting("n_large"), text="ViT test accuracy on the largest set"),
-    Ordering(id="position-embedding-helps", a=("n_large", "vit_acc"), b=("n_large", "vit_nopos_acc"),
+    Ordering(id="position-embedding-helps",
+             equivalence=0.02,
+             equivalence_reason=("difference of test accuracies: 2 points, below Table 8's 2.8-point position-"
+                                 "embedding effect"),
+             a=("n_large", "vit_acc"), b=("n_large", "vit_nopos_acc"),
              relation=">", source="Table 8 (App. D.4)", reported="5-shot ImageNet linear: 1-D 0.642 vs none 0.614",
              setting=_setting("n_large") + "; the same ViT without E_pos",
              text="the ViT with learned 1-D position embeddings beats the same ViT without them"),
@@ -335,7 +347,7 @@ PAPER = Paper(
         "exactly zero; the paper's code has one (9,216 parameters in ViT-B/16, counted apart in the test).",
         "Softmax cross-entropy on 10 classes; no label smoothing, no data augmentation, no gradient clipping "
         "(the paper clips at global norm 1).",
-        "Fewer seeds (3) than a claim about data-size trends would like; the training subset is drawn afresh per "
+        "Fewer seeds (5) than a claim about data-size trends would like; the training subset is drawn afresh per "
         "seed.",
     ),
     notes={
