@@ -284,6 +284,12 @@ def cmd_reproduce(args) -> int:
     return 1 if failed else 0
 
 
+def _curve_note(note: str) -> None:
+    """A curve's other budgets are saved runs of the same seeds with another config: not worth a note each."""
+    if not ("config changed" in note and note.count("changed (") == 1):
+        print(note, file=sys.stderr)
+
+
 def cmd_diagnose(args) -> int:
     """Run the budget curves of the papers' unreproduced claims and record every declared diagnosis
     (harness.diagnosis); records go to diagnoses.jsonl, seed runs to runs.jsonl (--resume reuses them)."""
@@ -326,7 +332,7 @@ def cmd_diagnose(args) -> int:
             start, cpu_start = time.perf_counter(), _cpu_seconds()
             ran = diagnosis.run_curve(paper, curve, frameworks, data_dir, saved, on_seed=runs_sink.add,
                                       progress_factory=_progress_factory(),
-                                      on_note=lambda note: print(note, file=sys.stderr))
+                                      on_note=_curve_note)
             records = diagnosis.curve_records(paper, curve, ran, frameworks, env, data_dir)
             sink.add(records)
             d = records[-1]["details"]
@@ -352,9 +358,11 @@ def _cpu_seconds() -> float:
 
 def cmd_table(args) -> int:
     from . import report, results, tables
+    from .diagnosis import with_diagnoses
 
     records, problems = results.read(RESULTS_DIR / "records.jsonl")
     _warn(RESULTS_DIR / "records.jsonl", problems)
+    records = with_diagnoses(records, RESULTS_DIR)  # the budget curves and diagnoses `diagnose` recorded
     _writable_results_dir()
     _out(tables.render_for_terminal(results.latest(records)))  # printed before anything is written
     figures = report.write_tables(records, RESULTS_DIR)

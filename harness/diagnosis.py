@@ -289,3 +289,76 @@ def by_claim(records: Sequence[dict]) -> dict[tuple[str, str], list[dict]]:
 def label(recs: Sequence[dict]) -> str:
     """One cell: "budget-limited: ...; reproduces at epochs 16 | under-specified: ..."."""
     return " | ".join(r["details"].get("summary", r["details"].get("diagnosis", "")) for r in recs)
+
+
+# --- shown in the tables and the report ---------------------------------------------------------------------
+
+FILE = "diagnoses.jsonl"
+LEGEND = ("*reduced verdict*: the claim at the reduced profile, unchanged by any diagnosis; *diagnosis*: from a "
+          "budget curve (the claim re-run at three or more budgets; figures under figures/budget/) or declared from "
+          f"an independent check or the paper's text. Trend rule: {TREND_RULE}. \"reproduces at X\": the smallest "
+          "budget where the claim's own rule holds in both frameworks on the curve's seeds.")
+DIAGNOSIS_COLUMNS = ["paper", "claim", "reduced verdict", "diagnosis", "evidence"]
+
+
+def with_diagnoses(records: list[dict], results_dir) -> list[dict]:
+    """`records` plus the records of `<results_dir>/diagnoses.jsonl` when it exists (`diagnose` writes it).
+    A corrupt line there is an error (exit 2), not skipped: a diagnosis must not vanish from the tables."""
+    from pathlib import Path
+
+    from .errors import ResultsError
+
+    path = Path(results_dir) / FILE
+    if not path.exists():
+        return list(records)
+    extra, problems = results.read(path)
+    if problems:
+        raise ResultsError(f"{problems[0]} (in {path}); fix or remove the line, or rerun "
+                           "`python -m harness diagnose ...`")
+    return [*records, *extra]
+
+
+def short_label(recs: Sequence[dict]) -> str:
+    """The claims-table cell: each diagnosis kind, with "reproduces at <axis> X" when a curve found it."""
+    parts = []
+    for r in recs:
+        d = r.get("details") or {}
+        text = str(d.get("diagnosis", ""))
+        if d.get("source") == "budget curve":
+            text += f" ({d.get('axis')} {', '.join(f'{b:g}' for b in d.get('budgets', []))})"
+            if d.get("reproduces_at") is not None:
+                text += f"; reproduces at {d.get('axis')} {d['reproduces_at']:g}"
+        parts.append(text)
+    return " + ".join(parts)
+
+
+def diagnosis_table(records: Sequence[dict]):
+    """One row per diagnosis: the claim's reduced verdict beside it (never replaced), the diagnosis and its
+    evidence in words (the trend statistics, or the declared evidence and candidates)."""
+    import pandas as pd
+
+    from . import tables
+
+    grouped = by_claim(records)
+    verdicts = {}
+    for paper in {p for p, _ in grouped}:
+        df = tables.claims_table(records, paper)
+        for claim, setting, verdict in zip(df["claim"], df["setting"], df["verdict"], strict=True):
+            if str(setting).startswith("[reduced]") or (paper, claim) not in verdicts:
+                verdicts[(paper, claim)] = tables.base_verdict(verdict)
+    rows = []
+    for (paper, claim), recs in grouped.items():
+        for r in recs:
+            d = r.get("details") or {}
+            if d.get("source") == "budget curve":
+                per_fw = "; ".join(f"{fw}: medians {', '.join(tables.fmt_num(m) for m in v['medians'])} "
+                                   f"(seed spread {tables.fmt_num(v['spread'])})"
+                                   for fw, v in (d.get("per_framework") or {}).items())
+                evidence = (f"{d.get('summary')}; {d.get('axis')} {', '.join(f'{b:g}' for b in d.get('budgets', []))}, "
+                            f"{len(r.get('seed') or [])} seed(s) each; claim quantity {per_fw}")
+            else:
+                evidence = "; ".join([d.get("summary", ""), *(f"tried: {c}" for c in d.get("candidates", [])),
+                                      *(f"evidence: {e}" for e in d.get("evidence", []))])
+            rows.append({"paper": paper, "claim": claim, "reduced verdict": verdicts.get((paper, claim), "—"),
+                         "diagnosis": short_label([r]), "evidence": evidence})
+    return pd.DataFrame(rows, columns=DIAGNOSIS_COLUMNS, dtype=object)

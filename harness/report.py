@@ -221,6 +221,9 @@ def cli(results_dir: Path) -> int:
     if not records:
         raise ResultsError(f"no records in {results_dir / 'records.jsonl'}; run `python -m harness agree ...` or "
                            f"`python -m harness reproduce ...` first")
+    from .diagnosis import with_diagnoses
+
+    records = with_diagnoses(records, results_dir)  # the budget curves and diagnoses `diagnose` recorded
     built = build(records, results_dir)
     recs = latest(records)
     if tables.is_smoke(recs):
