@@ -303,7 +303,7 @@ def cmd_diagnose(args) -> int:
                           f"declared: {', '.join(sorted(known)) or 'none'}")
     data_dir = _data_dir(args.data_dir)
     for paper in papers:  # a bad curve declaration or missing data: exit 2 before any training
-        for curve in paper.budget_curves:
+        for curve in () if args.declared_only else paper.budget_curves:
             if not wanted or curve.claim in wanted:
                 for budget in curve.values:
                     cut = diagnosis.curve_paper(paper, curve, budget)
@@ -327,7 +327,7 @@ def cmd_diagnose(args) -> int:
                 sink.add([diagnosis.declared_record(paper, d, env)])
                 rows.append([paper.key, d.claim, "declared", d.kind, d.summary])
         for curve in paper.budget_curves:
-            if wanted and curve.claim not in wanted:
+            if (wanted and curve.claim not in wanted) or args.declared_only:
                 continue
             start, cpu_start = time.perf_counter(), _cpu_seconds()
             ran = diagnosis.run_curve(paper, curve, frameworks, data_dir, saved, on_seed=runs_sink.add,
@@ -475,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR)")
     p.add_argument("--resume", action="store_true", help="reuse seed runs saved by an interrupted run")
+    p.add_argument("--declared-only", action="store_true",
+                   help="record the diagnoses declared in paper.py without running any budget curve")
     p.set_defaults(fn=cmd_diagnose)
 
     p = verb("bench", "throughput of both frameworks on the same work (figures, not asserts)")

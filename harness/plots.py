@@ -260,7 +260,10 @@ def budget_curve_figures(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
         else:
             ax.axhline(0.0, color="#2ca02c", linestyle="--", linewidth=1)
         if len(budgets) > 1 and budgets[0] > 0 and budgets[-1] / budgets[0] >= 4:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # only the budgets are labelled
         ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
         ax.set_xlabel(axis)
         ax.set_ylabel("claim quantity per seed")

@@ -261,6 +261,15 @@ def test_diagnose_refuses_an_undeclared_claim_with_one_line(tmp_path):
     assert not (tmp_path / "diagnoses.jsonl").exists()
 
 
+def test_declared_only_records_the_declared_diagnosis_and_runs_nothing(tmp_path):
+    code, _, err = _harness("diagnose", "toydiag", "--declared-only", results_dir=tmp_path)
+    assert code == 0, err
+    (only,) = [json.loads(x) for x in (tmp_path / "diagnoses.jsonl").read_text().splitlines()]
+    assert only["check"] == "final-loss#declared" and only["details"]["diagnosis"] == "under-specified"
+    assert only["details"]["candidates"] == ["MSE", "sum of squares"]
+    assert not (tmp_path / "runs.jsonl").exists()
+
+
 def test_a_corrupt_diagnoses_file_stops_the_tables_with_its_line(tmp_path):
     (tmp_path / "diagnoses.jsonl").write_text("{not json\n")
     with pytest.raises(ResultsError, match="diagnoses.jsonl:1"):
