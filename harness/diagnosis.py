@@ -327,6 +327,14 @@ def with_diagnoses(records: list[dict], results_dir) -> list[dict]:
     return [*records, *extra]
 
 
+def kind_counts(recs: Sequence[dict]) -> str:
+    """"contradicted 2, under-specified 1": how many diagnoses of each kind (a claim may have two)."""
+    from collections import Counter
+
+    counts = Counter(str((r.get("details") or {}).get("diagnosis")) for r in recs)
+    return ", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "—"
+
+
 def short_label(recs: Sequence[dict]) -> str:
     """The claims-table cell: each diagnosis kind, with "reproduces at <axis> X" when a curve found it."""
     parts = []

@@ -316,7 +316,14 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "profile": ",".join(sorted({str(r.get("profile")) for r in claims})) or MISSING,
             "data": datasets_used(r for r in claims if r.get("kind") == "claim") if claims else MISSING,
         })
-    return _frame(rows, SUMMARY_COLUMNS)
+    df = _frame(rows, SUMMARY_COLUMNS)
+    from . import diagnosis
+
+    found = diagnosis.by_claim(recs)
+    if found and not df.empty:  # only when there are diagnoses: each paper's diagnosis kinds, counted
+        df["diagnoses"] = [diagnosis.kind_counts([r for (p, _), rs in found.items() if p == paper for r in rs])
+                           for paper in df["paper"]]
+    return df
 
 
 SMOKE_PROFILE = "tiny"  # a budget that shows the code runs; its verdicts are not the project's findings
@@ -585,7 +592,8 @@ SUMMARY_LEGEND = (
     "as a fraction of its tolerance (below 1 passes; 0 is an exact match); *claims*: reproduced in both "
     "frameworks / in one / in neither (no) / report-only (rep); *consistent*: torch and tf seed distributions "
     "consistent (y) / inconsistent (n) / too few seeds to test (?); *data*: what the runs actually loaded "
-    "(generated: synthetic tasks)."
+    "(generated: synthetic tasks); *diagnoses* (once `diagnose` has run): the kinds of diagnosis of the paper's "
+    "claims, each explained in the Diagnoses section."
 )
 
 

@@ -211,6 +211,9 @@ def test_the_claims_table_shows_the_diagnosis_beside_the_unchanged_verdict():
     assert row["diagnosis"].startswith("budget-limited (lr 0, 1, 2); reproduces at lr 1")
     section = diagnosis.diagnosis_table(recs)
     assert list(section["reduced verdict"]) == ["not reproduced (torch: 0.200, tf: 0.200)"]
+    summary = tables.summary_table(recs)
+    assert list(summary["diagnoses"]) == ["budget-limited 1"]
+    assert "diagnoses" not in tables.summary_table(_claim_records()).columns
     figures = plots.budget_curve_figures(recs)
     assert [f.name for f in figures] == ["budget/toy/loss-falls"] and figures[0].section == "budget curves"
 
