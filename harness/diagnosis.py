@@ -343,6 +343,9 @@ def short_label(recs: Sequence[dict]) -> str:
         text = str(d.get("diagnosis", ""))
         if d.get("source") == "budget curve":
             text += f" ({d.get('axis')} {', '.join(f'{b:g}' for b in d.get('budgets', []))})"
+            ran = list(d.get("per_framework") or {})
+            if len(ran) == 1:  # a curve run in one framework only says so
+                text += f" [{ran[0]} only]"
             if d.get("reproduces_at") is not None:
                 text += f"; reproduces at {d.get('axis')} {d['reproduces_at']:g}"
         parts.append(text)
