@@ -97,7 +97,7 @@ def read_records(path: str | Path, role: str = "baseline") -> list[Record]:
 
 def check_claim_evidence(record: Record) -> None:
     """A training claim must carry its per-seed values; raise ResultsError naming what is missing."""
-    if record.get("kind") != "claim" or _deterministic(record):
+    if record.get("kind") not in ("claim", "budget") or _deterministic(record):  # budget: harness.diagnosis
         return
     inputs = (record.get("details") or {}).get("inputs")
     if not isinstance(inputs, Mapping) or not inputs:
@@ -480,6 +480,9 @@ def _elsewhere(k: tuple, current: Mapping[tuple, Record]) -> str:
     return f" (present now under {where}: not comparable with profile {profile}, dtype {dtype})"
 
 
+DIAGNOSTIC_KINDS = ("budget", "diagnosis")  # harness.diagnosis: evidence about a claim, not a verdict
+
+
 def compare(current_records: Iterable[Record], baseline_records: Iterable[Record],
             allow_missing: bool = False) -> Verdict:
     """Regression verdict of the newest current record per check against the newest baseline record."""
@@ -490,8 +493,12 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
     benchmarks = sum(r.get("kind") == "benchmark" for r in cur_all)
     if benchmarks:
         verdict.notes.append(f"{benchmarks} benchmark records not compared (timings depend on the machine)")
-    cur = {key(r): r for r in cur_all if r.get("kind") != "benchmark"}
-    base = {key(r): r for r in base_all if r.get("kind") != "benchmark"}
+    diagnostic = sum(r.get("kind") in DIAGNOSTIC_KINDS for r in cur_all)
+    if diagnostic:
+        verdict.notes.append(f"{diagnostic} budget-curve and diagnosis records not compared (they explain a "
+                             "verdict, they are not one)")
+    cur = {key(r): r for r in cur_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
+    base = {key(r): r for r in base_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
     verdict.new = [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
     if not any(k in cur for k in base):
         verdict.regressions.append(Change(None, (

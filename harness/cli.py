@@ -1,4 +1,4 @@
-"""python -m harness {list, agree, reproduce, bench, table, report, compare, repair}.
+"""python -m harness {list, agree, reproduce, diagnose, bench, table, report, compare, repair}.
 
 Errors the user can fix print one line (`error: ...`) and exit 2; a failed check or claim exits 1;
 an interruption exits 128 + the signal (130 Ctrl-C, 143 SIGTERM) after saying what was kept.
@@ -284,6 +284,70 @@ def cmd_reproduce(args) -> int:
     return 1 if failed else 0
 
 
+def _curve_note(note: str) -> None:
+    """A curve's other budgets are saved runs of the same seeds with another config: not worth a note each."""
+    if not ("config changed" in note and note.count("changed (") == 1):
+        print(note, file=sys.stderr)
+
+
+def cmd_diagnose(args) -> int:
+    """Run the budget curves of the papers' unreproduced claims and record every declared diagnosis
+    (harness.diagnosis); records go to diagnoses.jsonl, seed runs to runs.jsonl (--resume reuses them)."""
+    from . import diagnosis, executor, numerics, results
+
+    papers = registry.select(args.paper)
+    wanted = set(args.claim or ())
+    known = {c.claim for p in papers for c in (*p.budget_curves, *p.diagnoses)}
+    if wanted - known:
+        raise ConfigError(f"no budget curve or diagnosis declared for claim(s) {', '.join(sorted(wanted - known))}; "
+                          f"declared: {', '.join(sorted(known)) or 'none'}")
+    data_dir = _data_dir(args.data_dir)
+    for paper in papers:  # a bad curve declaration or missing data: exit 2 before any training
+        for curve in () if args.declared_only else paper.budget_curves:
+            if not wanted or curve.claim in wanted:
+                for budget in curve.values:
+                    cut = diagnosis.curve_paper(paper, curve, budget)
+                    for exp in cut.experiments:
+                        executor.run_identity(cut, exp, curve.profile, data_dir)
+    _writable_results_dir()
+    runs_path = RESULTS_DIR / "runs.jsonl"
+    saved: dict = {}
+    if args.resume and runs_path.exists():
+        entries, problems = results.read_runs(runs_path)
+        _warn(runs_path, problems)
+        saved = {tuple(e["key"]): e for e in entries}
+    frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    env = numerics.environment(frameworks)
+    runs_sink = _Sink(runs_path, results.append_run)
+    sink = _Sink(RESULTS_DIR / "diagnoses.jsonl", results.append)
+    rows = []
+    for paper in papers:
+        for d in paper.diagnoses:
+            if not wanted or d.claim in wanted:
+                sink.add([diagnosis.declared_record(paper, d, env)])
+                rows.append([paper.key, d.claim, "declared", d.kind, d.summary])
+        for curve in paper.budget_curves:
+            if (wanted and curve.claim not in wanted) or args.declared_only:
+                continue
+            start, cpu_start = time.perf_counter(), _cpu_seconds()
+            ran = diagnosis.run_curve(paper, curve, frameworks, data_dir, saved, on_seed=runs_sink.add,
+                                      progress_factory=_progress_factory(),
+                                      on_note=_curve_note)
+            records = diagnosis.curve_records(paper, curve, ran, frameworks, env, data_dir)
+            sink.add(records)
+            d = records[-1]["details"]
+            rows.append([paper.key, curve.claim, f"{curve.axis} {list(curve.values)}", d["diagnosis"], d["summary"]])
+            print(f"{paper.key}/{curve.claim}: {time.perf_counter() - start:.1f} s wall, "
+                  f"{_cpu_seconds() - cpu_start:.1f} s CPU", file=sys.stderr)
+    from tabulate import tabulate
+
+    _out(tabulate(rows, headers=["paper", "claim", "evidence", "diagnosis", "summary"]))
+    runs_sink.finish()
+    sink.finish()
+    print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
+    return 0
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of its finished workers (`--jobs`)."""
     import resource
@@ -294,9 +358,11 @@ def _cpu_seconds() -> float:
 
 def cmd_table(args) -> int:
     from . import report, results, tables
+    from .diagnosis import with_diagnoses
 
     records, problems = results.read(RESULTS_DIR / "records.jsonl")
     _warn(RESULTS_DIR / "records.jsonl", problems)
+    records = with_diagnoses(records, RESULTS_DIR)  # the budget curves and diagnoses `diagnose` recorded
     _writable_results_dir()
     _out(tables.render_for_terminal(results.latest(records)))  # printed before anything is written
     figures = report.write_tables(records, RESULTS_DIR)
@@ -403,6 +469,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
     p.set_defaults(fn=cmd_reproduce)
 
+    p = verb("diagnose", "run the budget curves of claims that do not reproduce and record their diagnoses")
+    p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
+    p.add_argument("--claim", action="append", help="only this claim's curve or diagnosis (repeatable)")
+    p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
+    p.add_argument("--data-dir", help="dataset directory (default $HARNESS_DATA_DIR)")
+    p.add_argument("--resume", action="store_true", help="reuse seed runs saved by an interrupted run")
+    p.add_argument("--declared-only", action="store_true",
+                   help="record the diagnoses declared in paper.py without running any budget curve")
+    p.set_defaults(fn=cmd_diagnose)
+
     p = verb("bench", "throughput of both frameworks on the same work (figures, not asserts)")
     p.add_argument("paper", nargs="+", help="paper keys from `list`, or 'all'")
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
@@ -462,7 +538,7 @@ def main(argv=None) -> int:
         kept = [f"{s.written} {'seed runs' if s.path.name == 'runs.jsonl' else 'records'} in {s.path}"
                 for s in _SINKS if s.written]
         what = f"kept: {', '.join(kept)}" if kept else "nothing had finished, so nothing was written"
-        hint = "; rerun with --resume to continue" if args.verb == "reproduce" and kept else ""
+        hint = "; rerun with --resume to continue" if args.verb in ("reproduce", "diagnose") and kept else ""
         print(f"\ninterrupted: `{args.verb}` stopped by {signal.Signals(signum).name}; {what}{hint}",
               file=sys.stderr)
         return 128 + signum

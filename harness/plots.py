@@ -216,8 +216,82 @@ def benchmark_bars(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
     return [Figure("benchmark", "Benchmark: throughput per framework", "benchmark", fig)]
 
 
+# --- budget curves (harness.diagnosis) ----------------------------------------------------------------------
+
+
+def budget_curve_figures(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
+    """Per diagnosed claim: the claim's quantity (metric, a - b or a / b) seed by seed at each budget, torch
+    and tf, with their per-budget medians joined; the claim's band, or 0 for an ordering, as the line it must
+    cross; the trend diagnosis in the title."""
+    recs = latest(records)
+    curves: dict[tuple[str, str], list[Mapping]] = {}
+    for r in recs:
+        if r.get("kind") == "budget":
+            curves.setdefault((r["paper"], (r.get("details") or {}).get("claim", r["check"])), []).append(r)
+    verdicts = {(r["paper"], r["check"]): r for r in recs
+                if r.get("kind") == "diagnosis" and (r.get("details") or {}).get("source") == "budget curve"}
+    out = []
+    for (paper, claim), rs in curves.items():
+        fig, ax = _new_figure(5.6, 3.4)
+        axis = (rs[0].get("details") or {}).get("axis", "budget")
+        budgets = sorted({float(r["details"]["budget"]) for r in rs})
+        for j, fw in enumerate(("torch", "tf")):
+            mine = sorted((r for r in rs if r["framework"] == fw), key=lambda r: float(r["details"]["budget"]))
+            if not mine:
+                continue
+            xs, meds = [], []
+            for r in mine:
+                b = float(r["details"]["budget"])
+                ys = _numbers(r["details"].get("per_seed", []))
+                shift = 1 + (j - 0.5) * 0.04  # torch and tf side by side on the log axis
+                ax.scatter([b * shift] * len(ys), ys, s=14, color=COLORS[fw], alpha=0.6, zorder=3)
+                if ys:
+                    xs.append(b * shift)
+                    meds.append(sorted(ys)[len(ys) // 2] if len(ys) % 2 else
+                                (sorted(ys)[len(ys) // 2 - 1] + sorted(ys)[len(ys) // 2]) / 2)
+            ax.plot(xs, meds, color=COLORS[fw], marker="o", markersize=3, label=f"{fw} (median)", zorder=4)
+        expected = rs[0].get("expected") or {}
+        rule = str(expected.get("rule", ""))
+        lo, hi = _band_of(rule)
+        if lo is not None or hi is not None:
+            for edge in (lo, hi):
+                if edge is not None and math.isfinite(edge):
+                    ax.axhline(edge, color="#2ca02c", linestyle="--", linewidth=1)
+        else:
+            ax.axhline(0.0, color="#2ca02c", linestyle="--", linewidth=1)
+        if len(budgets) > 1 and budgets[0] > 0 and budgets[-1] / budgets[0] >= 4:
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # only the budgets are labelled
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.set_xlabel(axis)
+        ax.set_ylabel("claim quantity per seed")
+        d = (verdicts.get((paper, claim)) or {}).get("details") or {}
+        title = f"{paper}/{claim}: {d.get('summary', 'no diagnosis record')}"
+        ax.set_title("\n".join(textwrap.wrap(title, 70) + textwrap.wrap(f"rule: {rule} (green: the line to "
+                                                                         "cross)", 80)), fontsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        out.append(Figure(f"budget/{tables.slug(paper)}/{tables.slug(claim)}", f"Budget curve: {claim}",
+                          "budget curves", fig, paper, claim, rs[0].get("profile")))
+    return out
+
+
+def _band_of(rule: str) -> tuple[float | None, float | None]:
+    """[lo, hi] of a Band or Ratio rule's text ("median x in [0.8, 1.25]"); (None, None) for an ordering."""
+    if " in [" not in rule:
+        return None, None
+    inside = rule.rsplit(" in [", 1)[1].rstrip("]")
+    try:
+        lo, hi = (float(x) for x in inside.split(","))
+    except ValueError:
+        return None, None
+    return lo, hi
+
+
 PLOTTERS: list[Callable[[Iterable[Mapping[str, Any]]], Iterable[Figure]]] = [
-    agreement_margins, claim_figures, benchmark_bars]
+    agreement_margins, claim_figures, benchmark_bars, budget_curve_figures]
 
 
 def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | Path) -> list[dict[str, Any]]:

@@ -121,6 +121,9 @@ def _paper_info() -> dict[str, Any]:
 
 
 def _claims_detail(records: list[Mapping[str, Any]], paper: str, figures: dict) -> list[dict[str, Any]]:
+    from . import diagnosis
+
+    diagnosed = diagnosis.by_claim(records)
     out = []
     for g in plots.claim_groups(records):
         if g["paper"] != paper:
@@ -134,6 +137,8 @@ def _claims_detail(records: list[Mapping[str, Any]], paper: str, figures: dict) 
             "paper_value": tables.fmt_reported(expected.get("reported"), expected.get("source")),
             "verdict": g["verdict"], "dataset": tables.datasets_used([described]),
             "figure": figures.get((paper, g["claim"], g["profile"])),
+            "diagnosis": diagnosis.label(diagnosed.get((paper, g["claim"]), []))
+            if g["profile"] == tables.REFERENCE_PROFILE else "",
         })
     return out
 
@@ -165,6 +170,9 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
                         if f["paper"] == key and f["section"] != "claims"],
             "csv": rel(csv_path) if csv_path.exists() else None,
         })
+    from . import diagnosis
+
+    diagnosed = diagnosis.diagnosis_table(records)
     agreement = tables.agreement_table(records)
     bench = tables.benchmark_table(records)
     smoke = tables.is_smoke(records)
@@ -181,6 +189,7 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
         agreement_figure=section_figure.get("agreement"),
         papers=papers,
         benchmark=_rows(bench) if not bench.empty else None, benchmark_figure=section_figure.get("benchmark"),
+        diagnoses=_rows(diagnosed) if not diagnosed.empty else None, diagnosis_legend=diagnosis.LEGEND.replace("*", ""),
         provenance=_rows(tables.provenance(records)),
         dirty=any(str(r.get("git_sha") or "").endswith("-dirty") for r in records),
     )
@@ -227,6 +236,9 @@ def cli(results_dir: Path) -> int:
     if not records:
         raise ResultsError(f"no records in {results_dir / 'records.jsonl'}; run `python -m harness agree ...` or "
                            f"`python -m harness reproduce ...` first")
+    from .diagnosis import with_diagnoses
+
+    records = with_diagnoses(records, results_dir)  # the budget curves and diagnoses `diagnose` recorded
     built = build(records, results_dir)
     recs = latest(records)
     if tables.is_smoke(recs):

@@ -30,7 +30,7 @@ import numpy as np
 from .errors import ResultsError
 
 SCHEMA = 1
-KINDS = ("agreement", "claim", "consistency", "benchmark")
+KINDS = ("agreement", "claim", "consistency", "benchmark", "budget", "diagnosis")  # the last two: harness.diagnosis
 FRAMEWORKS = ("torch", "tf", "both")
 PROFILES = ("tiny", "reduced", "paper")
 DTYPES = ("float32", "float64")
@@ -201,7 +201,8 @@ def validate(record: Mapping[str, Any]) -> None:
             raise bad(name, "an object")
     if record["kind"] == "agreement" and not _is_number(record["expected"].get("tol")):
         raise bad("expected", "an object with a numeric 'tol' for an agreement record")
-    if record["kind"] in ("claim", "consistency") and not isinstance(record["expected"].get("rule"), str):
+    if record["kind"] in ("claim", "consistency", "budget", "diagnosis") \
+            and not isinstance(record["expected"].get("rule"), str):
         raise bad("expected", f"an object with a 'rule' string for a {record['kind']} record")
     seed = record.get("seed")
     seeds = seed if isinstance(seed, list) else [seed] if seed is not None else []

@@ -244,6 +244,83 @@ class BenchmarkCase:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Diagnoses of claims that do not reproduce (harness.diagnosis)
+
+DiagnosisKind = Literal["budget-limited", "contradicted", "implementation suspected", "under-specified"]
+DIAGNOSIS_KINDS: tuple[str, ...] = ("budget-limited", "contradicted", "implementation suspected", "under-specified")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetCurve:
+    """A claim re-run at three or more budgets: a first-class experiment of the paper (`python -m harness
+    diagnose PAPER`), declared in paper.py next to the claim it diagnoses, e.g.
+
+        BudgetCurve(claim="relu-faster-than-tanh", axis="epochs", values=(4, 8, 16),
+                    configure=lambda experiment, config, epochs: replace(config, max_epochs=epochs))
+
+    At each budget in `values` (ascending) every experiment the claim reads is run with
+    `configure(experiment name, the experiment's config at `profile`, budget)` for `seeds` seeds in each
+    framework, through the same executor as `reproduce` (each seed run saved as it finishes; --resume reuses
+    it). The claim is then evaluated at each budget by its own rule, and the trend toward the paper's value is
+    decided by the rule in `harness.diagnosis` (stated there, fixed before any curve was run): budget-limited,
+    contradicted, or inconclusive. The claim's band, seeds and reduced budget are never changed by a curve; a
+    curve that makes the claim hold at a larger budget is shown as "reproduces at <axis> X" beside the reduced
+    verdict. `note` says in words what the budget changes and why this axis (shown in the report).
+    """
+
+    claim: str
+    axis: str  # what grows: "epochs", "training images", "image size", "iterations"
+    values: tuple[float, ...]
+    configure: Callable[[str, Any, Any], Any]
+    seeds: int = 2
+    profile: str = "reduced"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.values) < 3:
+            raise ValueError(f"budget curve of {self.claim!r}: needs at least 3 budgets, got {list(self.values)}")
+        if list(self.values) != sorted(set(self.values)):
+            raise ValueError(f"budget curve of {self.claim!r}: budgets must be distinct and ascending, "
+                             f"got {list(self.values)}")
+        if self.seeds < 1:
+            raise ValueError(f"budget curve of {self.claim!r}: seeds must be at least 1, got {self.seeds}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnosis:
+    """A diagnosis declared from evidence other than a budget curve: an independent check (a reference
+    implementation, another update schedule) or a reading of the paper. Declared in paper.py as
+    `Paper(..., diagnoses=(Diagnosis(...),))`; `python -m harness diagnose` records it (kind "diagnosis")
+    and the tables and report show it beside the claim's reduced verdict, never instead of it.
+
+    - kind "implementation suspected": an independent check disagrees with the twins; `evidence` names it.
+    - kind "under-specified": the paper leaves out what decides the claim; `candidates` lists each reading
+      tried and what it gave (at least two).
+    - kinds "budget-limited" / "contradicted" are normally *computed* from a `BudgetCurve`; declaring one
+      here needs evidence of another kind (e.g. runs made elsewhere), named in `evidence`.
+    `summary` is one sentence shown in the tables; `evidence` lists where the proof is (test node ids,
+    result files, commits) with its figures; `figures` holds the key numbers ({"torch sd ratio at 1e4": 1.02}).
+    A claim with both a declared diagnosis and a budget curve shows both.
+    """
+
+    claim: str
+    kind: DiagnosisKind
+    summary: str
+    evidence: tuple[str, ...]
+    candidates: tuple[str, ...] = ()
+    figures: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in DIAGNOSIS_KINDS:
+            raise ValueError(f"diagnosis of {self.claim!r}: kind {self.kind!r} is not one of {DIAGNOSIS_KINDS}")
+        if not self.summary.strip() or not self.evidence:
+            raise ValueError(f"diagnosis of {self.claim!r}: needs a summary and at least one piece of evidence")
+        if self.kind == "under-specified" and len(self.candidates) < 2:
+            raise ValueError(f"diagnosis of {self.claim!r}: 'under-specified' needs the candidates tried "
+                             "(at least two)")
+
+
+# ---------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,6 +338,8 @@ class Paper:
     mutations: Sequence[Mutation] = ()
     benchmarks: Sequence[BenchmarkCase] = ()
     notes: Mapping[str, str] = field(default_factory=dict)
+    budget_curves: Sequence[BudgetCurve] = ()  # claim diagnoses by budget (harness.diagnosis)
+    diagnoses: Sequence[Diagnosis] = ()  # claim diagnoses from other evidence
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.experiments]
@@ -277,6 +356,10 @@ class Paper:
                 if missing or unknown:
                     raise ValueError(f"{self.key}: claim {claim.id!r} setting lacks profiles {missing} or names "
                                      f"unknown ones {unknown} (profiles: {', '.join(PROFILES)})")
+        claim_ids = {c.id for c in self.claims}
+        for d in (*self.budget_curves, *self.diagnoses):
+            if d.claim not in claim_ids:
+                raise ValueError(f"{self.key}: {type(d).__name__} names unknown claim {d.claim!r}")
         cases = {c.name for c in self.agreement}
         for m in self.mutations:
             if m.case not in cases:

@@ -142,6 +142,7 @@ def papers(records: Iterable[Mapping[str, Any]],
 def claims_table(records: Iterable[Mapping[str, Any]], paper: str) -> pd.DataFrame:
     """One row per claim (and profile) of `paper`: the paper's number and source, the reduced setting,
     the torch and tf results, their difference, the rule and a verdict over both frameworks."""
+    records = list(records)
     mine = latest(r for r in records if r.get("paper") == paper and r.get("kind") in ("claim", "consistency"))
     groups: dict[tuple, dict[str, Mapping]] = {}
     for r in mine:
@@ -168,7 +169,19 @@ def claims_table(records: Iterable[Mapping[str, Any]], paper: str) -> pd.DataFra
             "rule": rules[0] if rules else "",
             "verdict": claim_verdict(torch_rec, tf_rec, g.get("consistency")),
         })
-    return _frame(rows, CLAIM_COLUMNS)
+    return with_diagnosis_column(_frame(rows, CLAIM_COLUMNS), records, paper)
+
+
+def with_diagnosis_column(df: pd.DataFrame, records: list, paper: str) -> pd.DataFrame:
+    """Beside the verdict (never instead of it), each diagnosed claim's diagnosis (harness.diagnosis) on its
+    reduced-profile row; the column is there only when the paper has diagnoses."""
+    from . import diagnosis
+
+    found = {claim: recs for (p, claim), recs in diagnosis.by_claim(records).items() if p == paper}
+    if found and not df.empty:
+        df["diagnosis"] = [diagnosis.short_label(found.get(c, [])) if str(s).startswith("[reduced]") else ""
+                           for c, s in zip(df["claim"], df["setting"], strict=True)]
+    return df
 
 
 def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency: Mapping | None) -> str:
@@ -335,7 +348,14 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "profile": ",".join(sorted({str(r.get("profile")) for r in claims})) or MISSING,
             "data": datasets_used(r for r in claims if r.get("kind") == "claim") if claims else MISSING,
         })
-    return _frame(rows, SUMMARY_COLUMNS)
+    df = _frame(rows, SUMMARY_COLUMNS)
+    from . import diagnosis
+
+    found = diagnosis.by_claim(recs)
+    if found and not df.empty:  # only when there are diagnoses: each paper's diagnosis kinds, counted
+        df["diagnoses"] = [diagnosis.kind_counts([r for (p, _), rs in found.items() if p == paper for r in rs])
+                           for paper in df["paper"]]
+    return df
 
 
 SMOKE_PROFILE = "tiny"  # a budget that shows the code runs; its verdicts are not the project's findings
@@ -562,6 +582,12 @@ def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | os.PathLike,
         table = claims_table(recs, paper)
         written += _write_formats(table, out_dir, f"{paper}_claims")
         sections.append((f"Claims: {paper}", table, f"{paper}_claims"))
+    from . import diagnosis
+
+    diagnosed = diagnosis.diagnosis_table(recs)
+    if not diagnosed.empty:
+        written += _write_formats(diagnosed, out_dir, "diagnoses")
+        sections.append(("Diagnoses of the claims that do not reproduce", diagnosed, "diagnoses"))
     bench = benchmark_table(recs)
     if not bench.empty:
         written += _write_formats(bench, out_dir, "benchmark")
@@ -599,7 +625,8 @@ SUMMARY_LEGEND = (
     "frameworks / in one / in neither (no) / report-only (rep); *consistent*: torch and tf seed distributions "
     "consistent (y: the 95% interval of the torch-tf difference lies within the claim's equivalence margin) / "
     "inconsistent (n: p < 0.01) / undecided (?); *data*: what the runs actually loaded "
-    "(generated: synthetic tasks)."
+    "(generated: synthetic tasks); *diagnoses* (once `diagnose` has run): the kinds of diagnosis of the paper's "
+    "claims, each explained in the Diagnoses section."
 )
 
 
@@ -634,6 +661,10 @@ def _readme(records, sections, out_dir: Path, readme_dir: Path, report_href: str
                               for c, p in zip(shown["claim"], shown["profile"], strict=True)]
         lines += [f"## {title}", "", f"Files: [{stem}.md]({rel}/{stem}.md), [{stem}.csv]({rel}/{stem}.csv), "
                   f"[{stem}.tex]({rel}/{stem}.tex)", "", to_markdown(shown), ""]
+        if stem == "diagnoses":
+            from .diagnosis import LEGEND
+
+            lines += [LEGEND, ""]
     lines += ["## Provenance: numerics environment and git sha", "",
               to_markdown(provenance(records)) if records else "(no records)", ""]
     return "\n".join(lines)
