@@ -19,6 +19,7 @@ _CANDIDATES = (
     "margin as targets 0.2/0.8: 0/20, |r| 0.389",
     "no margin (plain Eq. 3): 0/20, |r| 0.380",
     "initial range U[-0.1, 0.1]: 0/20, |r| 0.336; U[-1, 1]: 0/20, |r| 0.397",
+    "one change after every case (online), with or without the decay: 0/10, |r| 0.062 / 0.400",
     "10x epsilon (0.05/0.5 then 0.1/0.9) with the decay: 0/10 at 1,500 sweeps, 6/10 at 13,500, |r| 0.947",
 )
 
