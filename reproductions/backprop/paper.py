@@ -13,7 +13,7 @@ weights changed once per sweep through all cases by Delta w(t) = -epsilon dE/dw 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -271,6 +271,35 @@ FAMILY_CLAIMS = (
 )
 
 
+# --- family trees: the diagnosis's variants (new experiments; the paper's claims above are unchanged) --------
+# The independent NumPy reference (numpy_reference.py) agrees with both twins over all 1,500 sweeps, and with
+# the paper's epsilon every reading of the rule it leaves open stays on the "every output near 0.2" plateau
+# (NOTES.md). Ten times the paper's epsilon at nine times its sweeps is the first setting found that leaves it.
+
+FAMILY_LR_X10 = FamilyTreesConfig(schedule=((1, 0.05, 0.5), (21, 0.1, 0.9)), sweeps=13_500)
+FAMILY_VARIANT_SETTING = _family_setting(FAMILY_LR_X10) + " (a variant: 10x the paper's epsilon, 9x its sweeps)"
+
+FAMILY_VARIANTS = (
+    Experiment(name="family_trees_lr_x10", run=run_family_trees, dataset="generated:family-trees-104",
+               configs={"tiny": replace(FAMILY_LR_X10, sweeps=1500), "reduced": FAMILY_LR_X10,
+                        "paper": FAMILY_LR_X10},
+               seeds={"tiny": 1, "reduced": 5, "paper": 20}, units=lambda c: c.sweeps,
+               description="family trees with 10x the paper's epsilon for 13,500 sweeps (diagnosis variant)"),
+)
+
+FAMILY_VARIANT_CLAIMS = (
+    Band(id="family-lr-x10-generalizes", experiment="family_trees_lr_x10", metric="heldout_at_least_2",
+         statistic="mean", report_only=True, reported="4/4", source="p. 535", setting=FAMILY_VARIANT_SETTING,
+         text="with 10x epsilon and 13,500 sweeps: fraction of seeds with at least 2 of 4 held-out examples right"),
+    Band(id="family-lr-x10-nationality-unit", experiment="family_trees_lr_x10", metric="nationality_r",
+         report_only=True, reported="unit 1 encodes nationality", source="Fig. 4", setting=FAMILY_VARIANT_SETTING,
+         text="with 10x epsilon and 13,500 sweeps: the person unit most correlated with nationality (median |r|)"),
+    Band(id="family-lr-x10-train-fit", experiment="family_trees_lr_x10", metric="train_accuracy",
+         report_only=True, reported=1.0, source="p. 535", setting=FAMILY_VARIANT_SETTING,
+         text="with 10x epsilon and 13,500 sweeps: fraction of the 100 training examples answered correctly"),
+)
+
+
 PAPER = Paper(
     key="backprop",
     title="Learning representations by back-propagating errors",
@@ -293,8 +322,8 @@ PAPER = Paper(
                    configs={"tiny": FAMILY, "reduced": FAMILY, "paper": FAMILY},
                    seeds={"tiny": 3, "reduced": 20, "paper": 50}, units=lambda c: c.sweeps,
                    description="Figs. 2-4: kinship, 4 held-out examples per seed"),
-    ),
-    claims=_symmetry_claims(SYMMETRY.max_sweeps) + FAMILY_CLAIMS,
+    ) + FAMILY_VARIANTS,
+    claims=_symmetry_claims(SYMMETRY.max_sweeps) + FAMILY_CLAIMS + FAMILY_VARIANT_CLAIMS,
     agreement=(
         AgreementCase(name="symmetry-whole-run", config=SYMMETRY, make_batches=symmetry_batches, depth=2,
                       steps=1425, dtypes=("float64",)),
