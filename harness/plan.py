@@ -145,10 +145,14 @@ def render(papers: Sequence[Paper], profile: str, frameworks: Sequence[str], see
                                              "bench case", *[f"device-hours on {k}" for k in kinds]]))
         for t in grid:
             lines.append(f"  {t.experiment}: items counted as {t.basis}")
-        used = sorted({(f["_file"], f["numerics"].get("device", "cpu"), f["time"]) for k, f in figures.items()
-                       if k[0] == paper.key and k[1] in {t.bench for t in grid}})
+        used: dict[tuple[str, str], list[str]] = {}
+        for k, f in figures.items():
+            if k[0] == paper.key and k[1] in {t.bench for t in grid}:
+                used.setdefault((f["_file"], k[3]), []).append(str(f.get("time", "?"))[:16])
         if used:
-            lines.append("  bench figures used: " + "; ".join(f"{f} ({d}, measured {tm})" for f, d, tm in used))
+            lines.append("  bench figures used: " + "; ".join(
+                f"{file} on {kind} ({len(times)} figures measured {min(times)}..{max(times)})"
+                for (file, kind), times in sorted(used.items())))
         else:
             lines.append(f"  no bench figure for {paper.key} in {results_dir}: run `python -m harness bench "
                          f"{paper.key}` on each device kind to price it")
