@@ -44,6 +44,7 @@ class DataNeed:
     train: int
     test: int
     source: str
+    blocked: str = ""  # why a run stops even when the data is there (e.g. no input pipeline for it yet)
 
     def __post_init__(self) -> None:
         if self.dataset not in READABLE and self.dataset not in UNREADABLE:
@@ -116,6 +117,8 @@ def data_status(need: DataNeed, data_dir: str | None) -> str | None:
         return (f"{need.dataset} in {data_dir} holds {have[0]:,} training and {have[1]:,} test images ({ds.source}); "
                 f"this profile needs {need.train:,} and {need.test:,} ({need.source}): install the full set "
                 f"({full[0]:,} + {full[1]:,}; layout: docs/data.md) or run a smaller profile")
+    if need.blocked:
+        return f"{need.dataset} found in {data_dir}, but {need.blocked}"
     return None
 
 
