@@ -11,7 +11,7 @@ newest benchmark record of each in the results directory. It is an estimate: it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ class Workload:
     """One seed run of an experiment, in items of benchmark case `bench`.
 
     `items(config)`: items one seed run processes, counted in the bench case's unit and weighted to its cost
-    per item (e.g. a 56-layer net's image counts 56/20 of a ResNet-20 image); `schedule(config)`: the run's
+    per item (e.g. a 56-layer net's image counts 56/20 of a ResNet-20 image), or a mapping bench case -> such
+    items when a run trains models priced by different cases (`bench` is then None); `schedule(config)`: the run's
     length in the paper's words (epochs, iterations, sequences); `basis`: how the items are counted.
     """
 
     bench: str | None
-    items: Callable[[Any], float]
+    items: Callable[[Any], float | Mapping[str, float]]
     schedule: Callable[[Any], str]
     basis: str
 
@@ -42,10 +43,17 @@ class Task:
     frameworks: tuple[str, ...]
     seeds: int
     schedule: str
-    items_per_seed: float
+    parts: dict[str | None, float]  # bench case (None: none declared) -> items per seed priced by it
     unit: str
-    bench: str | None
     basis: str
+
+    @property
+    def items_per_seed(self) -> float:
+        return sum(self.parts.values())
+
+    @property
+    def bench(self) -> str:
+        return ", ".join(b for b in self.parts if b) or "-"
 
 
 def tasks(paper: Paper, profile: str, frameworks: Sequence[str], seeds: int | None = None) -> list[Task]:
@@ -58,10 +66,14 @@ def tasks(paper: Paper, profile: str, frameworks: Sequence[str], seeds: int | No
         work = paper.workloads.get(exp.name)
         if work is None:
             raise ValueError(f"{paper.key}: experiment {exp.name!r} declares no workload for --plan")
-        if work.bench is not None and work.bench not in units:
-            raise ValueError(f"{paper.key}: workload of {exp.name!r} names unknown benchmark case {work.bench!r}")
+        items = work.items(config)
+        parts = {b: float(n) for b, n in items.items()} if isinstance(items, Mapping) else {work.bench: float(items)}
+        unknown = [b for b in parts if b is not None and b not in units]
+        if unknown:
+            raise ValueError(f"{paper.key}: workload of {exp.name!r} names unknown benchmark cases {unknown}")
+        unit = "/".join(dict.fromkeys(units[b] for b in parts if b)) or "items"
         rows.append(Task(paper.key, exp.name, tuple(frameworks), seeds or exp.seeds[profile], work.schedule(config),
-                         float(work.items(config)), units.get(work.bench, "-"), work.bench, work.basis))
+                         parts, unit, work.basis))
     return rows
 
 
@@ -97,11 +109,14 @@ def estimate(task: Task, figures: dict, kinds: Iterable[str]) -> dict[str, dict[
     for kind in kinds:
         out[kind] = {}
         for fw in task.frameworks:
-            rec = figures.get((task.paper, task.bench, fw, kind)) if task.bench else None
-            if rec is None or not rec["value"]:
-                out[kind][fw] = "no bench figure"
-            else:
-                out[kind][fw] = task.seeds * task.items_per_seed / float(rec["value"]) / 3600
+            hours = 0.0
+            for bench, items in task.parts.items():
+                rec = figures.get((task.paper, bench, fw, kind)) if bench else None
+                if items and (rec is None or not rec["value"]):
+                    hours = "no bench figure"
+                    break
+                hours += task.seeds * items / float(rec["value"]) / 3600 if items else 0.0
+            out[kind][fw] = hours
     return out
 
 
@@ -140,14 +155,14 @@ def render(papers: Sequence[Paper], profile: str, frameworks: Sequence[str], see
                     else:
                         totals[(kind, fw)] = totals.get((kind, fw), 0.0) + value
             rows.append([t.experiment, len(t.frameworks), t.seeds, t.schedule,
-                         f"{t.items_per_seed:,.0f} {t.unit}", t.bench or "-", *cells])
+                         f"{t.items_per_seed:,.0f} {t.unit}", t.bench, *cells])
         lines.append(tabulate(rows, headers=["experiment", "frameworks", "seeds", "schedule", "items per seed",
                                              "bench case", *[f"device-hours on {k}" for k in kinds]]))
         for t in grid:
             lines.append(f"  {t.experiment}: items counted as {t.basis}")
         used: dict[tuple[str, str], list[str]] = {}
         for k, f in figures.items():
-            if k[0] == paper.key and k[1] in {t.bench for t in grid}:
+            if k[0] == paper.key and k[1] in {b for t in grid for b in t.parts}:
                 used.setdefault((f["_file"], k[3]), []).append(str(f.get("time", "?"))[:16])
         if used:
             lines.append("  bench figures used: " + "; ".join(
@@ -162,7 +177,8 @@ def render(papers: Sequence[Paper], profile: str, frameworks: Sequence[str], see
                          + ("found" if status is None else f"NOT READY: {status}"))
     lines.append("")
     for kind in kinds:
-        priced = ", ".join(f"{fw} {_hours(totals.get((kind, fw), 0.0))}" for fw in frameworks)
+        priced = ", ".join(f"{fw} {_hours(totals[(kind, fw)])}" if (kind, fw) in totals else f"{fw} nothing priced"
+                           for fw in frameworks)
         unpriced = sorted(p for (k, p) in missing if k == kind)
         lines.append(f"Estimated device-hours on {kind}: {priced}"
                      + (f" (plus unpriced tasks of {', '.join(unpriced)}: no bench figure)" if unpriced else ""))

@@ -884,7 +884,8 @@ def _paper_setting(name: str) -> str:
     """A paper-profile experiment's setting in words, from its config."""
     c, seeds = PAPER_CONFIGS[name], PAPER_SEEDS[name]
     net = c.net
-    what = (f"1997 LSTM, {_blocks(net)}" if net.model == "lstm1997" else _units(net)) + f" ({count_weights(net)} weights)"
+    what = f"1997 LSTM, {_blocks(net)}" if net.model == "lstm1997" else _units(net)
+    what += f" ({count_weights(net)} weights)"
     online = "online (one sequence per update)" if c.batch == 1 else f"minibatches of {c.batch}"
     task = {AddingConfig: lambda: f"adding problem T={c.T}", LagConfig: lambda: f"task 2a p={c.p}",
             TemporalConfig: lambda: f"task 6a lengths {_lengths(c)}, {_windows(c)}",
