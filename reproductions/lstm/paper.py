@@ -886,11 +886,11 @@ def _paper_setting(name: str) -> str:
     net = c.net
     what = f"1997 LSTM, {_blocks(net)}" if net.model == "lstm1997" else _units(net)
     what += f" ({count_weights(net)} weights)"
-    online = "online (one sequence per update)" if c.batch == 1 else f"minibatches of {c.batch}"
+    online = "online (one sequence per update)" if c.batch == 1 else f"minibatches of {c.batch}, {_error(net)}"
     task = {AddingConfig: lambda: f"adding problem T={c.T}", LagConfig: lambda: f"task 2a p={c.p}",
             TemporalConfig: lambda: f"task 6a lengths {_lengths(c)}, {_windows(c)}",
             ReberConfig: lambda: f"embedded Reber, {c.n_train} training / {c.n_test} test strings"}[type(c)]()
-    return (f"{task}; {what}, {online}, {_error(net)}, lr {net.lr:g}; at most {c.max_sequences:,} sequences, "
+    return (f"{task}; {what}, {online}, lr {net.lr:g}; at most {c.max_sequences:,} sequences, "
             f"rule checked every {c.eval_every:,}; {seeds} seeds")
 
 
