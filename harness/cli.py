@@ -239,6 +239,11 @@ def cmd_reproduce(args) -> int:
         if args.profile not in paper.profiles():
             raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
     data_dir = _data_dir(args.data_dir)
+    if args.plan:
+        return _print_plan(papers, args.profile, frameworks, args.seeds, data_dir)
+    from . import profiles
+
+    profiles.check_data(papers, args.profile, data_dir)  # the paper profile's full datasets, or exit 2 now
     for paper in papers:  # a named data directory without the data: exit 2 now, naming the missing files
         for exp in paper.experiments:
             if args.profile in exp.configs:
@@ -345,6 +350,14 @@ def cmd_diagnose(args) -> int:
     runs_sink.finish()
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
+    return 0
+
+
+def _print_plan(papers, profile: str, frameworks, seeds, data_dir) -> int:
+    """`reproduce --plan`: the task grid and estimated device-hours; runs nothing, loads no framework."""
+    from . import plan
+
+    _out(plan.render(papers, profile, frameworks, seeds, RESULTS_DIR, data_dir))
     return 0
 
 
@@ -467,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and code)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the task grid and estimated device-hours per device kind (from the bench records "
+                        "in the results directory) and exit; runs nothing")
     p.set_defaults(fn=cmd_reproduce)
 
     p = verb("diagnose", "run the budget curves of claims that do not reproduce and record their diagnoses")

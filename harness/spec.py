@@ -340,6 +340,10 @@ class Paper:
     notes: Mapping[str, str] = field(default_factory=dict)
     budget_curves: Sequence[BudgetCurve] = ()  # claim diagnoses by budget (harness.diagnosis)
     diagnoses: Sequence[Diagnosis] = ()  # claim diagnoses from other evidence
+    # profile -> harness.profiles.DataNeed per experiment: what a run at that profile must find on disk
+    data_needs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    # experiment -> harness.plan.Workload: how much work one seed run is, for `reproduce --plan`
+    workloads: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.experiments]

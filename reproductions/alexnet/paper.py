@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import data
+from harness.plan import Workload
+from harness.profiles import DataNeed, with_profile
 from harness.spec import (
     AgreementCase,
     Band,
@@ -543,3 +545,74 @@ PAPER = Paper(
         "The tiny profile (CI) is a smoke test; the dropout/LRN study's guard claim fails there (no time to train).",
     ),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paper profile. Fig. 1 (Sec. 3.1): the four-layer net on all 50k CIFAR-10 training images at their own 32x32;
+# the dropout / LRN study (Secs. 3.3, 4.2): the paper's AlexNet on ILSVRC-2012 (1.28M training, 50k
+# validation images; Sec. 5: 90 epochs of batch 128). Neither runs on a subset: the data check refuses.
+
+ACT_FULL = replace(ACT_PAPER, image_size=32)
+PAPER_INIT_FULL = replace(PAPER_INIT_PAPER, image_size=32)
+REG_IMAGENET = RegularizerStudy(net=PAPER_NET, train_images=1_281_167, test_images=50_000, epochs=90,
+                                batch_size=128)
+
+
+def _reg_imagenet_setting(study: RegularizerStudy) -> str:
+    net = study.net
+    return (f"the paper's AlexNet ({net.image_size}x{net.image_size}, conv "
+            f"{'/'.join(str(s.filters) for s in net.convs)}, fc {'/'.join(map(str, net.fc))}, {count_params(net):,} "
+            f"parameters) on {study.train_images:,} ILSVRC-2012 training images, {study.epochs} epochs of batch "
+            f"{study.batch_size}, SGD lr {net.lr:g}, momentum {net.momentum:g}, wd {_rate(net.weight_decay)}, weights "
+            f"{_init(net)}, {_biases(net)}; errors on the training images and {study.test_images:,} validation images; "
+            f"fitting speed: the first epoch whose mean minibatch error is <= {study.fit_threshold:g}%")
+
+
+def flops(net: AlexNetConfig) -> float:
+    """Multiply-adds of one image's forward pass through the convs and fc layers (what a step's cost scales by)."""
+    total, size, cin = 0.0, net.image_size, net.in_channels
+    for s in net.convs:
+        size = (size + 2 * s.pad - s.kernel) // s.stride + 1
+        total += size * size * s.kernel * s.kernel * (cin // s.groups) * s.filters
+        if s.pool:
+            size = (size - net.pool_size) // net.pool_stride + 1
+        cin = s.filters
+    fin = net.flat_features
+    for width in (*net.fc, net.num_classes):
+        total += fin * width
+        fin = width
+    return total
+
+
+def _act_items(s: ActivationStudy) -> float:
+    return 2 * s.max_epochs * (s.train_images // s.batch_size) * s.batch_size * flops(
+        replace(s.net, image_size=s.image_size)) / flops(REDUCED_NET)
+
+
+def _reg_items(s: RegularizerStudy) -> float:
+    return len(VARIANTS) * s.epochs * (s.train_images // s.batch_size) * s.batch_size * flops(s.net) / flops(
+        REDUCED_NET)
+
+
+_ACT_WORK = Workload(bench="reduced-alexnet-train", items=_act_items,
+                     schedule=lambda s: f"2 nets x at most {s.max_epochs} epochs of {s.train_images:,} images",
+                     basis="images through a train step (an upper bound: a net stops at the threshold), weighted "
+                           "by the net's multiply-adds per image over the reduced AlexNet's (the bench case)")
+PAPER = with_profile(
+    PAPER, "paper", configs={"activation": ACT_FULL, "activation_paper_init": PAPER_INIT_FULL,
+                             "regularizers": REG_IMAGENET},
+    seeds={"activation": 5, "activation_paper_init": 5, "regularizers": 5},
+    settings={**{c.id: _act_setting(ACT_FULL) for c in CLAIMS if c.setting == ACT_SETTING},
+              **{c.id: _act_setting(PAPER_INIT_FULL) for c in CLAIMS if c.setting == PAPER_INIT_SETTING},
+              **{c.id: _reg_imagenet_setting(REG_IMAGENET) for c in CLAIMS if c.setting == REG_SETTING}},
+    data=(DataNeed(experiment="activation", dataset="cifar10", train=50_000, test=0,
+                   source="Fig. 1: CIFAR-10's 50k training images"),
+          DataNeed(experiment="activation_paper_init", dataset="cifar10", train=50_000, test=0,
+                   source="Fig. 1: CIFAR-10's 50k training images"),
+          DataNeed(experiment="regularizers", dataset="imagenet", train=REG_IMAGENET.train_images,
+                   test=REG_IMAGENET.test_images, source="Sec. 2: ILSVRC-2012, 1.2M training, 50k validation images")),
+    workloads={"activation": _ACT_WORK, "activation_paper_init": _ACT_WORK, "regularizers": Workload(
+        bench="reduced-alexnet-train", items=_reg_items,
+        schedule=lambda s: f"{len(VARIANTS)} nets x {s.epochs} epochs of {s.train_images:,} images",
+        basis="images through a train step, weighted by the net's multiply-adds per image over the reduced "
+              "AlexNet's (the bench case)")})

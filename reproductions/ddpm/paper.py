@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from harness.plan import Workload
+from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
 from harness.training import check_finite
 
@@ -344,3 +346,64 @@ PAPER = Paper(
     ),
     notes={"claims": "docs/papers.md section 6(c)"},
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paper profile. The schedule check is the paper's already. The image experiments: the official CIFAR-10 model
+# and training (OFFICIAL: Sec. 4 and App. B, 35.7M parameters, 800k steps of batch 128, T=1000) on the 50k
+# CIFAR-10 training images; run_digits reads only the 8x8 digits, so the data check stops that run even with
+# CIFAR-10 present (`--plan` sizes it). The two-moons toy has no counterpart in the paper: the reduced run with
+# more seeds.
+
+TOY_SEEDS = 10
+PAPER_IMAGES = dataclasses.replace(OFFICIAL, n_samples=50_000)  # Sec. 4: FID on 50k samples
+PAPER_CONFIGS = {"schedule": PAPER_SCHEDULE, "moons_eps": MOONS_EPS["reduced"], "moons_mu": _mu(MOONS_EPS)["reduced"],
+                 "digits_eps": PAPER_IMAGES, "digits_mu": dataclasses.replace(PAPER_IMAGES, objective="mu_mse")}
+_NO_PIPELINE = ("the image experiments read only the bundled 8x8 digits (no CIFAR-10 input pipeline or Inception "
+                "FID here yet)")
+
+
+def unet_macs(c: DDPMConfig) -> float:
+    """Multiply-adds of one U-Net forward pass (3x3 convs, attention projections and products), from the plan."""
+    total = 0.0
+    for b in unet_plan(c):
+        pixels = b.res * b.res
+        if b.kind == "res":
+            total += 9 * pixels * (b.cin * b.cout + b.cout * b.cout) + (pixels * b.cin * b.cout if b.cin != b.cout
+                                                                          else 0)
+        elif b.kind == "attn":
+            total += 4 * pixels * b.cin * b.cin + 2 * pixels * pixels * b.cin
+        else:
+            total += 9 * pixels * b.cin * b.cout
+    return total
+
+
+def _setting_images(c: DDPMConfig) -> str:
+    return (f"CIFAR-10's 50k training images in [-1, 1], {_unet(c)}, {_process(c)}, {_adam(c)}, {c.steps:,} steps, "
+            f"FID on {c.n_samples:,} samples (Inception features)")
+
+
+def _paper_setting(claim) -> str:
+    if claim.setting == SETTING_DIGITS:
+        return _setting_images(PAPER_IMAGES)
+    if claim.setting == SETTING_MOONS:
+        return f"the paper has no 2-D experiment: the reduced run with {TOY_SEEDS} seeds; {SETTING_MOONS}"
+    return claim.setting_for("reduced")  # the schedule claims: the paper's schedule at every profile
+
+
+_IMAGE_WORK = Workload(bench="digits-train-step", items=lambda c: c.steps * c.batch * unet_macs(c) / unet_macs(DIGITS),
+                       schedule=lambda c: f"{c.steps:,} steps of batch {c.batch}",
+                       basis="images through a train step, weighted by the U-Net's multiply-adds per image over the "
+                             "bench case's digits U-Net; sampling (1000 steps per sample) is not priced")
+_MOONS_WORK = Workload(bench=None, items=lambda c: c.steps * c.batch,
+                       schedule=lambda c: f"{c.steps:,} steps of batch {c.batch}",
+                       basis="2-D points through a train step (no benchmark case for the toy's training)")
+PAPER = with_profile(
+    PAPER, "paper", configs=PAPER_CONFIGS,
+    seeds={"schedule": 1, "moons_eps": TOY_SEEDS, "moons_mu": TOY_SEEDS, "digits_eps": 1, "digits_mu": 1},
+    settings={c.id: _paper_setting(c) for c in CLAIMS},
+    data=tuple(DataNeed(experiment=name, dataset="cifar10", train=50_000, test=10_000, blocked=_NO_PIPELINE,
+                        source="Sec. 4: CIFAR-10 (50k training images)") for name in ("digits_eps", "digits_mu")),
+    workloads={"schedule": Workload(bench=None, items=lambda c: 0, schedule=lambda c: "no training",
+                                    basis="nothing: the schedule is computed, not trained"),
+               "moons_eps": _MOONS_WORK, "moons_mu": _MOONS_WORK, "digits_eps": _IMAGE_WORK, "digits_mu": _IMAGE_WORK})

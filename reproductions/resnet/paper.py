@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness import data
+from harness.plan import Workload
+from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, BudgetCurve, Experiment, Mutation, Ordering, Paper
 from harness.training import check_finite, epoch_minibatches
 
@@ -410,3 +412,37 @@ PAPER = Paper(
     notes={"param_counts": "Table 6: 0.27M, 0.46M, 0.66M, 0.85M, 1.7M (n = 3, 5, 7, 9, 18); ImageNet "
                            "ResNet-18 11.7M, ResNet-34 21.8M (torchvision: 11,689,512 and 21,797,672)"},
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paper profile: Sec. 4.2's CIFAR-10 setup (PAPER_SCALE above: 50k images at 32x32, filters 16/32/64, batch 128,
+# lr 0.1 / 10 at 32k and 48k of 64k iterations), on the full data set only.
+
+def _paper_settings(s: DepthStudy) -> dict[str, str]:
+    setting = _setting(s)
+    fig7 = (setting + f"; responses of the trained nets in eval mode on the first {s.response_images} test images, "
+            "averaged over the 6n 3x3 layers")
+    # The Table 6 claims' reduced text ends by saying how the paper's run differs; at this profile only the
+    # training split and the augmentation still do.
+    differs = "; the paper: 45k training images (5k held out for validation), augmentation (pad 4, crop, flip)"
+    return {c.id: fig7 if c.setting == SETTING_FIG7 else setting + (differs if c.setting != SETTING else "")
+            for c in CLAIMS}
+
+
+def _resnet20_images(s: DepthStudy) -> float:
+    """Images through a train step of the four nets, in ResNet-20-at-32x32 images (the bench case): a net's cost
+    per image scales with its layers, its pixels and the square of its widths."""
+    per_image = 2 * (6 * s.shallow_n + 2 + 6 * s.deep_n + 2) / 20 * (s.image_size / 32) ** 2 * (s.widths[0] / 16) ** 2
+    return s.epochs * (s.train_images // s.batch_size) * s.batch_size * per_image
+
+
+PAPER = with_profile(
+    PAPER, "paper", configs={"depth": PAPER_SCALE}, seeds={"depth": 5}, settings=_paper_settings(PAPER_SCALE),
+    data=(DataNeed(experiment="depth", dataset="cifar10", train=PAPER_SCALE.train_images,
+                   test=PAPER_SCALE.test_images, source="Sec. 4.2: the 50k CIFAR-10 training and 10k test images"),),
+    workloads={"depth": Workload(
+        bench="resnet20-train", items=_resnet20_images,
+        schedule=lambda s: (f"4 nets x {s.epochs} epochs of {s.train_images:,} images ({_iterations(s):,} iterations "
+                            f"of {s.batch_size})"),
+        basis="images through a train step of plain/residual nets of 6n+2 layers, weighted by layers/20 x "
+              "(pixels/32^2) x (width/16)^2 against the ResNet-20 bench case")})

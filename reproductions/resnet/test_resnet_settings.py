@@ -11,7 +11,8 @@ def test_paper_scale_is_the_papers_64k_iterations():
     assert resnet._iterations(resnet.PAPER_SCALE) == 64_000
     assert "64k iterations" in resnet.PAPER.deviations[0]
     claim = next(c for c in resnet.PAPER.claims if c.id == "resnet20-test-error")
-    assert claim.setting.endswith("the paper: 45k images, 64k iterations, augmentation")
+    assert claim.setting_for("reduced").endswith("the paper: 45k images, 64k iterations, augmentation")
+    assert "50000 CIFAR-10 training images pooled to 32x32" in claim.setting_for("paper")
 
 
 def test_resnet_setting_follows_the_study():

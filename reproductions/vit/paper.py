@@ -28,10 +28,12 @@ from functools import cache
 import numpy as np
 
 from harness import data as harness_data
+from harness.plan import Workload
+from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, BudgetCurve, Experiment, Mutation, Ordering, Paper
 from harness.training import check_finite
 
-from .configs import ResNetConfig, ViTConfig, model_depth, param_count
+from .configs import ResNetConfig, ViTConfig, model_depth, param_count, resnet_blocks
 
 CITATION = ("A. Dosovitskiy, L. Beyer, A. Kolesnikov, D. Weissenborn, X. Zhai, T. Unterthiner, M. Dehghani, "
             "M. Minderer, G. Heigold, S. Gelly, J. Uszkoreit, N. Houlsby. An Image is Worth 16x16 Words: "
@@ -383,3 +385,86 @@ PAPER = Paper(
                           "round-off: left out.",
     },
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paper profile: Sec. 4.1 and Figs. 3-4's pre-training sets, smallest to largest: ImageNet (1.3M images, 300
+# epochs), ImageNet-21k (14M, 90 epochs), JFT-300M (303M, 7 epochs), batch 4096 (App. B.1); ViT-B/16 (Table 1,
+# with the pre-training head's hidden layer) against a GroupNorm ResNet of similar size. The hyperparameters of
+# Table 3's ImageNet row (lr 3e-3, wd 0.3, dropout 0.1) for every set, as the reduced profile uses them; the
+# paper tunes them per set. No ImageNet input pipeline exists here and JFT-300M is not public: the data check
+# stops these runs, and `--plan` sizes them.
+
+PAPER_BATCH = 4096
+PAPER_WARMUP = 10_000  # App. B.1: linear warmup of 10k steps
+PAPER_SETS = {"n_small": ("imagenet", 1_281_167, 300, 1000), "n_mid": ("imagenet21k", 14_197_122, 90, 21_843),
+              "n_large": ("jft300m", 303_000_000, 7, 18_291)}  # (data set, training images, epochs, classes)
+
+
+def _paper_models(classes: int) -> tuple[ViTConfig, ResNetConfig]:
+    vit = ViTConfig(image_size=224, channels=3, patch=16, dim=768, depth=12, heads=12, mlp=3072, classes=classes,
+                    head_hidden=768, warmup_steps=PAPER_WARMUP)
+    resnet = ResNetConfig(image_size=224, channels=3, stem_width=64, stem_stride=2, widths=(256, 512, 1024, 2048),
+                          strides=(2, 2, 2, 2), groups=32, classes=classes, warmup_steps=PAPER_WARMUP)
+    return vit, resnet
+
+
+def _paper_config(name: str) -> DataSizeConfig:
+    dataset, n, epochs, classes = PAPER_SETS[name]
+    vit, resnet = _paper_models(classes)
+    return DataSizeConfig(n_train=n, steps=round(epochs * n / PAPER_BATCH), batch=PAPER_BATCH, n_test=50_000,
+                          dataset=dataset, vit=vit, resnet=resnet, no_pos=(name == "n_large"),
+                          warmup_steps=PAPER_WARMUP)
+
+
+PAPER_CONFIGS = {name: _paper_config(name) for name in PAPER_SETS}
+
+
+def vit_macs(c: ViTConfig) -> float:
+    """Multiply-adds of one image's forward pass: patch embedding, and per block the q/k/v/out projections,
+    the attention products and the MLP."""
+    n = c.n_patches + 1
+    block = n * (4 * c.dim * c.dim + 2 * c.dim * c.mlp) + 2 * n * n * c.dim
+    return c.n_patches * c.patch**2 * c.channels * c.dim + c.depth * block
+
+
+def resnet_macs(c: ResNetConfig) -> float:
+    """Multiply-adds of one image's forward pass through the stem, the blocks' 3x3 convs and their shortcuts."""
+    size = -(-c.image_size // c.stem_stride)
+    total = 9 * size * size * c.channels * c.stem_width
+    for _name, cin, cout, stride in resnet_blocks(c):
+        out = -(-size // stride)
+        total += 9 * out * out * (cin * cout + cout * cout) + (out * out * cin * cout if cin != cout or stride != 1
+                                                               else 0)
+        size = out
+    return total
+
+
+def _paper_items(d: DataSizeConfig) -> dict[str, float]:
+    images = d.steps * d.batch
+    return {"vit-train": images * (2 if d.no_pos else 1) * vit_macs(d.vit) / vit_macs(REDUCED_VIT),
+            "resnet-train": images * resnet_macs(d.resnet) / resnet_macs(REDUCED_RESNET)}
+
+
+def _paper_setting(claim) -> str:
+    names = [claim.experiment] if isinstance(claim, Band) else list(dict.fromkeys((claim.a[0], claim.b[0])))
+    v, r = PAPER_CONFIGS[names[0]].vit, PAPER_CONFIGS[names[0]].resnet
+    sets = " vs ".join(f"{PAPER_SETS[k][0]} ({PAPER_SETS[k][1]:,} images, {PAPER_SETS[k][2]} epochs = "
+                       f"{PAPER_CONFIGS[k].steps:,} steps of {PAPER_BATCH})" for k in names)
+    return (f"pre-training from scratch on {sets}; ViT-B/{v.patch} ({param_count(v):,} params, dropout {v.dropout:g}) "
+            f"vs pre-activation GroupNorm ResNet ({param_count(r):,} params) at {v.image_size}x{v.image_size}; AdamW "
+            f"lr {_num(v.lr)}, wd {v.weight_decay:g} (Table 3's ImageNet row for every set), warmup {PAPER_WARMUP:,} "
+            f"then linear decay; accuracy on 50,000 held-out images of the pre-training task, no fine-tuning")
+
+
+PAPER = with_profile(
+    PAPER, "paper", configs=PAPER_CONFIGS, seeds={name: 3 for name in PAPER_SETS},
+    settings={c.id: _paper_setting(c) for c in CLAIMS},
+    data=tuple(DataNeed(experiment=name, dataset=ds, train=n, test=50_000,
+                        source=f"Sec. 4.1: {ds}, {n:,} training images")
+               for name, (ds, n, _, _) in PAPER_SETS.items()),
+    workloads={name: Workload(bench=None, items=_paper_items,
+                              schedule=lambda d: f"{d.steps:,} steps of batch {d.batch} per model",
+                              basis="images through a train step of each model, weighted by its multiply-adds per "
+                                    "image over the reduced ViT's / ResNet's (the bench cases)")
+               for name in PAPER_SETS})
