@@ -46,8 +46,9 @@ class Side:
     device: str = "cpu"
 
     def build(self, paper: Paper, config, seed: int, dtype: str):
-        return registry.model_class(paper, self.framework)(config, seed=seed, dtype=dtype, mode=self.mode,
-                                                            device=self.device)
+        from .execution import build_model
+
+        return build_model(registry.model_class(paper, self.framework), config, seed, dtype, self.mode, self.device)
 
     def label(self) -> str:
         from .execution import DEFAULT_MODE

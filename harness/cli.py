@@ -237,9 +237,11 @@ def cmd_agree(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from . import claims, executor, numerics, report, results
+    from . import claims, execution, executor, numerics, report, results
 
     papers = registry.select(args.paper)
+    device = execution.resolve_device(args.device)
+    os.environ[execution.RUN_DEVICE_ENV] = device  # read by the model factory, here and in worker processes
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
     for paper in papers:  # refuse before loading any framework
         if args.profile not in paper.profiles():
@@ -256,7 +258,7 @@ def cmd_reproduce(args) -> int:
         entries, problems = results.read_runs(runs_path)
         _warn(runs_path, problems)
         saved = {tuple(e["key"]): e for e in entries}
-    env = numerics.environment(frameworks)
+    env = numerics.environment(frameworks, device)
     runs_sink, sink = _Sink(runs_path, results.append_run), _records_sink()
     all_records, fallbacks = [], {}
     for paper in papers:
@@ -268,7 +270,8 @@ def cmd_reproduce(args) -> int:
             on_note=lambda note: print(note, file=sys.stderr),
         )
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
-        records = claims.records(paper, args.profile, claim_results, consistency, env, data_dir, used)
+        records = claims.records(paper, args.profile, claim_results, consistency,
+                                 {**env, "execution": execution.run_execution(paper)}, data_dir, used)
         sink.add(records)
         all_records += records
         for (framework, exp), labels in used.items():
@@ -406,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="reuse seed runs saved by an interrupted run (only those made from the same config, data "
                         "and code)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu); each paper trains in "
+                                                   "its declared execution mode (REPRO_MODE of its impls)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
     p.set_defaults(fn=cmd_reproduce)

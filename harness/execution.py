@@ -114,9 +114,44 @@ def impl_package(model_cls) -> tuple[str, str]:
 
 
 def impl_supported(model_cls) -> tuple[str, ...]:
-    """The modes one implementation class supports (modes_for, from its own module)."""
+    """The modes one implementation class supports (modes_for, from its own module); a Model that does not
+    derive from harness.adapters.AdaptedModel runs only as it always has (the framework's default mode)."""
+    from .adapters import AdaptedModel
+
     _, framework = impl_package(model_cls)
+    if not issubclass(model_cls, AdaptedModel):
+        return (DEFAULT_MODE[framework],)
     modes = MODES[framework]
     if framework == "torch" and not getattr(importlib.import_module(model_cls.__module__), "CHANNELS_LAST", False):
         modes = tuple(m for m in modes if m != "channels_last")
     return modes
+
+
+RUN_DEVICE_ENV = "HARNESS_DEVICE"  # reproduce --device: set by the CLI, inherited by worker processes
+
+
+def run_device() -> str:
+    """The device reproductions train on (`reproduce --device`, through the environment so that worker
+    processes see it too); the CPU when unset."""
+    return resolve_device(os.environ.get(RUN_DEVICE_ENV, "cpu"))
+
+
+def run_execution(paper) -> dict:
+    """How `paper`'s reproductions run, per framework: part of every seed run's identity (resume never mixes
+    modes or devices) and of the records' provenance."""
+    return {fw: describe(repro_mode(paper, fw), run_device(), fw) for fw in MODES}
+
+
+def build_model(model_cls, config, seed: int, dtype: str = "float32", mode: str | None = None,
+                device: str = "cpu"):
+    """The one place models are built with an execution mode and device. A Model outside AdaptedModel (a
+    registry of one's own) is built as before when the default is asked for, and refused otherwise."""
+    from .adapters import AdaptedModel
+
+    if issubclass(model_cls, AdaptedModel):
+        return model_cls(config, seed=seed, dtype=dtype, mode=mode, device=device)
+    _, framework = impl_package(model_cls)
+    if (mode or DEFAULT_MODE[framework]) != DEFAULT_MODE[framework] or device != "cpu":
+        raise ConfigError(f"{model_cls.__module__}.Model does not derive from harness.adapters.AdaptedModel, so it "
+                          f"runs only in {framework}'s default mode on the CPU (asked: {mode} on {device})")
+    return model_cls(config, seed=seed, dtype=dtype)
