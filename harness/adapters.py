@@ -285,6 +285,9 @@ def _place_torch(modules) -> None:
     mode, device = placement
     import torch
 
+    if mode == "compile":
+        # Past its recompile limit dynamo would run the function eagerly with only a log line: make it an error.
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
     for module in modules:
         if device != "cpu":
             module.to(device)
