@@ -155,3 +155,8 @@ def build_model(model_cls, config, seed: int, dtype: str = "float32", mode: str 
         raise ConfigError(f"{model_cls.__module__}.Model does not derive from harness.adapters.AdaptedModel, so it "
                           f"runs only in {framework}'s default mode on the CPU (asked: {mode} on {device})")
     return model_cls(config, seed=seed, dtype=dtype)
+
+
+def run_label(paper) -> str:
+    """run_execution as one string (a run identity holds strings): `torch:eager@cpu tf:function@cpu`."""
+    return " ".join(f"{fw}:{e['mode']}@{e['device']}" for fw, e in run_execution(paper).items())

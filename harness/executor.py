@@ -224,7 +224,7 @@ def run_identity(paper: Paper, exp: Experiment, profile: str, data_dir) -> dict[
 
     return {"config": config_hash(exp.configs[profile]), "data": data.fingerprint(exp.dataset, data_dir),
             "code": code_hash(paper.package), "threads": numerics.THREADS,
-            "execution": execution.run_execution(paper)}
+            "execution": execution.run_label(paper)}
 
 
 @cache

@@ -116,13 +116,25 @@ def test_channels_last_places_conv_weights_and_agrees_with_eager():
     assert all(c.passed for c in checks), [c.detail for c in checks if not c.passed]
 
 
+def test_a_run_in_another_mode_is_another_run(monkeypatch):
+    """resume never mixes modes: the mode is in the run identity, so in the run key."""
+    paper = registry.get("backprop")
+    exp = paper.experiments[0]
+    key = executor.run_key(paper, exp, "tf", 0, "tiny", exp.configs["tiny"],
+                           executor.run_identity(paper, exp, "tiny", None))
+    monkeypatch.setattr(execution, "repro_mode", lambda p, fw: "eager")
+    other = executor.run_key(paper, exp, "tf", 0, "tiny", exp.configs["tiny"],
+                             executor.run_identity(paper, exp, "tiny", None))
+    assert key[:-1] == other[:-1] and key[-1] != other[-1]
+
+
 def test_executor_builds_models_in_the_declared_mode_and_identity_names_it():
     paper = registry.get("backprop")
     make = executor._model_factory(registry.model_class(paper, "tf"), "eager", "cpu")
     assert make(probe_case(paper).config, 0, "float64").mode == "eager"
     identity = executor.run_identity(paper, paper.experiments[0], "tiny", None)
-    assert identity["execution"] == execution.run_execution(paper)
-    assert identity["execution"]["torch"]["mode"] == execution.repro_mode(paper, "torch")
+    assert identity["execution"] == (f"torch:{execution.repro_mode(paper, 'torch')}@cpu "
+                                     f"tf:{execution.repro_mode(paper, 'tf')}@cpu")
 
 
 def _declared(paper) -> tuple[str, str]:
