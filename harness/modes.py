@@ -79,7 +79,7 @@ def _agrees(row: dict) -> str:
                      f"(max rel {row[d]['max_rel']:.1e})" for d in ("float64", "float32") if d in row)
 
 
-def render(rows: list[dict]) -> str:
+def render(rows: list[dict], note: str = "") -> str:
     from tabulate import tabulate
 
     table = [[r["paper"], r["case"], r["framework"], r["mode"], r["execution"].get("backend", ""), _agrees(r),
@@ -93,6 +93,7 @@ def render(rows: list[dict]) -> str:
             "float32: the float64 arbiter), then times train_step in float32 on that case's batches (first step "
             f"with tracing or compiling; median of {TIMED_STEPS} steady steps). One process, "
             "the pinned thread count; timings on tiny cases are dominated by per-step overhead.\n\n"
+            + (f"{note}\n\n" if note else "")
             + tabulate(table, headers=head, tablefmt="github") + "\n")
 
 
@@ -100,19 +101,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.modes", description=__doc__.splitlines()[0])
     parser.add_argument("paper", nargs="*", default=["all"])
     parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--note", default="", help="a line under the header (e.g. how loaded the machine was)")
+    parser.add_argument("--render-only", action="store_true", help="rewrite modes.md from modes.json, measure nothing")
     args = parser.parse_args(argv)
     out = Path(args.results_dir)
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "modes.json"
     rows = [r for r in (json.loads(saved.read_text()) if saved.exists() else [])
             if r["paper"] not in {p.key for p in registry.select(args.paper)}]
-    for paper in registry.select(args.paper):
+    if args.render_only:
+        rows = json.loads(saved.read_text()) if saved.exists() else []
+    for paper in [] if args.render_only else registry.select(args.paper):
         rows += measure(paper)
         print(f"{paper.key}: measured", file=sys.stderr)
         saved.write_text(json.dumps(rows, indent=1) + "\n")  # each paper as it finishes
     order = list(registry.papers())
     rows.sort(key=lambda r: order.index(r["paper"]))
-    (out / "modes.md").write_text(render(rows))
+    (out / "modes.md").write_text(render(rows, args.note))
     return 0
 
 

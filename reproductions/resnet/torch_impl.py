@@ -40,6 +40,11 @@ from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
 from .paper import PARAM_RENAME
 
 CHANNELS_LAST = True  # conv layers: channels_last (NHWC memory) is one of its execution modes
+# Reproductions train in channels_last: measured on ResNet-20 (the resnet20 agreement case, batch 8 of 32x32, float32,
+# one thread), steady train_step 51-54 ms against 65-68 ms eager, no first-step cost, and it agrees with eager
+# (results/modes.md); tests/test_execution.py runs agreement in it. compile: 68 s to compile resnet8, slower
+# steady steps there; not worth it for runs of a few thousand steps.
+REPRO_MODE = "channels_last"
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 BN_EPS = 1e-5
