@@ -24,6 +24,10 @@ touch torch or Keras objects only through the models given to them, which only i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from . import layout
+from . import execution, layout
+from .errors import ConfigError
 from .params import check_params
 
 Convert = Callable[[np.ndarray], np.ndarray]
@@ -174,9 +179,29 @@ class _Adapter:
 
 class AdaptedModel:
     """Base of every paper's `Model`: `get_params`/`set_params` (harness.spec.Model) go through `self.params`,
-    the model's `TorchParams` or `KerasParams`, built in its `__init__`."""
+    the model's `TorchParams` or `KerasParams`, built in its `__init__`.
+
+    Execution (harness/execution.py) lives here too: every subclass's `__init__(config, seed, dtype)` also takes
+    keyword-only `mode=` and `device=` (defaults: the framework's default mode, the CPU), checked before the
+    model is built, and sets `.mode`, `.device`, `.framework` and `.execution` (what a record says). torch: the
+    networks given to `TorchParams` are placed there (device, channels_last, torch.compile of each network's
+    forward). tf: the model is built and every public method runs under `tf.device`, and the steps an
+    implementation wraps with `self.compiled(fn)` run eagerly, traced, or XLA-compiled.
+    """
 
     params: _Adapter
+    framework: str
+    mode: str
+    device: str
+    execution: dict
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _with_execution(cls, cls.__dict__["__init__"])
+        for name, fn in list(cls.__dict__.items()):
+            if inspect.isfunction(fn) and not name.startswith("_"):
+                setattr(cls, name, _in_device_scope(fn))
 
     def get_params(self) -> dict[str, np.ndarray]:
         """Every parameter and state variable (e.g. batch-norm moving statistics), canonical names and layout."""
@@ -185,6 +210,97 @@ class AdaptedModel:
     def set_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Exact keys and shapes, else a ParamsError naming every missing, unexpected or mis-shaped key."""
         self.params.set(params)
+
+    def compiled(self, fn: Callable, **options) -> Callable:
+        """tf: `fn` as this model's mode runs it: itself (eager), tf.function (`options` passed on, autograph off
+        unless given), or tf.function(jit_compile=True). The implementation calls the result as it would `fn`."""
+        if self.mode == "eager":
+            return fn
+        import tensorflow as tf
+
+        options.setdefault("autograph", False)
+        return tf.function(fn, jit_compile=self.mode == "xla", **options)
+
+    def on_device(self, tensor):
+        """torch: a tensor built from a batch, moved to this model's device (the same tensor on the CPU)."""
+        return tensor if self.device == "cpu" else tensor.to(self.device, non_blocking=False)
+
+    def device_scope(self):
+        """tf: the `tf.device` scope the model was built in; torch: nothing to enter."""
+        if getattr(self, "framework", "torch") != "tf":
+            return contextlib.nullcontext()
+        import tensorflow as tf
+
+        return tf.device(execution.tf_device(self.device))
+
+
+_PLACEMENT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("placement", default=None)
+
+
+def _with_execution(cls, init):
+    """`init` with the keyword-only `mode=`/`device=` checked and applied around it (AdaptedModel)."""
+
+    @functools.wraps(init)
+    def __init__(self, config, seed, dtype="float32", *, mode=None, device=None):
+        if getattr(self, "_execution_set", False):  # a subclass's __init__ calling this one: already set
+            return init(self, config, seed, dtype)
+        package, framework = execution.impl_package(cls)
+        self.framework = framework
+        self.mode = execution.check_mode(package.rpartition(".")[2], framework, mode,
+                                         execution.impl_supported(cls))
+        self.device = execution.resolve_device(device)
+        self.execution = execution.describe(self.mode, self.device, framework)
+        self._execution_set = True
+        if framework == "tf" and self.device != "cpu":
+            import tensorflow as tf
+
+            if not tf.config.list_physical_devices("GPU"):
+                raise ConfigError(f"device {self.device!r}: tensorflow sees no GPU (a CPU-only build?); install "
+                                  "a CUDA build of tensorflow (README) or use --device cpu")
+        token = _PLACEMENT.set((self.mode, self.device))
+        try:
+            with self.device_scope():
+                init(self, config, seed, dtype)
+        finally:
+            _PLACEMENT.reset(token)
+
+    return __init__
+
+
+def _in_device_scope(fn):
+    @functools.wraps(fn)
+    def method(self, *args, **kwargs):
+        with self.device_scope():
+            return fn(self, *args, **kwargs)
+
+    return method
+
+
+def _place_torch(modules) -> None:
+    """Move the networks of a model being built to its device and memory format, and compile their forward,
+    before the adapter walks their tensors (so that it, and the optimizer built next, hold the moved ones)."""
+    placement = _PLACEMENT.get()
+    if placement is None:  # built outside a Model's __init__ (tests of the adapter itself): as constructed
+        return
+    mode, device = placement
+    import torch
+
+    if mode == "compile":
+        # Past its recompile limit dynamo would run the function eagerly with only a log line: make it an error.
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
+    for module in modules:
+        if device != "cpu":
+            module.to(device)
+        if mode == "channels_last":
+            module.to(memory_format=torch.channels_last)
+        if mode == "compile":
+            # The instance's forward, not Module.compile(): that compiles torch's own _call_impl, which dynamo
+            # skips as a torch file (measured: nothing was captured); the module tree, and so the canonical
+            # names, stay as they are.
+            for entry in ("forward", "run"):  # `run`: a network's entry point that takes more than forward's
+                if callable(getattr(module, entry, None)):
+                    setattr(module, entry, torch.compile(getattr(module, entry),
+                                                         backend=execution.TORCH_COMPILE_BACKEND))
 
 
 def _rename(name: str, rename: Sequence[tuple[str, Any]]) -> str:
@@ -241,6 +357,7 @@ class TorchParams(_Adapter):
                  skip: Callable[[str], bool] = lambda name: False, order: Sequence[str] | None = None) -> None:
         super().__init__(who)
         self.module = module
+        _place_torch(module.values() if isinstance(module, Mapping) else [module])
         self._build(self._walk(module), rename, layouts or {}, joints, skip, order)
 
     @staticmethod

@@ -7,6 +7,10 @@ from the same float32 weights and batch cast up, and judges each entry against t
 own float32 errors from their float64 twins (the float64 arbiter, harness/tolerance.py). For a case
 that runs in both dtypes, the float64 check IS that float64 run, so nothing runs twice.
 
+Sides: by default A is torch and B is tf, each in its default execution mode on the CPU. `Side` changes that:
+torch compiled against tf (`agree --mode compile`), or one framework against itself on another device
+(`--device cuda --against cpu`) or in another mode (`--against eager`); the checks then say which sides ran.
+
 Every failing check names its origin (`first_divergence`):
 - forward: the first tap, in computation order, past its budget. Upstream taps are within budget, and
   under the arbiter the budget of a tap already contains the rounding carried in from them (each
@@ -28,8 +32,38 @@ import numpy as np
 
 from . import registry, results
 from .compare import ArrayDiff, compare_arrays, compare_named, compare_with_reference, first_failure
+from .errors import ConfigError
 from .spec import AgreementCase, Paper, Params
 from .tolerance import ARBITER_M, FINDING_MIN_ERR, FINDING_RATIO, rule, tolerance
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the protocol: a framework in an execution mode on a device (harness/execution.py)."""
+
+    framework: str
+    mode: str | None = None  # None: the framework's default mode
+    device: str = "cpu"
+
+    def build(self, paper: Paper, config, seed: int, dtype: str):
+        from .execution import build_model
+
+        return build_model(registry.model_class(paper, self.framework), config, seed, dtype, self.mode, self.device)
+
+    def label(self) -> str:
+        from .execution import DEFAULT_MODE
+
+        return f"{self.framework}:{self.mode or DEFAULT_MODE[self.framework]}@{self.device}"
+
+
+DEFAULT_SIDES = (Side("torch"), Side("tf"))
+
+
+def sides_label(sides: tuple[Side, Side]) -> str | None:
+    """"A vs B" when the sides are not the default (torch vs tf, default modes, CPU), else None."""
+    a, b = (s.label() for s in sides)
+    return None if (a, b) == tuple(s.label() for s in DEFAULT_SIDES) else f"{a} vs {b}"
+
 
 Tamper = Callable[[Params], Params]  # simulates a conversion bug on A's way out (tests only)
 MAX_FINDINGS = 5  # per check; the rest are counted
@@ -53,6 +87,7 @@ class Check:
     findings: list[str] = field(default_factory=list)  # precision gaps between the frameworks, unobserved params
     rule: str = "written"  # or the float64 arbiter's rule (harness/tolerance.py)
     unobserved: list[str] | None = None  # grad check: parameters the case cannot observe (unobserved_params)
+    sides: str | None = None  # "torch:compile@cpu vs tf:function@cpu" when not the default sides
 
     def to_json(self) -> dict:
         return {
@@ -73,6 +108,7 @@ class Check:
             "detail": self.detail,
             "findings": self.findings,
             "unobserved": self.unobserved,
+            "sides": self.sides,
             "entries": [{k: _finite_or_str(v) if isinstance(v, float) else v for k, v in e.items()}
                         for e in self.entries],
         }
@@ -82,7 +118,10 @@ class Check:
         return results.make_record(
             kind="agreement", paper=self.paper, framework="both", check=f"{self.case}/{self.dtype}/{self.kind}",
             metric="max_rel", value=self.max_rel, expected={"tol": self.tol, "tol_reason": self.tol_reason},
-            passed=self.passed, config={"case": self.case}, seed=0, dataset="generated", profile=None,
+            passed=self.passed, seed=0,
+            # the sides only when not the default, so that default records stay as they were
+            config={"case": self.case, **({"sides": self.sides} if self.sides else {})},
+            dataset="generated", profile=None,
             dtype=self.dtype, numerics=numerics,
             details={"max_abs": self.max_abs, "first_divergence": self.first_divergence, "detail": self.detail,
                      # a float32 tolerance measured against the float64 arbiter moves with the machine's rounding
@@ -156,14 +195,17 @@ def case_inputs(case: AgreementCase, paper: Paper) -> tuple[Params, list]:
 
 
 def run_case(paper: Paper, case: AgreementCase, dtype: str, tamper: Tamper | None = None,
-             start: Params | None = None, batches: list | None = None) -> list[Check]:
-    return run_dtypes(paper, case, (dtype,), tamper, start, batches)[dtype]
+             start: Params | None = None, batches: list | None = None,
+             sides: tuple[Side, Side] = DEFAULT_SIDES) -> list[Check]:
+    return run_dtypes(paper, case, (dtype,), tamper, start, batches, sides)[dtype]
 
 
 def run_dtypes(paper: Paper, case: AgreementCase, dtypes, tamper: Tamper | None = None,
-               start: Params | None = None, batches: list | None = None) -> dict[str, list[Check]]:
+               start: Params | None = None, batches: list | None = None,
+               sides: tuple[Side, Side] = DEFAULT_SIDES) -> dict[str, list[Check]]:
     """Run a case in each of `dtypes` (float32 brings its float64 reference along); checks per dtype.
-    `start`/`batches` (in the case's base dtype) replace the case's own, e.g. from a repro bundle."""
+    `start`/`batches` (in the case's base dtype) replace the case's own, e.g. from a repro bundle.
+    `sides`: what runs as A and as B (default torch and tf, default modes, CPU)."""
     if start is None or batches is None:
         own_start, own_batches = case_inputs(case, paper)
         start = own_start if start is None else start
@@ -174,9 +216,9 @@ def run_dtypes(paper: Paper, case: AgreementCase, dtypes, tamper: Tamper | None 
     needed = list(dtypes) + (["float64"] if "float32" in dtypes and "float64" not in dtypes else [])
     for dtype in sorted(set(needed), reverse=True):  # float64 first: float32 is judged against it
         try:
-            torch_model = registry.model_class(paper, "torch")(case.config, seed=case.seed, dtype=dtype)
+            torch_model = sides[0].build(paper, case.config, case.seed, dtype)
             # B starts from different weights on purpose: the copy, not a shared seed, must make them agree.
-            tf_model = registry.model_class(paper, "tf")(case.config, seed=case.seed + 1, dtype=dtype)
+            tf_model = sides[1].build(paper, case.config, case.seed + 1, dtype)
         except Exception as exc:  # noqa: BLE001 - only a reference run may be impossible; said in the check
             if dtype not in dtypes:
                 no_float64 = f"no float64 run ({type(exc).__name__}: {exc}); the fixed float32 rule applies"
@@ -193,6 +235,8 @@ def run_dtypes(paper: Paper, case: AgreementCase, dtypes, tamper: Tamper | None 
     for dtype in dtypes:
         ref = observed["float64"][:2] if dtype == "float32" and "float64" in observed else None
         out[dtype] = _judge_case(paper, case, dtype, *observed[dtype], ref, no_float64 if dtype == "float32" else None)
+        for check in out[dtype]:
+            check.sides = sides_label(sides)
         grad = next(c for c in out[dtype] if c.kind == "grad")
         grad.unobserved = unobserved
         if unobserved:
@@ -404,7 +448,8 @@ def cases(paper: Paper, skip_slow: bool = False) -> list[AgreementCase]:
 
 
 def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamper | None = None,
-              skip_slow: bool = False, repro_dir=None, on_case=None) -> list[Check]:
+              skip_slow: bool = False, repro_dir=None, on_case=None,
+              sides: tuple[Side, Side] = DEFAULT_SIDES) -> list[Check]:
     """Every case in each of `dtypes` it declares. `repro_dir`: write a repro bundle there for each case
     and dtype with a failing check (harness/repro.py). `on_case(checks)`: called with each case's checks as
     it finishes (the CLI saves them then, so an interruption keeps every finished case)."""
@@ -413,7 +458,7 @@ def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamp
         wanted = tuple(d for d in dtypes if d in case.dtypes)
         if wanted:
             start, batches = case_inputs(case, paper)
-            per_dtype = run_dtypes(paper, case, wanted, tamper, start, batches)
+            per_dtype = run_dtypes(paper, case, wanted, tamper, start, batches, sides)
             for dtype in wanted:
                 checks += per_dtype[dtype]
                 if on_case is not None:
@@ -425,3 +470,39 @@ def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamp
         if progress:
             progress(len(dtypes))
     return checks
+
+
+def sides_for(paper: Paper, mode: str | None = None, mode_torch: str | None = None, mode_tf: str | None = None,
+              device: str = "cpu", against: str | None = None) -> list[tuple[Side, Side]]:
+    """The side pairs `agree` runs for these flags (each mode checked against the paper's own, else a
+    ConfigError naming the supported ones):
+    - `mode`: a mode name belongs to the framework that has it (`eager`: both); `mode_torch`/`mode_tf` name one;
+    - no `against`: torch against tf, each in its mode, both on `device`;
+    - `against` a device (`cpu`) or a mode (`eager`): each framework whose mode was named (else both) against
+      itself on that device or in that mode."""
+    from . import execution
+
+    modes = {"torch": mode_torch, "tf": mode_tf}
+    if mode is not None:
+        owners = execution.framework_of_mode(mode)
+        if not owners:
+            known = sorted({m for ms in execution.MODES.values() for m in ms})
+            raise ConfigError(f"unknown execution mode {mode!r}; known: {', '.join(known)}")
+        for fw in owners:
+            if modes[fw] is not None and modes[fw] != mode:
+                raise ConfigError(f"--mode {mode} and --mode-{fw} {modes[fw]} disagree; give one")
+            modes[fw] = mode
+    for fw, m in modes.items():
+        if m is not None:
+            execution.check_mode(paper.key, fw, m, execution.modes_for(paper, fw))
+    if against is None:
+        return [(Side("torch", modes["torch"], device), Side("tf", modes["tf"], device))]
+    named = [fw for fw, m in modes.items() if m is not None] or list(modes)
+    pairs = []
+    for fw in named:
+        if against in execution.MODES[fw] or execution.framework_of_mode(against):
+            b_mode = execution.check_mode(paper.key, fw, against, execution.modes_for(paper, fw))
+            pairs.append((Side(fw, modes[fw], device), Side(fw, b_mode, device)))
+        else:
+            pairs.append((Side(fw, modes[fw], device), Side(fw, modes[fw], execution.resolve_device(against))))
+    return pairs

@@ -194,19 +194,25 @@ def cmd_list(args) -> int:
 def cmd_agree(args) -> int:
     from tabulate import tabulate
 
-    from . import agreement, numerics
+    from . import agreement, execution, numerics
 
     papers = registry.select(args.paper)
     _writable_results_dir()
     dtypes = (args.dtype,) if args.dtype else DTYPES
-    env = numerics.environment(FRAMEWORKS)
+    device = execution.resolve_device(args.device)
+    plan = {p.key: agreement.sides_for(p, args.mode, args.mode_torch, args.mode_tf, device, args.against)
+            for p in papers}  # every paper's modes checked before anything runs
+    env = numerics.environment(FRAMEWORKS, device)
     sink = _records_sink()
     checks = []
-    bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) for p in papers) * len(dtypes))
+    bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) * len(plan[p.key])
+                                           for p in papers) * len(dtypes))
     for paper in papers:
-        checks += agreement.run_paper(
-            paper, dtypes, progress=bar.update, skip_slow=args.skip_slow, repro_dir=RESULTS_DIR / "repro",
-            on_case=lambda done: sink.add([c.to_record(env) for c in done]))  # Ctrl-C keeps finished cases
+        for sides in plan[paper.key]:
+            checks += agreement.run_paper(
+                paper, dtypes, progress=bar.update, skip_slow=args.skip_slow, repro_dir=RESULTS_DIR / "repro",
+                on_case=lambda done: sink.add([c.to_record(env) for c in done]),  # Ctrl-C keeps finished cases
+                sides=sides)
     bar.close()
     passed = all(c.passed for c in checks)
     if args.json:
@@ -231,9 +237,11 @@ def cmd_agree(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from . import claims, executor, numerics, report, results
+    from . import claims, execution, executor, numerics, report, results
 
     papers = registry.select(args.paper)
+    device = execution.resolve_device(args.device)
+    os.environ[execution.RUN_DEVICE_ENV] = device  # read by the model factory, here and in worker processes
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
     for paper in papers:  # refuse before loading any framework
         if args.profile not in paper.profiles():
@@ -255,7 +263,7 @@ def cmd_reproduce(args) -> int:
         entries, problems = results.read_runs(runs_path)
         _warn(runs_path, problems)
         saved = {tuple(e["key"]): e for e in entries}
-    env = numerics.environment(frameworks)
+    env = numerics.environment(frameworks, device)
     runs_sink, sink = _Sink(runs_path, results.append_run), _records_sink()
     all_records, fallbacks = [], {}
     for paper in papers:
@@ -267,7 +275,8 @@ def cmd_reproduce(args) -> int:
             on_note=lambda note: print(note, file=sys.stderr),
         )
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
-        records = claims.records(paper, args.profile, claim_results, consistency, env, data_dir, used)
+        records = claims.records(paper, args.profile, claim_results, consistency,
+                                 {**env, "execution": execution.run_execution(paper)}, data_dir, used)
         sink.add(records)
         all_records += records
         for (framework, exp), labels in used.items():
@@ -466,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--skip-slow", action="store_true",
                    help="leave out the cases a paper marks slow (minutes or GBs; the slow test tier runs them)")
+    _add_execution_flags(p)
     p.set_defaults(fn=cmd_agree)
 
     p = verb("reproduce", "run the papers' experiments and test their claims")
@@ -478,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="reuse seed runs saved by an interrupted run (only those made from the same config, data "
                         "and code)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu); each paper trains in "
+                                                   "its declared execution mode (REPRO_MODE of its impls)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
     p.add_argument("--plan", action="store_true",
@@ -514,6 +526,17 @@ def build_parser() -> argparse.ArgumentParser:
     verb("repair", "move corrupt lines of records.jsonl and runs.jsonl to <file>.corrupt (run it while no "
                    "other harness command writes there)").set_defaults(fn=cmd_repair)
     return parser
+
+
+def _add_execution_flags(p) -> None:
+    """agree's execution flags (harness/execution.py): modes, device, and what to compare against."""
+    p.add_argument("--mode", help="an execution mode: torch eager|channels_last|compile, tf eager|function|xla "
+                                  "(it applies to the framework that has it; eager to both)")
+    p.add_argument("--mode-torch", help="torch's execution mode (default eager)")
+    p.add_argument("--mode-tf", help="tf's execution mode (default function)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--against", metavar="DEVICE_OR_MODE",
+                   help="compare each framework with itself: on this device (e.g. cpu) or in this mode (e.g. eager)")
 
 
 def _positive_seconds(text: str) -> float:

@@ -16,7 +16,7 @@ from dataclasses import asdict, is_dataclass
 from functools import cache
 from pathlib import Path
 
-from . import registry
+from . import execution, registry
 from .errors import ConfigError
 from .spec import Experiment, Paper, RunContext
 
@@ -107,7 +107,8 @@ def run_experiments(
 
 def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
     ctx = RunContext(framework=framework, seed=seed, profile=profile, data_dir=data_dir,
-                     make_model=_model_factory(registry.model_class(paper, framework)),
+                     make_model=_model_factory(registry.model_class(paper, framework),
+                                               execution.repro_mode(paper, framework), execution.run_device()),
                      progress=progress or (lambda n: None))
     return split_metrics(exp.run(ctx, exp.configs[profile]), exp)
 
@@ -208,9 +209,9 @@ def split_metrics(out: dict, exp: Experiment) -> tuple[SeedMetrics, str]:
     return metrics, dataset
 
 
-def _model_factory(model_cls):
+def _model_factory(model_cls, mode: str | None = None, device: str = "cpu"):
     def make(config, seed: int, dtype: str = "float32"):
-        return model_cls(config, seed=seed, dtype=dtype)
+        return execution.build_model(model_cls, config, seed, dtype, mode, device)
 
     return make
 
@@ -218,11 +219,12 @@ def _model_factory(model_cls):
 def run_identity(paper: Paper, exp: Experiment, profile: str, data_dir) -> dict[str, str | int]:
     """Everything besides the seed that determines a seed run's metrics: the config, the data (see
     data.fingerprint), the code that trains (the paper's package and the data readers) and the thread count
-    (a sum over more threads rounds differently)."""
+    (a sum over more threads rounds differently), and each framework's execution mode and device."""
     from . import data, numerics
 
     return {"config": config_hash(exp.configs[profile]), "data": data.fingerprint(exp.dataset, data_dir),
-            "code": code_hash(paper.package), "threads": numerics.THREADS}
+            "code": code_hash(paper.package), "threads": numerics.THREADS,
+            "execution": execution.run_label(paper)}
 
 
 @cache

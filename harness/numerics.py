@@ -37,6 +37,7 @@ def _torch():
         pass
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True  # implied by use_deterministic_algorithms; stated for the record
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False  # PITFALLS: cudnn TF32 is on by default
     torch.set_float32_matmul_precision("highest")
@@ -86,15 +87,16 @@ def seed_everything(seed: int, framework: str | None = None) -> None:
         _tf().keras.utils.set_random_seed(seed)
 
 
-def environment(frameworks: tuple[str, ...] = ()) -> dict:
-    """The numerics environment recorded with every result."""
+def environment(frameworks: tuple[str, ...] = (), device: str = "cpu") -> dict:
+    """The numerics environment recorded with every result; on a GPU also the GPU, its driver and the CUDA and
+    cuDNN versions each framework was built with, and the TF32 flags (off: _torch, _tf)."""
     env = {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "threads": THREADS,  # torch, tf and NumPy's BLAS
-        "device": "cpu",
+        "device": device,
     }
     if "torch" in frameworks:
         torch = _torch()
@@ -109,4 +111,35 @@ def environment(frameworks: tuple[str, ...] = ()) -> dict:
         env["tf_intra_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
         env["tf_tf32"] = tf.config.experimental.tensor_float_32_execution_enabled()
         env["tf_onednn_opts"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    if device != "cpu":
+        env.update(gpu_provenance(frameworks, device))
     return env
+
+
+def gpu_provenance(frameworks: tuple[str, ...], device: str) -> dict:
+    """What a GPU run depends on beyond the CPU's: the card, its driver, CUDA/cuDNN, TF32 and determinism."""
+    out: dict = {}
+    if "torch" in frameworks:
+        torch = _torch()
+        index = int(device.split(":")[1]) if ":" in device else 0
+        out.update(gpu_name=torch.cuda.get_device_name(index), torch_cuda=torch.version.cuda,
+                   torch_cudnn=torch.backends.cudnn.version(), torch_matmul_tf32=torch.backends.cuda.matmul.allow_tf32,
+                   torch_cudnn_tf32=torch.backends.cudnn.allow_tf32,
+                   torch_cudnn_deterministic=torch.backends.cudnn.deterministic)
+    if "tf" in frameworks:
+        build = _tf().sysconfig.get_build_info()
+        out.update(tf_cuda=build.get("cuda_version"), tf_cudnn=build.get("cudnn_version"))
+    out["gpu_driver"] = _nvidia_driver()
+    return out
+
+
+def _nvidia_driver() -> str | None:
+    """The driver version as nvidia-smi reports it (neither framework exposes it); None without nvidia-smi."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return None
+    done = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else None

@@ -147,8 +147,8 @@ class Model(AdaptedModel):
                                             nesterov=False, weight_decay=None)
         self.opt.build(variables)
         self._wd = tf.constant(config.weight_decay, dtype=dtype)
-        self._step = tf.function(self._train_step, autograph=False)
-        self._logits = tf.function(lambda x: self.net(x)["output"], reduce_retracing=True, autograph=False)
+        self._step = self.compiled(self._train_step, autograph=False)
+        self._logits = self.compiled(lambda x: self.net(x)["output"], reduce_retracing=True, autograph=False)
 
     # --- computation --------------------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
 
 from .paper import PARAM_RENAME
 
+CHANNELS_LAST = True  # conv layers: channels_last (NHWC memory) is one of its execution modes
+
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 LRN_TORCH_ALPHA = lambda alpha, n: n * alpha  # noqa: E731  torch's LocalResponseNorm uses alpha / n
@@ -130,20 +132,21 @@ class Model(AdaptedModel):
     # --- computation --------------------------------------------------------------------------------------
 
     def _x(self, batch):
-        return torch.from_numpy(layout.nhwc_to_nchw(np.asarray(batch["x"]))).to(self.dtype)
+        return self.on_device(torch.from_numpy(layout.nhwc_to_nchw(np.asarray(batch["x"]))).to(self.dtype))
 
     def _masks(self, batch):
         if self.config.dropout <= 0:
             return None
-        return {n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=self.dtype) for n in self.config.fc_names[:-1]}
+        return {n: self.on_device(torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=self.dtype))
+                for n in self.config.fc_names[:-1]}
 
     def _y(self, batch):
-        return torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+        return self.on_device(torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64))
 
     def forward(self, batch, training=False):
         with torch.no_grad():
             taps = self.net(self._x(batch), self._masks(batch) if training else None)
-        return {k: layout.nchw_to_nhwc(v.numpy()) if v.ndim == 4 else v.numpy() for k, v in taps.items()}
+        return {k: layout.nchw_to_nhwc(v.cpu().numpy()) if v.ndim == 4 else v.cpu().numpy() for k, v in taps.items()}
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)

@@ -134,9 +134,9 @@ class Model(AdaptedModel):
     def _compile(self):
         # The concrete function is called directly: it skips tf.function's per-call argument matching,
         # which costs more than the whole sweep of these tiny nets.
-        step = tf.function(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
-                           input_signature=self._signature)
-        return step.get_concrete_function()
+        step = self.compiled(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
+                             input_signature=self._signature, autograph=True)
+        return step if self.mode == "eager" else step.get_concrete_function()
 
     # --- computation --------------------------------------------------------------------------------------
 

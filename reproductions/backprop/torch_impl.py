@@ -103,7 +103,7 @@ class Model(AdaptedModel):
     # --- computation --------------------------------------------------------------------------------------
 
     def _tensors(self, batch):
-        return {k: torch.as_tensor(v, dtype=self.dtype) for k, v in batch.items()}
+        return {k: self.on_device(torch.as_tensor(v, dtype=self.dtype)) for k, v in batch.items()}
 
     def _loss(self, batch):
         b = self._tensors(batch)
@@ -118,7 +118,7 @@ class Model(AdaptedModel):
 
     def forward(self, batch, training=False):
         with torch.no_grad():
-            return {k: v.numpy() for k, v in self.net(self._tensors(batch)).items()}
+            return {k: v.cpu().numpy() for k, v in self.net(self._tensors(batch)).items()}
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)

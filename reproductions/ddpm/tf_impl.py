@@ -336,9 +336,9 @@ class Model(AdaptedModel):
                 beta_2=keras_scalar(0.999, dtype), epsilon=keras_scalar(c.adam_eps, dtype), amsgrad=False,
                 **CLIP_OPTION(c))
         self.opt.build(self._var_list)
-        self._step = tf.function(self._train_step, autograph=False)
-        self._sample = tf.function(self._sample_graph, autograph=False)
-        self._p_step_fn = tf.function(self._p_step, autograph=False)  # one trace: i is a tensor
+        self._step = self.compiled(self._train_step, autograph=False)
+        self._sample = self.compiled(self._sample_graph, autograph=False)
+        self._p_step_fn = self.compiled(self._p_step, autograph=False)  # one trace: i is a tensor
 
     # --- computation --------------------------------------------------------------------------------------
 

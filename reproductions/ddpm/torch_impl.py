@@ -43,6 +43,8 @@ from harness.adapters import AdaptedModel, TorchParams
 
 from .configs import PARAM_RENAME, unet_plan
 
+CHANNELS_LAST = True  # conv layers: channels_last (NHWC memory) is one of its execution modes
+
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 GN_EPS = 1e-6
 DOWN_PAD = (0, 1, 0, 1)  # (left, right, top, bottom): TF 'SAME' for a stride-2 3x3 conv on an even size
@@ -324,10 +326,10 @@ class Model(AdaptedModel):
         a = np.asarray(a)
         if self.image:
             a = layout.nhwc_to_nchw(a)
-        return torch.as_tensor(a, dtype=self.dtype)
+        return self.on_device(torch.as_tensor(a, dtype=self.dtype))
 
     def _out(self, x):
-        a = x.detach().numpy()
+        a = x.detach().cpu().numpy()
         return layout.nchw_to_nhwc(a) if self.image else a.copy()
 
     def _masks(self, batch):
@@ -335,7 +337,7 @@ class Model(AdaptedModel):
 
     def _loss(self, batch, training=True, taps=None):
         x0, noise = self._x(batch["x0"]), self._x(batch["noise"])
-        t = torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64)
+        t = self.on_device(torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64))
         xt = self.diffusion.q_sample(x0, t, noise)
         if taps is not None:
             taps["x_t"] = xt
@@ -346,7 +348,7 @@ class Model(AdaptedModel):
         T = self.config.T
         keep = set(chain_taps(T)) if taps is not None else set()
         for k, i in enumerate(reversed(range(T)), start=1):
-            t = torch.full((x.shape[0],), i, dtype=torch.int64)
+            t = torch.full((x.shape[0],), i, dtype=torch.int64, device=x.device)
             x = self.diffusion.p_step(self.net.run(x, t), x, t, z[i])
             if k in keep:
                 taps[f"chain/step{k}"] = x
@@ -364,7 +366,7 @@ class Model(AdaptedModel):
                 taps["output"] = self._chain(self._x(batch["x_T"]), z, taps)
             else:
                 taps["output"] = taps["out"]
-        return {k: (self._out(v) if v.dim() == 4 else v.numpy().copy()) for k, v in taps.items()}
+        return {k: (self._out(v) if v.dim() == 4 else v.cpu().numpy().copy()) for k, v in taps.items()}
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)
@@ -395,7 +397,7 @@ class Model(AdaptedModel):
             return self._out(self._chain(self._x(batch["x_T"]), z))
 
     def schedule(self):
-        return {k: v.numpy().copy() for k, v in self.diffusion.tables64.items()}
+        return {k: v.cpu().numpy().copy() for k, v in self.diffusion.tables64.items()}
 
     def evaluate(self, batches):
         with torch.no_grad():

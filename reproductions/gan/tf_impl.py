@@ -131,7 +131,7 @@ class Model(AdaptedModel):
         ranks = {"x": 3, "z": 3, "z_g": 2, **{f"d_mask{j}": 3 for j in range(self._n_masks)},
                  **{f"g_mask{j}": 2 for j in range(self._n_masks)}}
         signature = [tf.TensorSpec([None] * ranks[k], dtype) for k in self._keys]
-        self._step = tf.function(lambda *t: self._train_step(dict(zip(self._keys, t, strict=True))),
+        self._step = self.compiled(lambda *t: self._train_step(dict(zip(self._keys, t, strict=True))),
                                  input_signature=signature, autograph=False)
 
     # --- computation --------------------------------------------------------------------------------------

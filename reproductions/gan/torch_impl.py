@@ -126,7 +126,7 @@ class Model(AdaptedModel):
     # --- computation --------------------------------------------------------------------------------------
 
     def _t(self, a):
-        return torch.as_tensor(np.asarray(a), dtype=self.dtype)
+        return self.on_device(torch.as_tensor(np.asarray(a), dtype=self.dtype))
 
     def _masks(self, batch, prefix, index=None):
         n = len(self.config.d_units) + 1
@@ -154,7 +154,7 @@ class Model(AdaptedModel):
             logit = self.D.run(torch.cat([self._t(batch["x"][0]), fake]), masks, taps)
             taps["D/logit"] = logit
             taps["output"] = torch.sigmoid(logit)
-        return {k: v.numpy() for k, v in taps.items()}
+        return {k: v.cpu().numpy() for k, v in taps.items()}
 
     def grads(self, batch):
         """The first D step's loss, with dL_D/d(D's parameters) and dL_G/d(G's parameters), both at the
@@ -199,11 +199,11 @@ class Model(AdaptedModel):
 
     def generate(self, batch):
         with torch.no_grad():
-            return self.G(self._t(batch["z"])).numpy()
+            return self.G(self._t(batch["z"])).cpu().numpy()
 
     def discriminate(self, batch):
         with torch.no_grad():
-            return torch.sigmoid(self.D(self._t(batch["x"]))).numpy()
+            return torch.sigmoid(self.D(self._t(batch["x"]))).cpu().numpy()
 
     def evaluate(self, batches):
         with torch.no_grad():

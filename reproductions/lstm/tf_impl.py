@@ -266,10 +266,10 @@ class Model(AdaptedModel):
                 self.opt = keras.optimizers.Adam(
                     learning_rate=config.lr, beta_1=keras_scalar(0.9, dtype), beta_2=keras_scalar(0.999, dtype),
                     epsilon=keras_scalar(config.adam_epsilon, dtype), amsgrad=False)
-        self._train = tf.function(self._train_step, autograph=False)
-        self._grads = tf.function(self._grad_fn, autograph=False)
-        self._taps = tf.function(lambda x, m: self.net.run(x, m, with_taps=True)[0], autograph=False)
-        self._eval = tf.function(lambda *args: self._loss(*args)[0], autograph=False)
+        self._train = self.compiled(self._train_step, autograph=False)
+        self._grads = self.compiled(self._grad_fn, autograph=False)
+        self._taps = self.compiled(lambda x, m: self.net.run(x, m, with_taps=True)[0], autograph=False)
+        self._eval = self.compiled(lambda *args: self._loss(*args)[0], autograph=False)
 
     def _loss(self, x, y, w, m):
         """(loss, the outputs it is computed from)."""

@@ -96,7 +96,7 @@ class Memory1997(nn.Module):
 
     def recur(self, r):
         """The recurrent input r(t-1) W_hh; none in nets without recurrent connections (config.recurrent)."""
-        return r @ self.weight_hh.T if self.recurrent else torch.zeros((), dtype=r.dtype)
+        return r @ self.weight_hh.T if self.recurrent else torch.zeros((), dtype=r.dtype, device=r.device)
 
     def source(self, i, h, o):
         """r(t): what the next step's net inputs see."""
@@ -124,8 +124,8 @@ class Memory1997(nn.Module):
         recurrent sources r (B, T, R). Steps outside a sequence (m = 0) hold the state and outputs."""
         B, T, _ = x.shape
         zx = self.zx(x)
-        s = torch.zeros(B, self.nc, dtype=x.dtype)
-        r = torch.zeros(B, 2 * self.nb + self.nc if self.feedback else self.nc, dtype=x.dtype)
+        s = torch.zeros(B, self.nc, dtype=x.dtype, device=x.device)
+        r = torch.zeros(B, 2 * self.nb + self.nc if self.feedback else self.nc, dtype=x.dtype, device=x.device)
         taps, hs, rs = {}, [], []
         for t in range(T):
             i, g, o, s, r = self._step(zx[:, t], r, s, m[:, t, None])
@@ -174,7 +174,7 @@ class ModernLSTM(nn.Module):
         B, T, _ = x.shape
         H = self.H
         zx = x @ self.weight_ih_l0.T + self.bias_ih_l0 + self.bias_hh_l0
-        h = c = torch.zeros(B, H, dtype=x.dtype)
+        h = c = torch.zeros(B, H, dtype=x.dtype, device=x.device)
         taps, hs = {}, []
         for t in range(T):
             z = dict(zip(GATE_ORDER, (zx[:, t] + h @ self.weight_hh_l0.T).split(H, dim=-1), strict=True))
@@ -214,7 +214,7 @@ class TanhRNN(nn.Module):
     def run(self, x, m, with_taps):
         B, T, _ = x.shape
         zx = x @ self.weight_ih.T + self.bias
-        h = torch.zeros(B, self.H, dtype=x.dtype)
+        h = torch.zeros(B, self.H, dtype=x.dtype, device=x.device)
         taps, hs = {}, []
         for t in range(T):
             h = torch.where(m[:, t, None] > 0, RNN_ACTIVATION(zx[:, t] + h @ self.weight_hh.T), h)
@@ -316,8 +316,7 @@ class Model(AdaptedModel):
                                                  else "lstm.bias_hh_l0"]
 
     def _tensors(self, batch):
-        return (torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"]), torch.from_numpy(batch["w"]),
-                torch.from_numpy(batch["m"]))
+        return tuple(self.on_device(torch.from_numpy(batch[k])) for k in ("x", "y", "w", "m"))
 
     def _loss(self, batch):
         """(loss, the outputs it is computed from)."""
@@ -329,7 +328,7 @@ class Model(AdaptedModel):
     def forward(self, batch, training=False):
         x, _, _, m = self._tensors(batch)
         with torch.no_grad():
-            return {k: v.numpy() for k, v in self.net.run(x, m, with_taps=True)[0].items()}
+            return {k: v.cpu().numpy() for k, v in self.net.run(x, m, with_taps=True)[0].items()}
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)

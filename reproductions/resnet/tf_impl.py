@@ -197,8 +197,8 @@ class Model(AdaptedModel):
                                             nesterov=False, weight_decay=None)
         self._wd = tf.constant(config.weight_decay, dtype=dtype)
         self.opt.build(self.params.trainable())  # slots now, so the step is traced once
-        self._step = tf.function(self._train_step, autograph=False)
-        self._logits = tf.function(lambda x: self.net(x, training=False)["output"], reduce_retracing=True,
+        self._step = self.compiled(self._train_step, autograph=False)
+        self._logits = self.compiled(lambda x: self.net(x, training=False)["output"], reduce_retracing=True,
                                    autograph=False)
 
     # --- computation --------------------------------------------------------------------------------------

@@ -39,6 +39,13 @@ from harness.conventions import set_torch_sgd_lr, torch_momentum_buffer_rescale
 
 from .paper import PARAM_RENAME
 
+CHANNELS_LAST = True  # conv layers: channels_last (NHWC memory) is one of its execution modes
+# Reproductions train in channels_last: measured on ResNet-20 (the resnet20 agreement case, batch 8 of 32x32, float32,
+# one thread), steady train_step 51-54 ms against 65-68 ms eager, no first-step cost, and it agrees with eager
+# (results/modes.md); tests/test_execution.py runs agreement in it. compile: 68 s to compile resnet8, slower
+# steady steps there; not worth it for runs of a few thousand steps.
+REPRO_MODE = "channels_last"
+
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # torch convention: running = (1 - m) running + m batch
@@ -171,8 +178,8 @@ class Model(AdaptedModel):
     # --- computation --------------------------------------------------------------------------------------
 
     def _inputs(self, batch):
-        x = torch.from_numpy(layout.nhwc_to_nchw(np.asarray(batch["x"]))).to(self.dtype)
-        return x, torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+        x = self.on_device(torch.from_numpy(layout.nhwc_to_nchw(np.asarray(batch["x"]))).to(self.dtype))
+        return x, self.on_device(torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64))
 
     def _keep_running_stats(self):
         return [t.clone() for t in self._bn_buffers]
@@ -187,7 +194,7 @@ class Model(AdaptedModel):
         saved = self._keep_running_stats()
         self.net.train(training)
         with torch.no_grad():
-            taps = {k: v.numpy() for k, v in self.net(x).items()}
+            taps = {k: v.cpu().numpy() for k, v in self.net(x).items()}
         self._restore_running_stats(saved)  # train-mode forward changes no state
         for k, v in taps.items():
             if v.ndim == 4:

@@ -334,8 +334,9 @@ class Model(AdaptedModel):
         # Keras reads `epsilon` when tracing: a variable, so the per-step epsilon hat needs no retracing.
         self._eps_hat = tf.Variable(ADAM_EPSILON_HAT(c.adam_eps, c.beta2, 1), dtype=dtype, trainable=False)
         self.opt.epsilon = self._eps_hat
-        self._step = tf.function(self._train_step)
-        self._predict = tf.function(lambda x: self.net({"x": x}, training=False)["output"], reduce_retracing=True)
+        self._step = self.compiled(self._train_step, autograph=True)
+        self._predict = self.compiled(lambda x: self.net({"x": x}, training=False)["output"], reduce_retracing=True,
+                                      autograph=True)
         self.steps = 0
 
     # --- computation --------------------------------------------------------------------------------------

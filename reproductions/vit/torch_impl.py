@@ -370,11 +370,11 @@ class Model(AdaptedModel):
         out = {}
         for k, v in batch.items():
             if k == "y":
-                out[k] = torch.from_numpy(np.asarray(v, dtype=np.int64))
+                out[k] = self.on_device(torch.from_numpy(np.asarray(v, dtype=np.int64)))
             elif k == "x":  # NHWC -> NCHW
-                out[k] = torch.from_numpy(layout.nhwc_to_nchw(np.asarray(v))).to(self.dtype)
+                out[k] = self.on_device(torch.from_numpy(layout.nhwc_to_nchw(np.asarray(v))).to(self.dtype))
             else:
-                out[k] = torch.as_tensor(np.asarray(v)).to(self.dtype)
+                out[k] = self.on_device(torch.as_tensor(np.asarray(v)).to(self.dtype))
         return out
 
     def _loss(self, batch, training):
@@ -390,12 +390,13 @@ class Model(AdaptedModel):
         with torch.no_grad():
             taps = self.net(self._tensors(batch), training=training)
         spatial = self.config.arch == "resnet"  # NCHW feature maps, compared as NHWC
-        return {k: layout.nchw_to_nhwc(v.numpy()) if spatial and v.ndim == 4 else v.numpy() for k, v in taps.items()}
+        return {k: layout.nchw_to_nhwc(v.cpu().numpy()) if spatial and v.ndim == 4 else v.cpu().numpy()
+                for k, v in taps.items()}
 
     def predict(self, batch):
         """Logits only (inference benchmark)."""
         with torch.no_grad():
-            return self.net(self._tensors(batch))["output"].numpy()
+            return self.net(self._tensors(batch))["output"].cpu().numpy()
 
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)
