@@ -126,14 +126,16 @@ def run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, addr
         remaining = list(refs)
         try:
             while remaining:
-                ready, remaining = ray.wait(remaining, num_returns=1)
+                # a timeout, so that Ctrl-C and SIGTERM are handled within a second while every task runs
+                ready, remaining = ray.wait(remaining, num_returns=1, timeout=1.0)
                 for ref in ready:
                     finish(refs[ref][3], *_result(ray, ref, refs[ref]))
                     if bar:
                         bar.update(1)
         except BaseException:
             for ref in remaining:  # Ctrl-C, SIGTERM or a failed seed: stop the rest now
-                ray.cancel(ref, force=True)
+                with contextlib.suppress(Exception):  # the error that stopped us is the one to report
+                    ray.cancel(ref, force=True)
             raise
         finally:
             if bar:

@@ -102,7 +102,8 @@ def test_a_worker_killed_mid_task_is_retried_and_every_run_is_saved_once(cluster
     assert retried["metrics"] == fresh_metrics("killtoy", "fit", "torch", 1, "tiny")
 
 
-def test_the_driver_killed_mid_run_keeps_finished_runs_and_resume_completes_them(cluster, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_the_driver_killed_mid_run_keeps_finished_runs_and_resume_completes_them(cluster, tmp_path, sig):
     cmd = [sys.executable, "-m", "harness", "--results-dir", str(tmp_path), "reproduce", "killtoy", "--profile",
            "reduced", "--framework", "torch", "--executor", "ray", "--address", cluster["address"]]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HARNESS_REGISTRY": REGISTRY}
@@ -114,15 +115,21 @@ def test_the_driver_killed_mid_run_keeps_finished_runs_and_resume_completes_them
             assert time.monotonic() < deadline, "no two runs saved in 180 s"
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     kept = runs.read_bytes().splitlines(keepends=True)
-    if not kept[-1].endswith(b"\n"):  # killed mid-write: at most the last line is partial
-        kept = kept[:-1]
-    assert 2 <= len(kept) < 8, "the driver was not killed mid-run"
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        if not kept[-1].endswith(b"\n"):  # killed mid-write: at most the last line is partial
+            kept = kept[:-1]
+    else:  # the CLI's handler, not Ray's (sys.exit), ends the run and says what it kept
+        assert proc.returncode == 128 + sig, stderr
+        message = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+        assert len(message) == 1 and f"kept: {len(kept)} seed runs" in message[0], stderr
+    assert 2 <= len(kept) < 8, "the driver was not stopped mid-run"
 
     code, err = harness("reproduce", "killtoy", "--profile", "reduced", "--framework", "torch", "--executor", "ray",
                         "--resume", results_dir=tmp_path)
