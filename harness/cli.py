@@ -26,6 +26,7 @@ from .spec import DTYPES, FRAMEWORKS, PROFILES
 RESULTS_ENV = "HARNESS_RESULTS"
 RESULTS_DIR = Path("results")  # made absolute by `main` from --results-dir > $HARNESS_RESULTS > ./results
 _SINKS: list[_Sink] = []  # what this command has written, for the message after an interruption
+_CLEANUP = contextlib.ExitStack()  # sessions a verb opened (a Ray instance), closed when main returns
 
 
 def _out(text: str = "") -> None:
@@ -243,6 +244,7 @@ def cmd_reproduce(args) -> int:
     device = execution.resolve_device(args.device)
     os.environ[execution.RUN_DEVICE_ENV] = device  # read by the model factory, here and in worker processes
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    executor_options = _executor_options(args)  # a bad flag or an unreachable cluster: exit 2 before any work
     for paper in papers:  # refuse before loading any framework
         if args.profile not in paper.profiles():
             raise ConfigError(f"{paper.key} has no {args.profile!r} profile; it has {', '.join(paper.profiles())}")
@@ -272,7 +274,7 @@ def cmd_reproduce(args) -> int:
         runs = executor.run_experiments(
             paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=runs_sink.add,
             progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
-            on_note=lambda note: print(note, file=sys.stderr),
+            on_note=lambda note: print(note, file=sys.stderr), **executor_options,
         )
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
         records = claims.records(paper, args.profile, claim_results, consistency,
@@ -284,7 +286,8 @@ def cmd_reproduce(args) -> int:
                 if "FALLBACK" in label:
                     fallbacks.setdefault(f"{paper.key}/{exp}", set()).add(framework)
         # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
-        print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU",
+        cpu_of = " (this process only: Ray's workers are not counted)" if args.executor == "ray" else ""
+        print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU{cpu_of}",
               file=sys.stderr)
     _out(report.verdict_summary(all_records, RESULTS_DIR))  # printed before the last writes can fail
     if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
@@ -368,6 +371,22 @@ def _print_plan(papers, profile: str, frameworks, seeds, data_dir) -> int:
 
     _out(plan.render(papers, profile, frameworks, seeds, RESULTS_DIR, data_dir))
     return 0
+
+
+def _executor_options(args) -> dict:
+    """--executor/--address for executor.run_experiments; a flag the chosen back end does not use is refused
+    (it would otherwise be ignored without a word)."""
+    if args.address is not None and args.executor != "ray":
+        raise ConfigError(f"--address {args.address} names a Ray cluster: add --executor ray (or leave it out)")
+    if args.executor == "ray":
+        if args.jobs != 1:
+            raise ConfigError("--jobs sizes the local executor's worker pool; with --executor ray the cluster's "
+                              "CPUs decide how many seeds run at once: leave out --jobs")
+        from . import ray_executor
+
+        # one Ray session for every paper of the command (not one start per paper), ended as main returns
+        _CLEANUP.enter_context(ray_executor.session(args.address))
+    return {"backend": args.executor, "address": args.address}
 
 
 def _cpu_seconds() -> float:
@@ -495,6 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="print the task grid and estimated device-hours per device kind (from the bench records "
                         "in the results directory) and exit; runs nothing")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where seeds run: local processes (default), or one Ray task each (results do not depend "
+                        "on it)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="with --executor ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
+                        "local Ray instance sized to this machine")
     p.set_defaults(fn=cmd_reproduce)
 
     p = verb("diagnose", "run the budget curves of claims that do not reproduce and record their diagnoses")
@@ -585,5 +610,6 @@ def main(argv=None) -> int:
         _silence_stdout()
         return 128 + signal.SIGPIPE
     finally:
+        _CLEANUP.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

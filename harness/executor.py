@@ -1,4 +1,4 @@
-"""The executor: every experiment over seeds in each framework, here or in worker processes.
+"""The executor: every experiment over seeds in each framework, here, in worker processes or as Ray tasks.
 
 Seed runs are saved as they finish (`runs.jsonl`), so an interrupted reproduction loses nothing and
 `--resume` continues it; a saved run is reused only when its key (config, data, code, threads) matches.
@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .spec import Experiment, Paper, RunContext
 
 SeedMetrics = dict[str, float]
+BACKENDS = ("local", "ray")  # where seeds run: this machine's processes, or Ray tasks
 
 
 def config_dict(config) -> dict:
@@ -56,6 +57,9 @@ def run_experiments(
     datasets: dict[tuple[str, str], set[str]] | None = None,
     jobs: int = 1,
     on_note: Callable[[str], None] | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    device: str = "cpu",
 ) -> dict[tuple[str, str], list[SeedMetrics]]:
     """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
 
@@ -68,7 +72,13 @@ def run_experiments(
     A saved run is reused only when its whole key matches, identity included (config, data, code, threads);
     `on_note(message)` (default: print) is told, once per experiment and framework, which saved runs were
     not reused and why.
+    `backend` "ray" runs every seed as a Ray task (see ray_executor; `address` names a cluster, else a local
+    instance is started; `device` a GPU makes each task ask for one) instead of the local processes.
     """
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown executor {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address names a Ray cluster: use it with --executor ray")
     saved = saved or {}
     datasets = datasets if datasets is not None else {}
     # Before any work: the identity of every experiment's data (a named data directory without the data
@@ -92,7 +102,11 @@ def run_experiments(
                      "identity": identities[key[1]]})
 
     pending = [t for t in tasks if t[3] not in done]
-    if jobs > 1 and len(pending) > 1:
+    if backend == "ray" and pending:
+        from . import ray_executor
+
+        ray_executor.run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, address, device)
+    elif jobs > 1 and len(pending) > 1:
         _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory)
     else:
         _run_here(paper, profile, data_dir, pending, finish, progress_factory)
@@ -128,6 +142,13 @@ def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> No
             bar.close()
 
 
+def _seed_args(paper: Paper, profile: str, data_dir, task) -> tuple:
+    """The arguments of `_seed_in_worker` for a pending (framework, experiment, seed, key): what a worker
+    process or a Ray task is sent (names only: the worker imports the paper itself)."""
+    framework, exp, seed, _ = task
+    return paper.key, exp.name, framework, seed, profile, data_dir
+
+
 def _seed_in_worker(paper_key: str, exp_name: str, framework: str, seed: int, profile: str, data_dir):
     paper = registry.get(paper_key)  # the worker finds the registry through the same environment
     return _run_seed(paper, paper.experiment(exp_name), framework, seed, profile, data_dir)
@@ -160,8 +181,8 @@ def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_fa
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(_seed_in_worker, paper.key, exp.name, framework, seed, profile, data_dir): key
-                   for framework, exp, seed, key in pending}
+        futures = {pool.submit(_seed_in_worker, *_seed_args(paper, profile, data_dir, task)): task[3]
+                   for task in pending}
         remaining = set(futures)
         while remaining:
             finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
