@@ -33,7 +33,7 @@ claim turned report-only, training values that moved beyond seed variation while
 frameworks turned statistically inconsistent (a consistency test at p < 0.01 can flip by chance), a claim
 whose torch-tf consistency went from consistent to undecided, a changed equivalence margin.
 Improvements (fail -> pass) and new checks are listed; they never fail the verdict.
-Benchmarks are not compared: timings depend on the machine.
+Benchmarks are compared by `bench_regress` (noise-aware; only records from the same machine kind).
 """
 
 from __future__ import annotations
@@ -490,16 +490,15 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
     cur_all, base_all = latest(current_records), latest(baseline_records)
     for r in (*cur_all, *base_all):
         check_claim_evidence(r)
-    benchmarks = sum(r.get("kind") == "benchmark" for r in cur_all)
-    if benchmarks:
-        verdict.notes.append(f"{benchmarks} benchmark records not compared (timings depend on the machine)")
     diagnostic = sum(r.get("kind") in DIAGNOSTIC_KINDS for r in cur_all)
     if diagnostic:
         verdict.notes.append(f"{diagnostic} budget-curve and diagnosis records not compared (they explain a "
                              "verdict, they are not one)")
     cur = {key(r): r for r in cur_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
     base = {key(r): r for r in base_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
-    verdict.new = [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
+    if _compare_benchmarks_only(cur_all, base_all, cur, base, verdict):
+        return verdict
+    verdict.new += [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
     if not any(k in cur for k in base):
         verdict.regressions.append(Change(None, (
             f"nothing comparable: the baseline has {_coverage(base.values())}, the current records have "
@@ -520,7 +519,7 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
                    f"now: {data_identity(c) or 'none'})", b, c))
         else:
             pairs.append((k, b, c))
-    verdict.compared = len(pairs)
+    verdict.compared += len(pairs)
     by_seeds = {k: _seed_tests(b, c) for k, b, c in pairs if b.get("kind") == "claim"
                 and not (_deterministic(b) or _deterministic(c))}
     alpha = _tarone_alpha([t for tests in by_seeds.values() for t in tests])
@@ -550,3 +549,21 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
         if improve:
             verdict.improvements.append(Change(k, "; ".join(improve), b, c))
     return verdict
+
+
+def _compare_benchmarks_only(cur_all: list[Record], base_all: list[Record], cur: Mapping, base: Mapping,
+                             verdict: Verdict) -> bool:
+    """Compare the benchmark records (`bench_regress`); True when there is nothing else to compare (a bench
+    baseline), so the correctness verdict over zero checks does not fail it."""
+    from . import bench_regress
+
+    bench_cur = [r for r in cur_all if r.get("kind") == "benchmark"]
+    bench_base = [r for r in base_all if r.get("kind") == "benchmark"]
+    bench_regress.compare_benchmarks(bench_cur, bench_base, verdict)
+    if cur or base or not (bench_cur or bench_base):
+        return False
+    cur_keys = {key(r) for r in bench_cur}
+    if not any(key(r) in cur_keys for r in bench_base):
+        verdict.regressions.append(Change(None, "nothing comparable: no benchmark case of the bench baseline was "
+                                                "timed in the current records"))
+    return True

@@ -1,20 +1,26 @@
 """Throughput benchmarks: the same work timed in both frameworks (figures printed, never asserted).
 
-Each case is warmed up (graph tracing, allocator) and then timed over repeats of at least
-`min_seconds`; the median items/second is reported with the spread, so one noisy repeat on a shared
-2-core machine does not decide the figure.
+Each case is timed per execution mode: the first call on its own (tracing, compiling, allocator warm-up),
+then repeats of at least `min_seconds` whose median items/second is the steady-state figure, with the
+spread (so one noisy repeat on a shared machine does not decide it). Beside it, in the same process: the
+paper's plain reference loop on the same work (harness overhead), the FLOPs per item (counted in torch),
+and a float32 GEMM's GFLOP/s (the achievable peak). Peak memory is the growth of the process's RSS
+high-water mark over its RSS before the first call, and is only recorded when the case ran in a fresh
+process (`isolate`), where no earlier case has already raised that mark.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import registry, results
+from . import bench_hw, bench_modes, bench_plain, bench_regress, registry, results
 from .spec import BenchmarkCase, Paper
 
 
@@ -29,38 +35,47 @@ class BenchResult:
     spread: tuple[float, float]  # min and max over repeats
     repeats: int
     calls: int
+    mode: str = "default"
+    threads: int = 1
+    first_call_s: float | None = None  # tracing / compiling / warm-up, apart from the steady state
+    plain_items_per_second: float | None = None  # the paper's plain loop on the same work, None without one
+    plain_spread: tuple[float, float] | None = None
+    flops_per_item: float | None = None
+    gemm_gflops: float | None = None  # float32 GEMM peak measured in the same process
+    peak_rss_growth_bytes: int | None = None  # only in a fresh process (see module docstring)
+    machine_kind: str = ""
+
+    @property
+    def overhead(self) -> float | None:
+        """Harness time per item over the plain loop's, minus one (0.05: the harness is 5% slower)."""
+        if not self.plain_items_per_second:
+            return None
+        return self.plain_items_per_second / self.items_per_second - 1
+
+    @property
+    def gflops(self) -> float | None:
+        return None if self.flops_per_item is None else self.flops_per_item * self.items_per_second / 1e9
+
+    @property
+    def peak_fraction(self) -> float | None:
+        return None if self.gflops is None or not self.gemm_gflops else self.gflops / self.gemm_gflops
+
+    @property
+    def check(self) -> str:
+        return f"{self.case}/{self.method}/{self.mode}/threads{self.threads}"
 
     def to_record(self, numerics: dict) -> dict:
         """The figure as one results record (kind "benchmark", never passed or failed)."""
+        details = {k: v for k, v in asdict(self).items() if k not in ("paper", "case", "framework", "spread",
+                                                                     "items_per_second", "unit")}
+        details.update(min=self.spread[0], max=self.spread[1], overhead=self.overhead, gflops=self.gflops,
+                       peak_fraction=self.peak_fraction)
         return results.make_record(
-            kind="benchmark", paper=self.paper, framework=self.framework, check=f"{self.case}/{self.method}",
+            kind="benchmark", paper=self.paper, framework=self.framework, check=self.check,
             metric=f"{self.unit}_per_second", value=self.items_per_second, expected={}, passed=None,
-            config={"case": self.case}, seed=0, dataset="generated", profile=None, dtype=None, numerics=numerics,
-            details={"min": self.spread[0], "max": self.spread[1], "repeats": self.repeats, "calls": self.calls},
+            config={"case": self.case, "mode": self.mode, "threads": self.threads}, seed=0, dataset="generated",
+            profile=None, dtype=None, numerics=numerics, details=details,
         )
-
-
-def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3,
-              min_seconds: float = 1.0, warmup: int = 2) -> BenchResult:
-    check_min_seconds(min_seconds)
-    model = registry.model_class(paper, framework)(case.config, seed=0, dtype=case.dtype)
-    batch = case.make_batch(np.random.default_rng(0), case.dtype)
-    method = getattr(model, case.method)
-    for _ in range(warmup):
-        method(batch)
-    rates, calls = [], 0
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        while True:
-            method(batch)
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        rates.append(n * case.items / elapsed)
-        calls += n
-    return BenchResult(paper.key, case.name, framework, case.method, case.unit, float(np.median(rates)),
-                       (float(min(rates)), float(max(rates))), repeats, calls)
 
 
 def check_min_seconds(min_seconds: float) -> float:
@@ -71,14 +86,103 @@ def check_min_seconds(min_seconds: float) -> float:
     return float(min_seconds)
 
 
-def run_paper(paper: Paper, frameworks, repeats: int = 3, min_seconds: float = 1.0,
-              on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
-    """Every benchmark case in every framework; `on_result` is called as each finishes (to save it at once)."""
+def time_calls(call: Callable[[], object], items: int, repeats: int, min_seconds: float):
+    """Median, (min, max) items/second over `repeats` repeats of at least `min_seconds`, and the calls made."""
+    rates, calls = [], 0
+    for _ in range(repeats):
+        n, start = 0, time.perf_counter()
+        while True:
+            call()
+            n += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds:
+                break
+        rates.append(n * items / elapsed)
+        calls += n
+    return float(np.median(rates)), (float(min(rates)), float(max(rates))), calls
+
+
+def case_flops(paper: Paper, case: BenchmarkCase) -> float:
+    """FLOPs per item of the case's work, counted on the torch model (the tf twin does the same work)."""
+    model = bench_modes.build(paper, case, "torch", bench_modes.modes(paper, "torch", None)[0])
+    batch = case.make_batch(np.random.default_rng(0), case.dtype)
+    return bench_hw.count_flops(lambda: getattr(model, case.method)(batch)) / case.items
+
+
+def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3, min_seconds: float = 1.0,
+              warmup: int = 2, mode: str | None = None, flops_per_item: float | None = None,
+              gemm_gflops: float | None = None, fresh_process: bool = False) -> BenchResult:
     check_min_seconds(min_seconds)
+    mode = mode or bench_modes.modes(paper, framework, None)[0]
+    model = bench_modes.build(paper, case, framework, mode)
+    batch = case.make_batch(np.random.default_rng(0), case.dtype)
+    method = getattr(model, case.method)
+    rss_before = bench_hw.current_rss_bytes()
+    start = time.perf_counter()
+    method(batch)
+    first_call_s = time.perf_counter() - start
+    for _ in range(warmup - 1):
+        method(batch)
+    rate, spread, calls = time_calls(lambda: method(batch), case.items, repeats, min_seconds)
+    peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
+    plain = bench_plain.plain_step(paper, case, framework, batch)
+    plain_rate = plain_spread = None
+    if plain is not None:
+        for _ in range(warmup):
+            plain()
+        plain_rate, plain_spread, _ = time_calls(plain, case.items, repeats, min_seconds)
+    from .numerics import THREADS
+
+    return BenchResult(paper.key, case.name, framework, case.method, case.unit, rate, spread, repeats, calls,
+                       mode=mode, threads=THREADS, first_call_s=first_call_s, plain_items_per_second=plain_rate,
+                       plain_spread=plain_spread, flops_per_item=flops_per_item, gemm_gflops=gemm_gflops,
+                       peak_rss_growth_bytes=peak, machine_kind=bench_regress.machine_kind())
+
+
+def _isolated_case(paper_key: str, case_name: str, framework: str, mode: str, repeats: int, min_seconds: float,
+                   flops_per_item: float | None) -> BenchResult:
+    """Run in a fresh (spawned) process, so its RSS high-water mark and thread setting are its own."""
+    paper = registry.get(paper_key)
+    case = next(c for c in paper.benchmarks if c.name == case_name)
+    gemm = bench_hw.gemm_peak_gflops(framework, min_seconds)
+    return time_case(paper, case, framework, repeats, min_seconds, mode=mode, flops_per_item=flops_per_item,
+                     gemm_gflops=gemm, fresh_process=True)
+
+
+def run_paper(paper: Paper, frameworks, repeats: int = 3, min_seconds: float = 1.0,
+              on_result: Callable[[BenchResult], None] | None = None, mode: str | None = None,
+              isolate: bool = False, threads: int | None = None) -> list[BenchResult]:
+    """Every benchmark case in every framework and mode; `on_result` is called as each finishes (to save it
+    at once). `isolate` runs each (case, framework, mode) in a fresh process (peak memory, and `threads`
+    other than this process's pinned count)."""
+    check_min_seconds(min_seconds)
+    if threads is not None and not isolate:
+        raise ValueError("a thread count other than this process's needs isolate=True (threads are set at import)")
+    plan = [(fw, m) for fw in frameworks for m in bench_modes.modes(paper, fw, mode)]  # bad modes fail first
+    gemm = {} if isolate else {fw: bench_hw.gemm_peak_gflops(fw, min_seconds) for fw in frameworks}
     out = []
     for case in paper.benchmarks:
-        for fw in frameworks:
-            out.append(time_case(paper, case, fw, repeats, min_seconds))
+        flops = case_flops(paper, case)
+        for fw, m in plan:
+            if isolate:
+                out.append(_run_isolated(paper, case, fw, m, repeats, min_seconds, flops, threads))
+            else:
+                out.append(time_case(paper, case, fw, repeats, min_seconds, mode=m, flops_per_item=flops,
+                                     gemm_gflops=gemm[fw]))
             if on_result:
                 on_result(out[-1])
     return out
+
+
+def _run_isolated(paper, case, fw, mode, repeats, min_seconds, flops, threads) -> BenchResult:
+    saved = os.environ.get("HARNESS_THREADS")
+    if threads is not None:
+        os.environ["HARNESS_THREADS"] = str(threads)  # read by harness.numerics at import in the child
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(_isolated_case, (paper.key, case.name, fw, mode, repeats, min_seconds, flops))
+    finally:
+        if saved is None:
+            os.environ.pop("HARNESS_THREADS", None)
+        else:
+            os.environ["HARNESS_THREADS"] = saved

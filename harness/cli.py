@@ -106,6 +106,12 @@ def _signals_deferred():
         raise _interruption(signum)
 
 
+def _bench_threads(value: str) -> str:
+    if value in ("pinned", "all") or (value.isdigit() and int(value) > 0):
+        return value
+    raise argparse.ArgumentTypeError(f"expected 'pinned', 'all' or a positive count, got {value!r}")
+
+
 def _records_sink() -> _Sink:
     from . import results
 
@@ -429,29 +435,32 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from tabulate import tabulate
-
-    from . import bench, numerics
+    from . import bench, bench_modes, bench_table, numerics
 
     papers = registry.select(args.paper)
     _writable_results_dir()
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
+    for paper in papers:  # an unsupported --mode is a usage error before anything is timed
+        for fw in frameworks:
+            bench_modes.modes(paper, fw, args.mode)
+    threads = None if args.threads == "pinned" else os.cpu_count() if args.threads == "all" else int(args.threads)
     env = numerics.environment(frameworks)
+    if threads is not None:
+        env = {**env, "threads": threads}  # the cases ran in fresh processes with this many threads
     sink = _records_sink()
     rows = []
 
     def save(r) -> None:  # each figure as it is measured, so Ctrl-C keeps the finished ones
-        rows.append([r.paper, r.case, r.framework, r.method, f"{r.items_per_second:,.1f} {r.unit}/s",
-                     f"{r.spread[0]:,.1f}-{r.spread[1]:,.1f}", r.calls])
+        rows.append(r)
         sink.add([r.to_record(env)])
 
     for paper in papers:
         if not paper.benchmarks:
             print(f"{paper.key}: declares no benchmark cases", file=sys.stderr)
             continue
-        bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds, on_result=save)
-    _out(tabulate(rows, headers=["paper", "case", "framework", "method", "throughput (median)", "min-max",
-                                 "calls"]))
+        bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds, on_result=save,
+                        mode=args.mode, isolate=args.isolate or threads is not None, threads=threads)
+    _out(bench_table.render(rows))
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
     return 0
@@ -537,6 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", choices=(*FRAMEWORKS, "both"), default="both")
     p.add_argument("--repeats", type=_positive_int, default=3)
     p.add_argument("--min-seconds", type=_positive_seconds, default=1.0, help="minimum time per repeat (> 0)")
+    p.add_argument("--mode", default=None,
+                   help="execution mode to time (e.g. eager, compile, function, xla) or 'all'; default: each "
+                        "framework's default mode")
+    p.add_argument("--isolate", action="store_true",
+                   help="each case in a fresh process (slower to start; records peak RSS growth)")
+    p.add_argument("--threads", default="pinned", type=_bench_threads,
+                   help="'pinned' (HARNESS_THREADS, default 1), 'all' (every core) or a count; other than pinned "
+                        "implies --isolate")
     p.set_defaults(fn=cmd_bench)
 
     verb("table", "regenerate the tables and figures from the records").set_defaults(fn=cmd_table)

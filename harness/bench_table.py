@@ -1,0 +1,45 @@
+"""One table per bench run: torch and tf side by side, a row per case, threads and mode."""
+
+from __future__ import annotations
+
+import pandas as pd
+from tabulate import tabulate
+
+from .bench import BenchResult
+
+
+def _pct(x: float | None, signed: bool = False) -> str:
+    return "-" if x is None else f"{x:+.0%}" if signed else f"{x:.0%}"
+
+
+def frame(rows: list[BenchResult]) -> pd.DataFrame:
+    """Per framework: mode, steady-state rate, first call, harness overhead over the plain loop, GFLOP/s and
+    its share of the GEMM peak, peak RSS growth."""
+    df = pd.DataFrame([{
+        "paper": r.paper, "case": r.case, "threads": r.threads, "framework": r.framework, "mode": r.mode,
+        "rate": f"{r.items_per_second:,.1f} {r.unit}/s ({r.spread[0]:,.0f}-{r.spread[1]:,.0f})",
+        "1st call": f"{r.first_call_s:.2f} s" if r.first_call_s is not None else "-",
+        "vs plain": _pct(r.overhead, signed=True),
+        "GFLOP/s (% GEMM)": "-" if r.gflops is None else f"{r.gflops:.1f} ({_pct(r.peak_fraction)})",
+        "peak RSS": "-" if r.peak_rss_growth_bytes is None else f"+{r.peak_rss_growth_bytes / 2**20:.0f} MiB",
+    } for r in rows])
+    if df.empty:
+        return df
+    df["n"] = df.groupby(["paper", "case", "threads", "framework"]).cumcount()  # the i-th mode of each side
+    wide = df.set_index(["paper", "case", "threads", "n", "framework"]).unstack("framework")
+    columns = [c for c in df.columns if c not in ("paper", "case", "threads", "framework", "n")]
+    order = [fw for fw in ("torch", "tf") if fw in set(df["framework"])]
+    wide = wide.swaplevel(axis=1).reindex(columns=[(fw, c) for fw in order for c in columns])
+    return wide.droplevel("n").fillna("")
+
+
+def render(rows: list[BenchResult]) -> str:
+    df = frame(rows)
+    if df.empty:
+        return "(no benchmark cases ran)"
+    headers = ["paper", "case", "thr"] + [f"{fw} {col}" for fw, col in df.columns]
+    body = [[*idx, *vals] for idx, vals in zip(df.index, df.values.tolist(), strict=True)]
+    note = ("vs plain: harness time per item over the paper's plain loop (+5% = 5% slower; '-' = no plain.py); "
+            "% GEMM: of a float32 square matmul timed in the same process; peak RSS: growth over the RSS before "
+            "the first call, measured only with --isolate (a fresh process per case)")
+    return tabulate(body, headers=headers, disable_numparse=True) + "\n" + note

@@ -1,0 +1,70 @@
+"""Plain reference loops for the benchmark: the impls' ResNet classes and optimizers, tensors built once,
+no Model wrapper (no numpy conversion per call, no lr schedule, no loss/error read back)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plain_step(case_name: str, framework: str, config, batch, dtype: str):
+    train = case_name.endswith("-train")
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, train)
+
+
+def _torch(config, batch, dtype, train):
+    import torch
+    import torch.nn.functional as F
+
+    from . import torch_impl
+
+    net = torch_impl.ResNet(config).to(getattr(torch, dtype))
+    torch_impl.init_weights(net)
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2)))
+    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+    if not train:
+        net.eval()
+
+        def forward():
+            with torch.no_grad():
+                net(x)
+
+        return forward
+    opt = torch.optim.SGD(net.parameters(), lr=config.lr_at(0), momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    net.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(x)["output"], y).backward()
+        opt.step()
+
+    return step
+
+
+def _tf(config, batch, dtype, train):
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from . import tf_impl
+
+    net = tf_impl.ResNet(config, dtype)
+    x = tf.constant(np.asarray(batch["x"], dtype=dtype))
+    y = tf.constant(np.asarray(batch["y"]), dtype=tf.int64)
+    net(x[:2])
+    if not train:
+        forward = tf.function(lambda: net(x, training=False)["output"], autograph=False)
+        return lambda: forward().numpy()
+    opt = keras.optimizers.SGD(learning_rate=config.lr_at(0), momentum=config.momentum)
+    variables = net.trainable_variables
+    opt.build(variables)
+    wd = tf.constant(config.weight_decay, dtype=dtype)
+
+    @tf.function(autograph=False)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, net(x, training=True)["output"]))
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip([g + wd * v for g, v in zip(grads, variables, strict=True)], variables, strict=True))
+        return loss
+
+    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does

@@ -1,0 +1,91 @@
+"""bench: FLOPs against an analytic count, the mode contract, plain loops, the table and the CLI verb."""
+
+import pytest
+
+from harness import bench, bench_modes, bench_table, registry
+from harness.errors import ConfigError
+
+
+def _case(paper, name):
+    return next(c for c in paper.benchmarks if c.name == name)
+
+
+def resnet20_forward_flops(size: int = 32) -> int:
+    """He et al. 2015, Sec. 4.2: a 3x3 stem to 16 maps, then 3 stages of 2n = 6 3x3 convolutions at 16/32/64
+    maps and 32/16/8 px (the first of stages 2 and 3 at stride 2 from the previous width), option-A
+    shortcuts (no weights), global average pooling and a 64 -> 10 fully connected layer. A convolution is
+    2 * H_out * W_out * C_out * C_in * k^2 flops (a multiply and an add per weight per output)."""
+    conv = lambda hw, cout, cin: 2 * hw * hw * cout * cin * 9  # noqa: E731
+    total = conv(size, 16, 3)
+    cin = 16
+    for stage, width in enumerate((16, 32, 64)):
+        hw = size >> stage
+        total += conv(hw, width, cin) + 5 * conv(hw, width, width)
+        cin = width
+    return total + 2 * 64 * 10
+
+
+def test_counted_flops_match_the_analytic_count_for_resnet20():
+    paper = registry.get("resnet")
+    assert bench.case_flops(paper, _case(paper, "resnet20-inference")) == resnet20_forward_flops()
+    # training: forward, the weight gradients (same count) and the input gradients of every layer but the
+    # stem (whose input needs none)
+    train = bench.case_flops(paper, _case(paper, "resnet20-train"))
+    assert train == 3 * resnet20_forward_flops() - 2 * 32 * 32 * 16 * 3 * 9
+
+
+def test_an_unsupported_mode_is_a_config_error_naming_the_supported_ones():
+    paper = registry.get("backprop")
+    with pytest.raises(ConfigError, match="mode 'no-such-mode' is not supported here; supported: "):
+        bench_modes.modes(paper, "torch", "no-such-mode")
+    # the defaults are today's behaviour: torch eager, tf steps in tf.function
+    assert bench_modes.modes(paper, "torch", None) == ("eager",)
+    assert bench_modes.modes(paper, "tf", None) == ("function",)
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+def test_backprop_case_times_harness_and_plain_loop_with_flops_and_gemm_peak(framework):
+    paper = registry.get("backprop")
+    (r,) = [x for x in bench.run_paper(paper, (framework,), repeats=2, min_seconds=0.02)
+            if x.case == "symmetry-sweep"]
+    assert r.items_per_second > 0 and r.plain_items_per_second > 0 and r.first_call_s > 0
+    assert r.gemm_gflops > 0 and r.flops_per_item > 0 and r.peak_fraction > 0
+    assert r.overhead == pytest.approx(r.plain_items_per_second / r.items_per_second - 1)
+    assert r.peak_rss_growth_bytes is None  # not measured outside a fresh process
+    rec = r.to_record({"threads": 1})
+    assert rec["check"] == f"symmetry-sweep/train_step/{r.mode}/threads1" and rec["details"]["machine_kind"]
+    text = bench_table.render([r])
+    assert f"{framework} vs plain" in text and "symmetry-sweep" in text
+
+
+def test_isolated_case_records_peak_rss_and_its_thread_count():
+    paper = registry.get("backprop")
+    case = _case(paper, "symmetry-sweep")
+    r = bench._run_isolated(paper, case, "torch", bench_modes.modes(paper, "torch", None)[0], 1, 0.02, 1.0, 2)
+    assert r.threads == 2 and r.peak_rss_growth_bytes is not None and r.peak_rss_growth_bytes >= 0
+
+
+def test_threads_other_than_pinned_need_isolation():
+    with pytest.raises(ValueError, match="isolate"):
+        bench.run_paper(registry.get("backprop"), ("torch",), threads=2)
+
+
+def test_cli_refuses_an_unknown_mode_before_timing_anything(tmp_path, capsys):
+    from harness import cli
+
+    code = cli.main(["--results-dir", str(tmp_path), "bench", "backprop", "--mode", "warp"])
+    err = capsys.readouterr().err
+    assert code == 2 and "mode 'warp' is not supported here" in err and not (tmp_path / "records.jsonl").exists()
+
+
+def test_cli_bench_prints_one_side_by_side_table_and_saves_records(tmp_path, capsys):
+    from harness import cli, results
+
+    code = cli.main(["--results-dir", str(tmp_path), "bench", "backprop", "--repeats", "1", "--min-seconds", "0.02"])
+    out = capsys.readouterr().out
+    assert code == 0 and "torch vs plain" in out and "tf vs plain" in out
+    header = next(line for line in out.splitlines() if line.startswith("paper"))
+    assert header.index("torch mode") < header.index("tf mode")
+    recs = [r for r in results.read(tmp_path / "records.jsonl")[0] if r["kind"] == "benchmark"]
+    cases = len(registry.get("backprop").benchmarks)
+    assert {r["framework"] for r in recs} == {"torch", "tf"} and len(recs) == 2 * cases
