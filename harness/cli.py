@@ -230,8 +230,26 @@ def cmd_agree(args) -> int:
     return 0 if passed else 1
 
 
+def _with_tensorboard(directory: str | None):
+    """-> wrap(save_seed): a seed-run callback that saves the run and, with --tensorboard DIR, also writes
+    its curves as event files. The directory is checked now (ConfigError, exit 2, when it cannot be written)."""
+    from . import curves
+
+    if directory is None:
+        return lambda save: save
+    root = curves.check_tensorboard_dir(directory)
+
+    def wrap(save):
+        def save_and_write(entry):
+            save(entry)
+            curves.write_tensorboard(root, entry)
+        return save_and_write
+
+    return wrap
+
+
 def cmd_reproduce(args) -> int:
-    from . import claims, executor, numerics, report, results
+    from . import claims, curves, executor, numerics, report, results
 
     papers = registry.select(args.paper)
     frameworks = FRAMEWORKS if args.framework == "both" else (args.framework,)
@@ -244,6 +262,7 @@ def cmd_reproduce(args) -> int:
             if args.profile in exp.configs:
                 executor.run_identity(paper, exp, args.profile, data_dir)
     _writable_results_dir()
+    on_seed = _with_tensorboard(args.tensorboard)  # an unwritable DIR: exit 2 here, before any training
     runs_path = RESULTS_DIR / "runs.jsonl"
     saved = {}
     if args.resume and runs_path.exists():
@@ -256,13 +275,15 @@ def cmd_reproduce(args) -> int:
     for paper in papers:
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         used: dict[tuple[str, str], set[str]] = {}
+        seed_curves: dict = {}
         runs = executor.run_experiments(
-            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=runs_sink.add,
+            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=on_seed(runs_sink.add),
             progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
-            on_note=lambda note: print(note, file=sys.stderr),
+            on_note=lambda note: print(note, file=sys.stderr), curves=seed_curves,
         )
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
         records = claims.records(paper, args.profile, claim_results, consistency, env, data_dir, used)
+        curves.attach(records, paper, seed_curves)
         sink.add(records)
         all_records += records
         for (framework, exp), labels in used.items():
@@ -401,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and code)")
     p.add_argument("--jobs", type=_positive_int, default=1,
                    help="seeds in this many worker processes (e.g. one per core; results do not depend on it)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write each seed run's training curves as TensorBoard event files under DIR "
+                        "(one run per paper, experiment, framework and seed)")
     p.set_defaults(fn=cmd_reproduce)
 
     p = verb("bench", "throughput of both frameworks on the same work (figures, not asserts)")

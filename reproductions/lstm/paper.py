@@ -258,6 +258,10 @@ def lag_sequences(p: int):
 # Experiments (framework-neutral, written against the common Model interface)
 
 
+# The LSTM experiments keep their own loops: training is online on freshly drawn sequences, counted in
+# sequences seen, and stops by the paper's rule checked on fresh test sequences every `eval_every` sequences,
+# which neither shared loop (epochs over a fixed set; a fixed number of steps) expresses. They share the
+# divergence check (below, through harness.training.check_finite).
 def _check(loss: float, what: str, seen: int, batch: int) -> None:
     check_finite(loss, f"lstm {what}, training step {seen // batch} (the minibatch ending at training sequence "
                        f"{seen})")
