@@ -114,3 +114,12 @@ def test_a_malformed_curve_is_refused_saying_what_is_wrong(bad):
     entry = {"key": ["toy", "fit", "torch", 0, "tiny", "abc"], "metrics": {"m": 1.0}, "curves": bad}
     with pytest.raises(ResultsError, match="curve"):
         results.validate_run(entry)
+
+
+def test_the_report_shows_the_curves_under_their_paper(toy_run):
+    out, _, _ = toy_run
+    result = harness("report", results=out / "res")
+    assert result.returncode == 0, result.stderr
+    html = (out / "res" / "report" / "index.html").read_text()
+    assert "Training curves" in html and "curves/toy-fit-tiny.svg" in html
+    assert (out / "res" / "figures" / "curves" / "toy-fit-tiny.png").stat().st_size > 0
