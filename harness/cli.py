@@ -243,8 +243,26 @@ def cmd_agree(args) -> int:
     return 0 if passed else 1
 
 
+def _with_tensorboard(directory: str | None):
+    """-> wrap(save_seed): a seed-run callback that saves the run and, with --tensorboard DIR, also writes
+    its curves as event files. The directory is checked now (ConfigError, exit 2, when it cannot be written)."""
+    from . import curves
+
+    if directory is None:
+        return lambda save: save
+    root = curves.check_tensorboard_dir(directory)
+
+    def wrap(save):
+        def save_and_write(entry):
+            save(entry)
+            curves.write_tensorboard(root, entry)
+        return save_and_write
+
+    return wrap
+
+
 def cmd_reproduce(args) -> int:
-    from . import claims, execution, executor, numerics, report, results
+    from . import claims, curves, execution, executor, numerics, report, results
 
     papers = registry.select(args.paper)
     device = execution.resolve_device(args.device)
@@ -265,6 +283,7 @@ def cmd_reproduce(args) -> int:
             if args.profile in exp.configs:
                 executor.run_identity(paper, exp, args.profile, data_dir)
     _writable_results_dir()
+    on_seed = _with_tensorboard(args.tensorboard)  # an unwritable DIR: exit 2 here, before any training
     runs_path = RESULTS_DIR / "runs.jsonl"
     saved = {}
     if args.resume and runs_path.exists():
@@ -277,14 +296,16 @@ def cmd_reproduce(args) -> int:
     for paper in papers:
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         used: dict[tuple[str, str], set[str]] = {}
+        seed_curves: dict = {}
         runs = executor.run_experiments(
-            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=runs_sink.add,
+            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=on_seed(runs_sink.add),
             progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
-            on_note=lambda note: print(note, file=sys.stderr), **executor_options,
+            on_note=lambda note: print(note, file=sys.stderr), curves=seed_curves, **executor_options,
         )
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
         records = claims.records(paper, args.profile, claim_results, consistency,
                                  {**env, "execution": execution.run_execution(paper)}, data_dir, used)
+        curves.attach(records, paper, seed_curves)
         sink.add(records)
         all_records += records
         for (framework, exp), labels in used.items():
@@ -529,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", metavar="ADDR",
                    help="with --executor ray: join this Ray cluster ('auto', 'ray://HOST:10001'); default: start a "
                         "local Ray instance sized to this machine")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write each seed run's training curves as TensorBoard event files under DIR "
+                        "(one run per paper, experiment, framework and seed)")
     p.set_defaults(fn=cmd_reproduce)
 
     p = verb("diagnose", "run the budget curves of claims that do not reproduce and record their diagnoses")

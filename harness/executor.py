@@ -60,6 +60,7 @@ def run_experiments(
     backend: str = "local",
     address: str | None = None,
     device: str = "cpu",
+    curves: dict[tuple[str, str], list[dict]] | None = None,
 ) -> dict[tuple[str, str], list[SeedMetrics]]:
     """Run every experiment for every framework and seed; (framework, experiment) -> per-seed metrics.
 
@@ -71,7 +72,8 @@ def run_experiments(
     result does not depend on `jobs`); every seed is still saved as soon as it finishes.
     A saved run is reused only when its whole key matches, identity included (config, data, code, threads);
     `on_note(message)` (default: print) is told, once per experiment and framework, which saved runs were
-    not reused and why.
+    not reused and why. `curves`, when given, is filled with (framework, experiment) -> each seed's training
+    curves (see harness.curves; {} for a seed that logged none or was saved without them).
     `backend` "ray" runs every seed as a Ray task (see ray_executor; `address` names a cluster, else a local
     instance is started; `device` a GPU makes each task ask for one) instead of the local processes.
     """
@@ -90,16 +92,16 @@ def run_experiments(
               run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
              for framework in frameworks for exp in paper.experiments
              for seed in seeds_for(exp, profile, seeds)]
-    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset)
+    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset, saved[key].get("curves") or {})
             for _, exp, _, key in tasks if key in saved}
     for note in _not_reused(paper.key, tasks, saved, done, identities):
         (on_note or print)(note)
 
-    def finish(key, metrics, dataset):
-        done[key] = (metrics, dataset)
+    def finish(key, metrics, dataset, seed_curves):
+        done[key] = (metrics, dataset, seed_curves)
         if on_seed:
             on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
-                     "identity": identities[key[1]]})
+                     "identity": identities[key[1]], **({"curves": seed_curves} if seed_curves else {})})
 
     pending = [t for t in tasks if t[3] not in done]
     if backend == "ray" and pending:
@@ -113,18 +115,24 @@ def run_experiments(
 
     runs: dict[tuple[str, str], list[SeedMetrics]] = {}
     for framework, exp, _, key in tasks:
-        metrics, dataset = done[key]
+        metrics, dataset, seed_curves = done[key]
         runs.setdefault((framework, exp.name), []).append(metrics)
         datasets.setdefault((framework, exp.name), set()).add(dataset)
+        if curves is not None:
+            curves.setdefault((framework, exp.name), []).append(seed_curves)
     return runs
 
 
 def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
+    """-> (metrics, dataset, training curves) of one seed run."""
+    from .curves import CurveLog
+
+    log = CurveLog()
     ctx = RunContext(framework=framework, seed=seed, profile=profile, data_dir=data_dir,
                      make_model=_model_factory(registry.model_class(paper, framework),
                                                execution.repro_mode(paper, framework), execution.run_device()),
-                     progress=progress or (lambda n: None))
-    return split_metrics(exp.run(ctx, exp.configs[profile]), exp)
+                     progress=progress or (lambda n: None), log=log)
+    return (*split_metrics(exp.run(ctx, exp.configs[profile]), exp), log.curves)
 
 
 def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> None:

@@ -9,11 +9,11 @@ hand:
   the margin below the tolerance (1) is visible;
 - benchmark: throughput per framework.
 
-A plotter is a function `records -> iterable of Figure`; `PLOTTERS` lists them. Training curves are not in
-the records yet: once records carry them, a per-experiment curve plotter (torch and tf median with the seed
-spread, the paper's value as a reference line) is one more entry in `PLOTTERS` returning Figures with
-`paper` set and a section of its own (e.g. "curves"); the report shows such figures under their paper with
-no other change.
+- training curves: per experiment, each logged curve with torch and tf on one axis (the median across seeds,
+  the band between the lowest and highest seed), from the claim records' `details.curves`.
+
+A plotter is a function `records -> iterable of Figure`; `PLOTTERS` lists them. Each figure is written as
+SVG and as PNG beside it.
 """
 
 from __future__ import annotations
@@ -290,8 +290,43 @@ def _band_of(rule: str) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
+    """Per (paper, experiment, profile): one axis per logged curve, torch and tf each as the median across
+    seeds with the lowest-highest band (see curves.median_and_spread). Records without curves draw nothing."""
+    from .curves import median_and_spread
+
+    found: dict[tuple, dict[str, list]] = {}  # (paper, experiment, profile) -> framework -> per-seed curves
+    for r in latest(records):
+        if r.get("kind") != "claim":
+            continue
+        for exp, seeds in ((r.get("details") or {}).get("curves") or {}).items():
+            found.setdefault((r["paper"], exp, r.get("profile")), {}).setdefault(r["framework"], seeds)
+    figures = []
+    for (paper, exp, profile), by_framework in sorted(found.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        names = sorted({name for seeds in by_framework.values() for seed in seeds for name in seed})
+        fig, _ = _new_figure(6.0, 1.8 * len(names))
+        axes = fig.subplots(len(names), 1, squeeze=False)[:, 0] if len(names) > 1 else fig.axes
+        for ax, name in zip(axes, names, strict=True):
+            for framework in ("torch", "tf"):
+                curve = median_and_spread(by_framework.get(framework, []), name)
+                if curve is None:
+                    continue
+                steps, median, low, high = curve
+                n = sum(name in seed for seed in by_framework[framework])
+                ax.plot(steps, median, color=COLORS[framework], label=f"{framework} median ({n} seeds)")
+                ax.fill_between(steps, low, high, color=COLORS[framework], alpha=0.2, linewidth=0)
+            ax.set_title(name, loc="left")
+            ax.legend(fontsize=7)
+        axes[-1].set_xlabel("step (epoch or iteration)")
+        title = f"{paper} {exp} ({profile}): training curves"
+        fig.suptitle(title)
+        fig.tight_layout()
+        figures.append(Figure(f"curves/{paper}-{exp}-{profile}", title, "curves", fig, paper=paper, profile=profile))
+    return figures
+
+
 PLOTTERS: list[Callable[[Iterable[Mapping[str, Any]]], Iterable[Figure]]] = [
-    agreement_margins, claim_figures, benchmark_bars, budget_curve_figures]
+    agreement_margins, claim_figures, benchmark_bars, budget_curve_figures, training_curves]
 
 
 def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | Path) -> list[dict[str, Any]]:
@@ -308,6 +343,9 @@ def write_all(records: Iterable[Mapping[str, Any]], out_dir: str | Path) -> list
             tables.check_overwrite(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             f.figure.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight")
+            png = path.with_suffix(".png")  # a raster beside it, for viewers and documents without SVG
+            tables.check_overwrite(png)
+            f.figure.savefig(png, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
             written.append({"path": path, "title": f.title, "section": f.section, "paper": f.paper,
                             "claim": f.claim, "profile": f.profile})
     return written

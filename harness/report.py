@@ -165,7 +165,8 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
             "deviations": list(getattr(p, "deviations", ())),
             "table": _rows(tables.short_claims(tables.claims_table(records, key))),
             "claims": _claims_detail(records, key, by_claim),
-            # Any other per-paper figure (e.g. training curves, once records carry them) is shown as it comes.
+            # The training curves, one figure per experiment (plots.training_curves), and any other per-paper
+            # figure a plotter adds.
             "figures": [{"src": rel(f["path"]), "title": f["title"]} for f in figures
                         if f["paper"] == key and f["section"] != "claims"],
             "csv": rel(csv_path) if csv_path.exists() else None,

@@ -446,6 +446,10 @@ def validate_run(entry: Mapping[str, Any]) -> None:
     for name, value in metrics.items():
         if not _is_number(value):
             raise ResultsError(f"metric {name!r} must be a number (NaN and inf allowed), got {value!r:.80}")
+    if entry.get("curves") is not None:  # optional: runs saved before curves existed have none
+        from .curves import validate as validate_curves
+
+        validate_curves(entry["curves"])
     if entry.get("dataset") is not None and not isinstance(entry["dataset"], str):
         raise ResultsError(f"field 'dataset' must be a string, got {entry['dataset']!r:.80}")
     identity = entry.get("identity")

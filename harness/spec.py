@@ -125,6 +125,8 @@ class RunContext:
     data_dir: str | None
     make_model: Callable[..., Model]  # make_model(config, seed=..., dtype=...)
     progress: Callable[[int], None] = lambda n: None  # advance this run's progress bar by n units
+    # log(step, name, value): one point of a training curve (see harness.training), kept with the seed run
+    log: Callable[[int, str, float], None] = lambda step, name, value: None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,3 +25,62 @@ def epoch_minibatches(rng: np.random.Generator, n: int, batch_size: int) -> list
     `batch_size`, the last partial batch dropped."""
     order = rng.permutation(n)
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(n // batch_size)]
+
+
+def _mean_finite_losses(outs: list, key: str) -> float | None:
+    values = [float(o[key]) for o in outs if isinstance(o, Mapping) and key in o]
+    return float(np.mean(values)) if values else None
+
+
+def train_epochs(ctx, model, *, epochs: int, n: int, batch_size: int, rng: np.random.Generator, make_batch,
+                 where: str, curve: str, on_epoch=None, keys: Sequence[str] = ("loss",)) -> int:
+    """Minibatch SGD over `epochs` epochs of `n` examples: each epoch a fresh permutation from `rng` cut into
+    batches (see epoch_minibatches); `make_batch(idx)` builds a step's batch (it may draw from `rng` too, after
+    the permutation, e.g. dropout masks). Every step's result is checked (check_finite, named "`where`, epoch E
+    step S"); the progress bar advances by an epoch's steps; each epoch's mean `keys` (and "error" where the
+    model returns it) are logged as curves "`curve` <key>" at step = epochs done. `on_epoch(epoch, outs)`, given
+    each epoch's step results, returns True to stop early (the skipped epochs still advance the progress bar).
+    Returns the number of epochs run."""
+    steps = n // batch_size
+    for epoch in range(epochs):
+        outs = []
+        for i, idx in enumerate(epoch_minibatches(rng, n, batch_size)):
+            out = model.train_step(make_batch(idx))
+            check_finite(out, f"{where}, epoch {epoch + 1} step {i + 1}", keys)
+            outs.append(out)
+        ctx.progress(steps)
+        for key in (*keys, "error"):
+            value = _mean_finite_losses(outs, key)
+            if value is not None:
+                ctx.log(epoch + 1, f"{curve} {key}", value)
+        if on_epoch is not None and on_epoch(epoch, outs):
+            ctx.progress(steps * (epochs - epoch - 1))
+            return epoch + 1
+    return epochs
+
+
+def train_steps(ctx, model, *, steps: int, next_batch, where: str, curve: str, tick: int = 100,
+                keys: Sequence[str] = ("loss",), report_rest: bool = True, unit: str = "step",
+                on_step=None) -> None:
+    """`steps` training steps, `next_batch(step)` giving step `step`'s batch (1-based; it owns the data order,
+    e.g. fresh draws or a permutation it renews). Every step's result is checked (check_finite, named
+    "`where`, step S"); every `tick` steps the progress bar advances by `tick` and the mean `keys` of those
+    steps are logged as curves "`curve` <key>" at that step. `report_rest`: advance the bar by the steps left
+    after the last full tick (off where a caller reports them itself). `unit` names a step in the divergence
+    message ("iteration", "sweep"); `on_step(step)` runs after each checked step (a mid-training evaluation)."""
+    outs = []
+    for step in range(1, steps + 1):
+        out = model.train_step(next_batch(step))
+        check_finite(out, f"{where}, {unit} {step}", keys)
+        outs.append(out)
+        if on_step is not None:
+            on_step(step)
+        if step % tick == 0:
+            ctx.progress(tick)
+            for key in keys:
+                value = _mean_finite_losses(outs, key)
+                if value is not None:
+                    ctx.log(step, f"{curve} {key}", value)
+            outs = []
+    if report_rest:
+        ctx.progress(steps % tick)

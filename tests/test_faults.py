@@ -330,8 +330,9 @@ def _same_as_a_fresh_run(entries: list[dict]) -> None:
         paper = registry.get("toy")
         for entry in entries:
             _, exp_name, framework, seed, profile, *_ = entry["key"]
-            metrics, _ = executor._run_seed(paper, paper.experiment(exp_name), framework, seed, profile, None)
+            metrics, _, curves = executor._run_seed(paper, paper.experiment(exp_name), framework, seed, profile, None)
             assert metrics == entry["metrics"], entry["key"]
+            assert curves == entry.get("curves", {}), entry["key"]
     finally:
         os.environ.pop("HARNESS_REGISTRY")
         registry.papers.cache_clear()

@@ -37,7 +37,7 @@ from harness.spec import (
     Paper,
     Ratio,
 )
-from harness.training import check_finite, epoch_minibatches
+from harness.training import train_epochs
 
 # Canonical parameter names: conv1..conv5 and the fc layers by name; both frameworks keep them in dicts
 # `convs` and `fcs` keyed by those names.
@@ -185,19 +185,15 @@ def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
     `stop_at_error`, training stops after the first epoch whose error is at or below it."""
     rng = np.random.default_rng([ctx.seed, 2012])
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
-    steps = len(xtr) // batch_size
     curve = []
-    for epoch in range(epochs):
-        errors = []
-        for i, idx in enumerate(epoch_minibatches(rng, len(xtr), batch_size)):
-            out = model.train_step({"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)})
-            check_finite(out, f"alexnet {tag}, epoch {epoch + 1} step {i + 1}")
-            errors.append(out["error"])
-        ctx.progress(steps)
-        curve.append(100 * float(np.mean(errors)))
-        if stop_at_error is not None and curve[-1] <= stop_at_error:
-            ctx.progress(steps * (epochs - epoch - 1))
-            break
+
+    def epoch_done(epoch, outs):
+        curve.append(100 * float(np.mean([out["error"] for out in outs])))
+        return stop_at_error is not None and curve[-1] <= stop_at_error
+
+    train_epochs(ctx, model, epochs=epochs, n=len(xtr), batch_size=batch_size, rng=rng,
+                 make_batch=lambda idx: {"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)},
+                 where=f"alexnet {tag}", curve=tag, on_epoch=epoch_done)
     return model, curve
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from harness.plan import Workload
 from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
-from harness.training import check_finite
+from harness.training import train_steps
 
 from . import metrics
 from .configs import DDPMConfig, mask_shapes, scaled, schedule_numpy, unet_plan
@@ -90,11 +90,9 @@ def run_moons(ctx, c: DDPMConfig) -> dict[str, float]:
     """Train on fresh two-moons draws; energy distance between samples and as many fresh data points."""
     rng = np.random.default_rng(ctx.seed)
     model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
-    for step in range(1, c.steps + 1):
-        check_finite(model.train_step(train_batch(rng, c, metrics.moons(rng, c.batch), "float32")),
-                     f"ddpm moons, step {step}")
-        if step % 100 == 0:
-            ctx.progress(100)
+    train_steps(ctx, model, steps=c.steps, next_batch=lambda step: train_batch(rng, c, metrics.moons(rng, c.batch),
+                                                                               "float32"),
+                where="ddpm moons", curve="moons", report_rest=False)
     samples = _sample(model, rng, c, c.n_samples)
     data = metrics.moons(rng, c.n_samples)
     return {"energy": metrics.energy_distance(samples, data),
@@ -108,14 +106,17 @@ def run_digits(ctx, c: DDPMConfig) -> dict:
     rng = np.random.default_rng(ctx.seed)
     model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
     order, pos = rng.permutation(len(train)), 0
-    for step in range(1, c.steps + 1):
+
+    def next_batch(step):
+        nonlocal order, pos
         if pos + c.batch > len(order):
             order, pos = rng.permutation(len(train)), 0
         x0 = train[order[pos:pos + c.batch]]
         pos += c.batch
-        check_finite(model.train_step(train_batch(rng, c, x0, "float32")), f"ddpm digits, step {step}")
-        if step % 100 == 0:
-            ctx.progress(100)
+        return train_batch(rng, c, x0, "float32")
+
+    train_steps(ctx, model, steps=c.steps, next_batch=next_batch, where="ddpm digits", curve="digits",
+                report_rest=False)
     samples = _sample(model, rng, c, c.n_samples)
     feats = _classifier()  # deterministic: the same classifier for every run
     f_test = feats.features(test)

@@ -38,7 +38,7 @@ from harness.spec import (
     Ordering,
     Paper,
 )
-from harness.training import check_finite
+from harness.training import train_steps
 
 from . import parzen
 
@@ -125,8 +125,7 @@ def batch_keys(c: GANConfig) -> tuple[str, ...]:
 # --- experiments ------------------------------------------------------------------------------------------
 
 
-def _check(out: dict, what: str, step: int) -> None:
-    check_finite(out, f"gan {what}, iteration {step}", keys=("loss", "g_loss"))  # D's and G's losses
+GAN_LOSSES = ("loss", "g_loss")  # D's and G's losses of an iteration
 
 def _sample(model, rng, c: GANConfig, n: int, dtype: str = "float32") -> np.ndarray:
     out = [model.generate({"z": rng.standard_normal((min(1000, n - i), c.z_dim)).astype(dtype)})
@@ -158,11 +157,11 @@ def run_optimal_d(ctx, tc: ToyConfig) -> dict[str, float]:
     params["generator/y/kernel"] = np.full((1, 1), tc.sd_g, np.float32)
     params["generator/y/bias"] = np.full((1,), tc.mu_g, np.float32)
     model.set_params(params)
-    for it in range(1, c.iterations + 1):
-        x = rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))
-        _check(model.train_step(draw_noise(rng, c, "float32", x)), "optimal_d", it)
-        if it % 100 == 0:
-            ctx.progress(100)
+    # One train_step is one iteration of Algorithm 1 (k discriminator steps, then one generator step; here
+    # the generator is frozen), so the shared step loop fits; D's and G's losses are both checked and logged.
+    train_steps(ctx, model, steps=c.iterations, where="gan optimal_d", curve="optimal_d", unit="iteration",
+                keys=GAN_LOSSES, report_rest=False,
+                next_batch=lambda it: draw_noise(rng, c, "float32", rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))))
     lo, hi = grid_range(tc)
     grid = np.linspace(lo, hi, GRID_POINTS)
     pd, pg = _normal_pdf(grid, tc.mu_d, tc.sd_d), _normal_pdf(grid, tc.mu_g, tc.sd_g)
@@ -184,15 +183,16 @@ def run_gauss1d(ctx, tc: ToyConfig) -> dict[str, float]:
     rng = np.random.default_rng(ctx.seed)
     model = ctx.make_model(c, seed=ctx.seed, dtype="float32")
     early = {}
-    for it in range(1, c.iterations + 1):
-        x = rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))
-        _check(model.train_step(draw_noise(rng, c, "float32", x)), "gauss1d", it)
+
+    def evaluate_early(it):
         if it == tc.early:
             g = _sample(model, rng, c, 4000)[:, 0]
-            early = {"w1_early": w1_1d(g, rng.normal(tc.mu_d, tc.sd_d, 4000)),
-                     "abs_dmu_early": abs(float(g.mean()) - tc.mu_d)}
-        if it % 100 == 0:
-            ctx.progress(100)
+            early.update(w1_early=w1_1d(g, rng.normal(tc.mu_d, tc.sd_d, 4000)),
+                         abs_dmu_early=abs(float(g.mean()) - tc.mu_d))
+
+    train_steps(ctx, model, steps=c.iterations, where="gan gauss1d", curve="gauss1d", unit="iteration",
+                keys=GAN_LOSSES, report_rest=False, on_step=evaluate_early,
+                next_batch=lambda it: draw_noise(rng, c, "float32", rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))))
     g = _sample(model, rng, c, tc.n_eval)[:, 0]
     data = rng.normal(tc.mu_d, tc.sd_d, tc.n_eval)
     d_real = model.discriminate({"x": data[:, None].astype(np.float32)}).astype(np.float64)[:, 0]
@@ -236,14 +236,17 @@ def run_mnist(ctx, c: GANConfig) -> dict:
     per_iter = c.k * c.batch
     order = rng.permutation(len(train))
     pos = 0
-    for it in range(1, c.iterations + 1):
+
+    def next_batch(it):
+        nonlocal order, pos
         if pos + per_iter > len(order):
             order, pos = rng.permutation(len(train)), 0
         x = train[order[pos:pos + per_iter]]
         pos += per_iter
-        _check(model.train_step(draw_noise(rng, c, "float32", x)), "mnist", it)
-        if it % 50 == 0:
-            ctx.progress(50)
+        return draw_noise(rng, c, "float32", x)
+
+    train_steps(ctx, model, steps=c.iterations, next_batch=next_batch, where="gan mnist", curve="mnist",
+                unit="iteration", keys=GAN_LOSSES, tick=50, report_rest=False)
     trained = parzen_of(_sample(model, rng, c, c.n_samples))
     mu, sd = train.mean(axis=0, dtype=np.float64), float(train.std(axis=0, dtype=np.float64).mean())
     gaussian = parzen_of(mu + sd * rng.standard_normal((c.n_samples, c.x_dim)))

@@ -260,6 +260,10 @@ def lag_sequences(p: int):
 # Experiments (framework-neutral, written against the common Model interface)
 
 
+# The LSTM experiments keep their own loops: training is online on freshly drawn sequences, counted in
+# sequences seen, and stops by the paper's rule checked on fresh test sequences every `eval_every` sequences,
+# which neither shared loop (epochs over a fixed set; a fixed number of steps) expresses. They share the
+# divergence check (below, through harness.training.check_finite).
 def _check(loss: float, what: str, seen: int, batch: int) -> None:
     check_finite(loss, f"lstm {what}, training step {seen // batch} (the minibatch ending at training sequence "
                        f"{seen})")
@@ -298,6 +302,7 @@ def run_adding(ctx, config: AddingConfig) -> dict[str, float]:
         _check(loss, "adding problem", seen, config.batch)
         ctx.progress(config.batch)
         if seen % config.eval_every < config.batch:
+            ctx.log(seen, "loss", float(loss))  # the training loss at each stopping-rule check
             frac, mse = _adding_score(model, _adding_batches(rng, config.T, config.stop_sequences, 500))
             if frac == 1.0 and mse < 0.01:
                 stopped_at = float(seen)
@@ -340,6 +345,7 @@ def run_temporal(ctx, config: TemporalConfig) -> dict[str, float]:
         _check(loss, "temporal order", seen, config.batch)
         ctx.progress(config.batch)
         if seen % config.eval_every < config.batch:
+            ctx.log(seen, "loss", float(loss))  # the training loss at each stopping-rule check
             frac, err = _temporal_score(model, _temporal_batches(rng, config, config.stop_sequences, 512))
             if frac == 1.0 and err < 0.1:
                 stopped_at = float(seen)
@@ -374,6 +380,7 @@ def run_lag(ctx, config: LagConfig) -> dict[str, float]:
         _check(loss, "task 2a", seen, config.batch)
         ctx.progress(config.batch)
         if seen % config.eval_every < config.batch:
+            ctx.log(seen, "loss", float(loss))  # the training loss at each stopping-rule check
             final, every = _lag_final_correct(model, config.p)
             if final == 1.0 and every == 1.0:
                 success_at = float(seen)
@@ -431,6 +438,7 @@ def run_reber(ctx, config: ReberConfig) -> dict[str, float]:
         _check(loss, "embedded Reber", seen, config.batch)
         ctx.progress(config.batch)
         if seen % config.eval_every < config.batch:
+            ctx.log(seen, "loss", float(loss))  # the training loss at each stopping-rule check
             if _reber_correct(model, train_eval) == 1.0 and _reber_correct(model, test_eval) == 1.0:
                 success_at = float(seen)
                 break

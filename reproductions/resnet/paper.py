@@ -22,7 +22,7 @@ from harness import data
 from harness.plan import Workload
 from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, BudgetCurve, Experiment, Mutation, Ordering, Paper
-from harness.training import check_finite, epoch_minibatches
+from harness.training import train_epochs
 
 # Canonical parameter names: the module paths, with the stages' nested lists spelled stage1/block0 (1-based
 # stages as in Table 1, 0-based blocks).
@@ -141,15 +141,15 @@ def train_net(ctx, config: ResNetConfig, xtr, ytr, study: DepthStudy, tag: str):
     depends on the seed only, so every net of a seed sees the same batches."""
     rng = np.random.default_rng([ctx.seed, 2015])
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
-    steps = len(xtr) // study.batch_size
     last = []
-    for epoch in range(study.epochs):
-        for i, idx in enumerate(epoch_minibatches(rng, len(xtr), study.batch_size)):
-            out = model.train_step({"x": xtr[idx], "y": ytr[idx]})
-            check_finite(out, f"resnet {tag}, epoch {epoch + 1} step {i + 1}")
-            if epoch == study.epochs - 1:
-                last.append(out["loss"])
-        ctx.progress(steps)
+
+    def epoch_done(epoch, outs):
+        if epoch == study.epochs - 1:
+            last.extend(out["loss"] for out in outs)
+
+    train_epochs(ctx, model, epochs=study.epochs, n=len(xtr), batch_size=study.batch_size, rng=rng,
+                 make_batch=lambda idx: {"x": xtr[idx], "y": ytr[idx]}, where=f"resnet {tag}", curve=tag,
+                 on_epoch=epoch_done)
     return model, float(np.mean(last))
 
 

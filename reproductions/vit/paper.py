@@ -31,7 +31,7 @@ from harness import data as harness_data
 from harness.plan import Workload
 from harness.profiles import DataNeed, with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, BudgetCurve, Experiment, Mutation, Ordering, Paper
-from harness.training import check_finite
+from harness.training import train_steps
 
 from .configs import ResNetConfig, ViTConfig, model_depth, param_count, resnet_blocks
 
@@ -114,17 +114,19 @@ def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what
     order_rng = np.random.default_rng([ctx.seed, 1])  # the same batch order for every model of this seed
     mask_rng = np.random.default_rng([ctx.seed, 2])
     perm, pos = order_rng.permutation(len(x)), 0
-    for step in range(1, cfg.steps + 1):
+
+    def next_batch(step):
+        nonlocal perm, pos
         if pos + cfg.batch > len(perm):
             perm, pos = order_rng.permutation(len(x)), 0
         idx = perm[pos:pos + cfg.batch]
         pos += cfg.batch
         batch = {"x": x[idx], "y": y[idx]}
         batch.update(dropout_masks(mask_rng, model_config, len(idx), "float32"))
-        check_finite(model.train_step(batch), f"vit {what}, step {step} (n={cfg.n_train})")
-        if step % 50 == 0:
-            ctx.progress(50)
-    ctx.progress(cfg.steps % 50)
+        return batch
+
+    train_steps(ctx, model, steps=cfg.steps, next_batch=next_batch, where=f"vit {what} (n={cfg.n_train})",
+                curve=f"{what} n={cfg.n_train}", tick=50)
     return model.evaluate(test_batches)["accuracy"]
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.errors import TrainingDivergedError
 from harness.spec import AgreementCase, Band, Experiment, Ordering, Paper
+from harness.training import train_steps
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,7 @@ def fit(ctx, config: ToyConfig) -> dict[str, float]:
     data = batches(rng, "float32", 1)
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
     first = model.evaluate(data)["loss"]
-    for step in range(30):
-        loss = model.train_step(data[0])["loss"]
-        if not np.isfinite(loss):
-            raise TrainingDivergedError(f"toy: loss {loss} at step {step}")
-        ctx.progress(1)
+    train_steps(ctx, model, steps=30, next_batch=lambda step: data[0], where="toy fit", curve="fit", tick=10)
     return {"initial_loss": first, "final_loss": model.evaluate(data)["loss"]}
 
 

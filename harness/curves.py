@@ -1,0 +1,127 @@
+"""Training curves: what a seed run logs through `RunContext.log` (see harness.training), kept compactly with
+the seed run (runs.jsonl) and the claim records (details["curves"]), and written as TensorBoard event files.
+
+A seed's curves are {name: [[step, ...], [value, ...]]}: one list of steps and one of values per curve, steps
+increasing (a curve is logged at most once per epoch or per progress tick, so it stays short)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ResultsError
+
+SeedCurves = dict[str, list[list]]
+
+
+class CurveLog:
+    """The `log(step, name, value)` a seed run gets; `curves` holds what was logged."""
+
+    def __init__(self) -> None:
+        self.curves: SeedCurves = {}
+
+    def __call__(self, step: int, name: str, value: float) -> None:
+        steps, values = self.curves.setdefault(str(name), [[], []])
+        if steps and int(step) <= steps[-1]:
+            raise ValueError(f"curve {name!r}: step {step} logged after step {steps[-1]}; steps must increase")
+        steps.append(int(step))
+        values.append(float(value))
+
+
+def validate(curves) -> None:
+    """Raise ResultsError saying what is wrong with a seed's curves (as read back: NaN/inf as floats)."""
+    if not isinstance(curves, Mapping):
+        raise ResultsError(f"field 'curves' must be an object of curves, got {curves!r:.80}")
+    for name, curve in curves.items():
+        ok = (isinstance(curve, list) and len(curve) == 2 and all(isinstance(part, list) for part in curve)
+              and len(curve[0]) == len(curve[1])
+              and all(isinstance(s, int) and not isinstance(s, bool) for s in curve[0])
+              and all(isinstance(v, int | float) and not isinstance(v, bool) for v in curve[1]))
+        if not ok:
+            raise ResultsError(f"curve {name!r} must be [[step, ...], [value, ...]] of equal length, "
+                               f"got {curve!r:.80}")
+
+
+def attach(records: list[dict], paper, curves: Mapping[tuple[str, str], list[SeedCurves]]) -> None:
+    """Put each claim's experiments' curves into its record: details["curves"] = {experiment: [per seed]}
+    for the record's framework (only experiments that logged any)."""
+    from .claims import claim_inputs
+
+    by_id = {c.id: c for c in paper.claims}
+    for record in records:
+        claim = by_id.get(record["check"])
+        if record["kind"] != "claim" or claim is None:
+            continue
+        found = {exp: curves[(record["framework"], exp)] for exp in sorted({e for e, _ in claim_inputs(claim)})
+                 if any(curves.get((record["framework"], exp), []))}
+        if found:
+            record["details"]["curves"] = found
+
+
+def median_and_spread(seed_curves: list[SeedCurves], name: str):
+    """(steps, median, lowest, highest) of curve `name` across the seeds that logged it, at the steps every
+    one of them logged (seeds that stopped early end sooner); None when no seed logged it."""
+    import numpy as np
+
+    logged = [dict(zip(*c[name], strict=True)) for c in seed_curves if name in c]
+    if not logged:
+        return None
+    steps = sorted(set.intersection(*(set(c) for c in logged)))
+    values = np.array([[c[s] for s in steps] for c in logged], dtype=float)
+    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+
+
+# --- TensorBoard -------------------------------------------------------------------------------------------
+
+
+def check_tensorboard_dir(path: str) -> Path:
+    """The directory for event files, created if needed; ConfigError (exit 2) when it cannot be written."""
+    import tempfile
+
+    from .errors import ConfigError
+
+    target = Path(path)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target):
+            pass
+    except OSError as e:
+        raise ConfigError(f"--tensorboard {path}: cannot write there ({e.strerror or e}); "
+                          "give a writable directory") from None
+    return target
+
+
+def run_dir(root: Path, paper: str, experiment: str, framework: str, seed: int, profile: str) -> Path:
+    """One TensorBoard run per (paper, experiment, framework, seed): root/paper/experiment/framework/seed<N>,
+    with the profile in the paper's folder name so runs of different profiles do not mix."""
+    def safe(part) -> str:
+        return re.sub(r"[^A-Za-z0-9_.=-]+", "_", str(part))
+
+    return root / f"{safe(paper)}-{safe(profile)}" / safe(experiment) / safe(framework) / f"seed{int(seed)}"
+
+
+def write_tensorboard(root: Path, entry: Mapping) -> Path | None:
+    """Write a saved seed run's curves (runs.jsonl entry) as a TensorBoard event file with tensorboard's own
+    writer (no framework needed); None when the run logged no curves. Non-finite points are skipped (a
+    TensorBoard scalar must be finite to plot)."""
+    curves = entry.get("curves") or {}
+    if not curves:
+        return None
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    paper, experiment, framework, seed, profile = entry["key"][:5]
+    folder = run_dir(root, paper, experiment, framework, seed, profile)
+    writer = EventFileWriter(str(folder))
+    try:
+        for name, (steps, values) in curves.items():
+            for step, value in zip(steps, values, strict=True):
+                if math.isfinite(value):
+                    summary = Summary(value=[Summary.Value(tag=name, simple_value=float(value))])
+                    writer.add_event(Event(step=int(step), summary=summary))
+    finally:
+        writer.close()
+    return folder
