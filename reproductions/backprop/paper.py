@@ -23,7 +23,7 @@ from harness.profiles import with_profile
 from harness.spec import AgreementCase, Band, BenchmarkCase, Experiment, Mutation, Ordering, Paper
 from harness.training import check_finite, train_steps
 
-from . import tasks
+from . import diagnoses, tasks
 
 # Canonical parameter names are the module paths, except Keras reserves `output` as a Model attribute: both
 # frameworks name the output layer `output_layer`, and its parameters are `output/kernel`, `output/bias`.
@@ -309,6 +309,8 @@ PAPER = Paper(
              "errors. Nature 323, 533-536 (1986).",
     year=1986,
     package="reproductions.backprop",
+    budget_curves=diagnoses.BUDGET_CURVES,
+    diagnoses=diagnoses.DIAGNOSES,
     experiments=(
         Experiment(name="symmetry", run=run_symmetry, dataset="generated:symmetry-64",
                    configs={"tiny": SymmetryConfig(max_sweeps=6000), "reduced": SYMMETRY,
@@ -384,10 +386,11 @@ assert all(e.configs["paper"] == e.configs["reduced"] for e in PAPER.experiments
 _SWEEP = Workload(bench="symmetry-sweep", items=lambda c: 64 * c.max_sweeps,
                   schedule=lambda c: f"at most {c.max_sweeps:,} sweeps of the 64 patterns",
                   basis="patterns through a sweep (an upper bound: a seed stops when all 64 are within 0.5)")
+_FAMILY_SWEEP = Workload(bench="family-trees-sweep", items=lambda c: (104 - c.held_out) * c.sweeps,
+                         schedule=lambda c: f"{c.sweeps:,} sweeps of {104 - c.held_out} examples",
+                         basis="training examples through a sweep")
 PAPER = with_profile(
     PAPER, "paper", configs=_PAPER_CONFIGS, seeds={e.name: e.seeds["paper"] for e in PAPER.experiments},
     settings={c.id: c.setting_for("reduced") for c in PAPER.claims},
-    workloads={"symmetry": _SWEEP, "symmetry_no_hidden": _SWEEP, "family_trees": Workload(
-        bench="family-trees-sweep", items=lambda c: (104 - c.held_out) * c.sweeps,
-        schedule=lambda c: f"{c.sweeps:,} sweeps of {104 - c.held_out} examples",
-        basis="training examples through a sweep")})
+    workloads={"symmetry": _SWEEP, "symmetry_no_hidden": _SWEEP, "family_trees": _FAMILY_SWEEP,
+               "family_trees_lr_x10": _FAMILY_SWEEP})
