@@ -108,12 +108,14 @@ def describe(mode: str, device: str, framework: str) -> dict:
 
 def impl_package(model_cls) -> tuple[str, str]:
     """(paper package, framework) of an implementation class from its module (`reproductions.resnet.torch_impl`)."""
-    package, _, leaf = model_cls.__module__.rpartition(".")
-    framework = {"torch_impl": "torch", "tf_impl": "tf"}.get(leaf)
-    if framework is None:
-        raise TypeError(f"{model_cls.__module__}.{model_cls.__name__}: an AdaptedModel lives in torch_impl.py "
-                        "or tf_impl.py, which names its framework")
-    return package, framework
+    # A subclass of an implementation (a test's stand-in, say) belongs to the framework of the impl it extends.
+    for cls in model_cls.__mro__:
+        package, _, leaf = cls.__module__.rpartition(".")
+        framework = {"torch_impl": "torch", "tf_impl": "tf"}.get(leaf)
+        if framework is not None:
+            return package, framework
+    raise TypeError(f"{model_cls.__module__}.{model_cls.__name__}: an AdaptedModel lives in torch_impl.py "
+                    "or tf_impl.py, which names its framework")
 
 
 def impl_supported(model_cls) -> tuple[str, ...]:

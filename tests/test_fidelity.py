@@ -162,7 +162,7 @@ def test_resume_reuses_only_runs_with_the_same_identity_and_says_why_not(monkeyp
         saved: list[dict] = []
         first = executor.run_experiments(paper, "tiny", ("torch",), 2, None, on_seed=saved.append)
         assert len(saved) == 2 and len(saved[0]["key"]) == 7
-        assert set(saved[0]["identity"]) == {"config", "data", "code", "threads"}
+        assert set(saved[0]["identity"]) == {"config", "data", "code", "threads", "execution"}
 
         def resume(entries):
             notes, again = [], []
