@@ -335,7 +335,10 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             ratios = [x for r in agree if r.get("dtype") == dtype and (x := error_over_tol(r)) is not None]
             worst[dtype] = max(ratios) if ratios else None
         outcomes = Counter(claim_outcome(v) for v in claims_table(recs, paper)["verdict"])
-        cons = Counter(r.get("passed") for r in mine if r.get("kind") == "consistency")
+        # A record from before the three outcomes (no details.outcome) that did not reject is not evidence of
+        # agreement: it counts as undecided, never as consistent.
+        cons = Counter(r.get("passed") if (r.get("details") or {}).get("outcome") or r.get("passed") is False
+                       else None for r in mine if r.get("kind") == "consistency")
         claims = [r for r in mine if r.get("kind") in ("claim", "consistency")]
         rows.append({
             "paper": paper,

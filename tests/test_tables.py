@@ -252,7 +252,11 @@ def test_summary_table(records):
     assert bp["f32 err/tol"] == math.inf  # the failed check: an infinite error
     # both-pass: both; torch-only, tf-only, no-torch: one; neither: not; report: report-only
     assert bp["claims both/one/no/rep"] == "1/3/1/1"
-    assert bp["consistent y/n/?"] == "1/1/0"
+    # the fixture's consistency records predate the three outcomes: one that did not reject is undecided (?),
+    # never consistent; only a record whose interval lies within its margin (details.outcome) counts as y
+    assert bp["consistent y/n/?"] == "0/1/1"
+    decided = dict(consistency("d", 0.5, True), details={"outcome": "consistent"})
+    assert row(tables.summary_table([*records, decided]), "paper", "backprop")["consistent y/n/?"] == "1/1/1"
     assert bp["profile"] == "reduced" and bp["data"] == "symmetry"
     rn = row(df, "paper", "resnet")
     assert rn["agreement"] == tables.MISSING and rn["claims both/one/no/rep"] == "0/2/0/0"
