@@ -22,7 +22,9 @@ from .errors import ConfigError, HarnessError
 MAX_RETRIES = 3  # a worker killed (OOM killer, a lost node) is restarted this often before the run fails
 LOCAL_OBJECT_STORE_BYTES = 80 * 2**20  # a seed returns a few floats: the store holds almost nothing
 # What pins a worker's numerics besides the thread count (read once, when the frameworks are imported).
-PINNED_ENV = ("HARNESS_REGISTRY", *numerics._TF_ENV)
+# and the device reproductions train on (`reproduce --device`): a Ray worker does not inherit the driver's
+# environment, and without it a GPU run would silently train on the worker's CPU.
+PINNED_ENV = ("HARNESS_REGISTRY", "HARNESS_DEVICE", *numerics._TF_ENV)
 _ADDRESS = re.compile(r"auto|ray://[^\s:/]+:\d+|[^\s:/]+:\d+")
 
 
