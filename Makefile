@@ -24,10 +24,10 @@ reproduce: setup  ## the main job: agreement + every paper at the tiny profile, 
 	$(BIN)/python -m harness --results-dir results/smoke report
 
 test: setup  ## the fast tier (minutes)
-	$(BIN)/python -m pytest -m "not slow" -q -n 2
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadgroup
 
 test-all: setup  ## every tier, slow included
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ci:  ## what CI runs (.ci/run): setup, lint, every test tier, and the regression verdict against the baseline
 	bash .ci/run

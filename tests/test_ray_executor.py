@@ -20,7 +20,9 @@ import pytest
 from harness import cli, executor, registry, results
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.ray
+# One xdist group: under `pytest -n 2 --dist loadgroup` every test here runs in the same worker, so two local
+# Ray instances (each sized to the whole machine) never start at once.
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "tests.ray_toy"
