@@ -58,7 +58,7 @@ def swish(x):
 def timestep_embedding(t, dim: int, dtype):
     """Sinusoidal embedding [sin(t w_i), cos(t w_i)], w_i = exp(-i ln(10000) / (dim/2 - 1))."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=torch.float64) * -(math.log(10000.0) / (half - 1)))
+    freqs = torch.exp(torch.arange(half, dtype=torch.float64, device=t.device) * -(math.log(10000.0) / (half - 1)))
     args = t.to(torch.float64)[:, None] * freqs[None, :]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=1).to(dtype)
 
