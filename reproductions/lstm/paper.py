@@ -823,8 +823,10 @@ AGREE_PER_STEP = per_step(REBER_LSTM, lr=0.1)  # 5.1's net, a weight change afte
 
 
 def _agree_reber_online(rng, dtype, n):
-    """Single Reber strings (online: one string per train_step, a weight change after each of its symbols)."""
-    return _agree_reber(rng, dtype, n, batch=1)
+    """Single Reber strings (online: one string per train_step, a weight change after each of its symbols),
+    padded as run_reber buckets them, with at least one padded step: padded steps must change nothing."""
+    out = _agree_reber(rng, dtype, n, batch=1)
+    return [_repad(b, _bucket(out[0]["x"].shape[1] + 1)) for b in out]
 
 # depth: the longest chain of layers from input to loss, i.e. the unrolled time steps plus the output layer.
 AGREEMENT = (
