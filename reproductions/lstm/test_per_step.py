@@ -96,3 +96,28 @@ def test_twins_follow_the_same_per_step_trajectory(torch, tf):
 def test_per_step_rejects_an_optimizer_it_does_not_implement():
     with pytest.raises(ValueError, match="plain SGD"):
         P.per_step(P.REBER_LSTM, optimizer="adam")
+
+
+class _Oracle:
+    """Outputs the legal next symbols (optionally wrong at the step that predicts the final T/P)."""
+
+    def __init__(self, strings, wrong_final):
+        self.legal = {s: P.reber_legal(lg) for s, lg in strings}
+        self.wrong_final = wrong_final
+
+    def forward(self, b):
+        out = np.zeros(b["y"].shape)
+        for i, n in enumerate(b["m"].sum(1).astype(int)):
+            s = next(k for k, lg in self.legal.items() if len(lg) == n and np.array_equal(
+                P.reber_sequence(k)[0], b["x"][i, :n]))
+            out[i, :n] = self.legal[s]
+            if self.wrong_final:
+                out[i, n - 2] = 1.0 - out[i, n - 2]  # the other symbols win: the final T/P missed
+        return {"output": out}
+
+
+@pytest.mark.parametrize("wrong_final", [False, True])
+def test_inner_and_final_split_where_a_string_goes_wrong(wrong_final):
+    train, _ = P.reber_sets(np.random.default_rng(0), 12, 1)
+    got = P.reber_inner_and_final(_Oracle(train, wrong_final), train, "train_")
+    assert got == {"train_inner_correct": 1.0, "train_final_correct": 0.0 if wrong_final else 1.0}
