@@ -81,6 +81,30 @@ class NetConfig:
     def n_cells(self) -> int:
         return self.n_blocks * self.cells_per_block if self.model == "lstm1997" else self.n_hidden
 
+    @property
+    def schedule(self) -> str:
+        """When weights change: "sequence" (once per minibatch); per_step.PerStepNetConfig says "per_step".
+        A property, not a field, so that the configs of the existing experiments keep their identity."""
+        return "sequence"
+
+
+@dataclass(frozen=True)
+class PerStepNetConfig(NetConfig):
+    """A 1997 net whose weights change after every time step of a sequence (Sec. 5.1's online learning with
+    App. A.2's truncated, RTRL-like rule; the twins' PerStep1997 and per_step.py)."""
+
+    schedule: str = "per_step"
+
+    def __post_init__(self) -> None:
+        if self.model != "lstm1997" or self.optimizer != "sgd" or self.schedule != "per_step":
+            raise ValueError("per-step updates are for the 1997 net with plain SGD (schedule 'per_step'), got "
+                             f"model {self.model!r}, optimizer {self.optimizer!r}, schedule {self.schedule!r}")
+
+
+def per_step(net: NetConfig, **changes) -> PerStepNetConfig:
+    """`net` with a weight change after every time step."""
+    return PerStepNetConfig(**{**{k: getattr(net, k) for k in net.__dataclass_fields__}, **changes})
+
 
 @dataclass(frozen=True)
 class AddingConfig:
@@ -443,8 +467,27 @@ def run_reber(ctx, config: ReberConfig) -> dict[str, float]:
                 success_at = float(seen)
                 break
     ctx.progress(max(0, config.max_sequences - seen))
-    return {"train_correct": _reber_correct(model, train_eval), "test_correct": _reber_correct(model, test_eval),
-            "sequences_to_success": success_at, "success": float(np.isfinite(success_at))}
+    out = {"train_correct": _reber_correct(model, train_eval), "test_correct": _reber_correct(model, test_eval),
+           "sequences_to_success": success_at, "success": float(np.isfinite(success_at))}
+    if config.net.schedule == "per_step":  # the per-step diagnosis also records where the strings go wrong
+        out.update(reber_inner_and_final(model, train, "train_"))
+        out.update(reber_inner_and_final(model, test, "test_"))
+    return out
+
+
+def reber_inner_and_final(model, strings, prefix="") -> dict[str, float]:
+    """Where the strings go wrong: the fraction whose every step but the one predicting the final T/P is right
+    (the inner grammar and the frame are learnt), and the fraction whose final T/P is right."""
+    inner, final = [], []
+    for b, legal in _reber_batches(strings):
+        out = model.forward(b)["output"]
+        k = legal.sum(-1, keepdims=True)
+        rank = np.argsort(np.argsort(-out, axis=-1), axis=-1)
+        step_ok = np.all((rank < k) == (legal > 0), axis=-1)
+        for ok, n in zip(step_ok, b["m"].sum(1).astype(int), strict=True):  # step n-2 predicts the final T/P
+            inner.append(bool(ok[:n - 2].all() and ok[n - 1]))
+            final.append(bool(ok[n - 2]))
+    return {f"{prefix}inner_correct": float(np.mean(inner)), f"{prefix}final_correct": float(np.mean(final))}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -776,6 +819,14 @@ AGREE_MODERN = NetConfig(model="modern", n_in=8, n_out=4, n_hidden=3, init_range
                          lr=0.01)
 AGREE_BUILTIN = NetConfig(model="modern", n_in=2, n_out=1, n_hidden=3, init_range=0.3, optimizer="sgd", lr=0.5)
 AGREE_RNN = replace(ADDING_RNN, n_hidden=3, lr=0.2)
+AGREE_PER_STEP = per_step(REBER_LSTM, lr=0.1)  # 5.1's net, a weight change after every symbol
+
+
+def _agree_reber_online(rng, dtype, n):
+    """Single Reber strings (online: one string per train_step, a weight change after each of its symbols),
+    padded as run_reber buckets them, with at least one padded step: padded steps must change nothing."""
+    out = _agree_reber(rng, dtype, n, batch=1)
+    return [_repad(b, _bucket(out[0]["x"].shape[1] + 1)) for b in out]
 
 # depth: the longest chain of layers from input to loss, i.e. the unrolled time steps plus the output layer.
 AGREEMENT = (
@@ -792,6 +843,9 @@ AGREEMENT = (
     AgreementCase(name="modern-vs-keras-builtin", config=replace(AGREE_BUILTIN, cell_impl="builtin_tf"),
                   make_batches=_agree_adding(10, fixed=True), depth=12, steps=100),
     AgreementCase(name="rnn-adding", config=AGREE_RNN, make_batches=_agree_adding(10), depth=13, steps=100),
+    # Parameters compared after every string (train_step), i.e. after 10-20 per-step weight changes each.
+    AgreementCase(name="lstm1997-reber-per-step", config=AGREE_PER_STEP, make_batches=_agree_reber_online,
+                  depth=40, steps=12),
 )
 
 
@@ -811,6 +865,10 @@ MUTATIONS = (
     Mutation(name="gate-order-ifog", framework="torch", attribute="GATE_ORDER",
              replacement=lambda m: ("i", "f", "o", "g"), case="modern-temporal-adam",
              first_divergence="t000/lstm/cell_input"),
+    # Per-step schedule: the CEC's partials ds/dw restarted at every step (only the current step's increment
+    # reaches the cells' and input gates' weights): forward and `grads` are untouched, the trajectory is not.
+    Mutation(name="per-step-partials-reset", framework="tf", attribute="CARRY_CEC_PARTIALS",
+             replacement=lambda m: False, case="lstm1997-reber-per-step", first_divergence="step 1 memory/"),
 )
 
 
@@ -860,6 +918,8 @@ BENCHMARKS = (
 )
 
 
+from . import per_step as _per_step  # noqa: E402  (its curves and diagnoses use the configs above)
+
 PAPER = Paper(
     key="lstm",
     title="Long Short-Term Memory",
@@ -872,6 +932,8 @@ PAPER = Paper(
     deviations=DEVIATIONS,
     mutations=MUTATIONS,
     benchmarks=BENCHMARKS,
+    budget_curves=_per_step.BUDGET_CURVES,
+    diagnoses=_per_step.DIAGNOSES,
 )
 
 

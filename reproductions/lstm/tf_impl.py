@@ -32,6 +32,7 @@ H_SCALE = 2.0  # h's range is [-H_SCALE/2, H_SCALE/2]
 GATE = tf.math.sigmoid
 OUTPUT_ACTIVATION = tf.math.sigmoid
 TRUNCATE_RECURRENT = True
+CARRY_CEC_PARTIALS = True  # per-step schedule: ds/dw accumulate over the sequence (App. A.2), never reset per step
 FORGET_GATE = tf.math.sigmoid
 MODERN_GATE = tf.math.sigmoid
 MODERN_CELL = tf.math.tanh
@@ -303,7 +304,109 @@ class Model(AdaptedModel):
         return float(loss), self.params.name_grads(g)
 
     def train_step(self, batch):
+        if self.config.schedule == "per_step":  # a weight change after every time step (PerStep1997)
+            loss, updates, _ = per_step_run(self, batch, apply=True)
+            return {"loss": loss, "updates": updates}
         return {"loss": float(self._train(*self._args(batch)))}
+
+    def per_step_walker(self):
+        """The per-step stepper, built once (its compiled step is traced once per batch size and dtype)."""
+        if getattr(self, "_walker", None) is None:
+            self._walker = PerStep1997(self)
+        return self._walker
 
     def evaluate(self, batches):
         return {"loss": float(np.mean([float(self._eval(*self._args(b))) for b in batches]))}
+
+
+# --- weight changes at every time step (Sec. 5.1's online learning, App. A's truncated RTRL-like rule) ------
+
+
+class PerStep1997:
+    """The 1997 net trained with a weight change after every time step (config.schedule == "per_step"); the
+    rule and the running partials ds_c(t)/dw of App. A.2 are those of torch_impl.PerStep1997 (its docstring has
+    the equations). One compiled step per time step; the state (s, r, y^c, the partials) is passed in and out."""
+
+    def __init__(self, model):
+        if model.config.optimizer != "sgd":
+            raise ValueError("per-step updates are implemented for plain SGD (the paper's rule), not "
+                             f"{model.config.optimizer!r}: set optimizer='sgd'")
+        self.model, self.mem, self.net = model, model.net.memory, model.net
+        self.compiled_step = model.compiled(self.step, autograph=False)
+        self.compiled_apply = model.compiled(self.apply, autograph=False)
+
+    def begin(self, B, dtype):
+        mem = self.mem
+        R = mem.recurrent_kernel.shape[0]
+        K = mem.kernel.shape[0] + R + 1
+        return (tf.zeros((B, mem.nc), dtype), tf.zeros((B, R), dtype), tf.zeros((B, mem.nc), dtype),
+                tf.zeros((B, mem.nc, K), dtype), tf.zeros((B, mem.nc, K), dtype))
+
+    def step(self, x, y, w, m, state):
+        """One time step: (loss, outputs, canonical-order gradients, the state at t)."""
+        s, r, h_prev, p_cell, p_in = state
+        mem, nb, nc = self.mem, self.mem.nb, self.mem.nc
+        variables = self.model.params.trainable()
+        with tf.GradientTape() as tape:
+            net = mem.zx(x) + mem.recur(r)  # r(t-1) is a constant: the truncation
+            o = GATE(net[..., nb + nc:])  # the output gates' own (untruncated) path
+        net_d = tf.stop_gradient(net)
+        with tf.GradientTape() as local:
+            local.watch(net_d)
+            i, g, o_d = mem.gates(net_d)
+            total = tf.reduce_sum(i) + tf.reduce_sum(g) + tf.reduce_sum(o_d)
+        d = local.gradient(total, net_d)  # f'(net) of each unit
+        di, dg = d[:, :nb], d[:, nb:nb + nc]
+        i_c, di_c = mem._per_cell(i), mem._per_cell(di)
+        z = tf.concat([x, r, tf.ones_like(x[:, :1])], axis=-1)
+        keep = float(CARRY_CEC_PARTIALS)
+        p_cell = keep * p_cell + (m * i_c * dg)[..., None] * z[:, None, :]
+        p_in = keep * p_in + (m * g * di_c)[..., None] * z[:, None, :]
+        s = s + m * i_c * g  # the CEC
+        with tape:
+            tape.watch(s)
+            h = tf.where(m > 0, mem._per_cell(o) * h_squash(s), h_prev)
+            out = self.net.head(h, x)
+            loss = tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1))
+        grads = tape.gradient(loss, variables + [s])
+        e_s = grads[-1]  # dE(t)/ds(t) (B, C)
+        K = z.shape[-1]
+        through_cec = tf.concat([
+            tf.reduce_sum(tf.reshape(e_s[..., None] * p_in, (-1, nb, mem.cs, K)), axis=(0, 2)),
+            tf.reduce_sum(e_s[..., None] * p_cell, axis=0),
+            tf.zeros((nb, K), z.dtype)], axis=0)  # (G, K): rows in-gates | cells | outs
+        I = x.shape[-1]
+        extra = {id(mem.kernel): tf.transpose(through_cec[:, :I]),
+                 id(mem.recurrent_kernel): tf.transpose(through_cec[:, I:-1]) * float(mem.c.recurrent),
+                 id(mem.bias): through_cec[:, -1] * mem.bias_mask}
+        out_grads = []
+        for v, gr in zip(variables, grads[:-1], strict=True):
+            gr = tf.zeros(v.shape, v.dtype) if gr is None else gr
+            out_grads.append(gr + extra[id(v)] if id(v) in extra else gr)
+        r = tf.where(m > 0, mem.source(i, h, o_d), r)
+        return loss, out, out_grads, (s, r, h, p_cell, p_in)
+
+    def apply(self, grads):
+        self.model.opt.apply_gradients(zip(grads, self.model.params.trainable(), strict=True))
+
+
+def per_step_run(model, batch, apply: bool, on_step=None):
+    """Walk a batch's sequences step by step; with `apply`, one optimizer step after every time step at which
+    any sequence is active (m > 0). Returns (summed loss, updates, [canonical gradient of each step])."""
+    walker = model.per_step_walker()
+    x, y, w, m = (tf.constant(batch[k]) for k in ("x", "y", "w", "m"))
+    state = walker.begin(x.shape[0], x.dtype)
+    total, updates, per_step = 0.0, 0, []
+    for t in range(x.shape[1]):
+        if not bool(np.any(batch["m"][:, t] > 0)):
+            continue
+        loss, _, grads, state = walker.compiled_step(x[:, t], y[:, t], w[:, t], m[:, t, None], state)
+        total += float(loss)
+        if apply:
+            walker.compiled_apply(grads)
+            updates += 1
+            if on_step is not None:
+                on_step(t)
+        else:
+            per_step.append(model.params.name_grads(grads))
+    return total, updates, per_step

@@ -46,6 +46,7 @@ MODERN_CELL = torch.tanh
 RNN_ACTIVATION = torch.tanh
 GATE_ORDER = ("i", "f", "g", "o")  # torch.nn.LSTM's stacking of the four gate blocks (Keras: i, f, c, o)
 TRAIN_BIAS_HH = False  # see the docstring: the second torch bias stays zero
+CARRY_CEC_PARTIALS = True  # per-step schedule: ds/dw accumulate over the sequence (App. A.2), never reset per step
 tanh = torch.tanh
 hard_sigmoid = nn.functional.hardsigmoid
 
@@ -339,6 +340,9 @@ class Model(AdaptedModel):
         return loss.item(), out
 
     def train_step(self, batch):
+        if self.config.schedule == "per_step":  # a weight change after every time step (PerStep1997)
+            loss, updates, _ = per_step_run(self, batch, apply=True)
+            return {"loss": loss, "updates": updates}
         self._steps += 1
         if self.config.optimizer == "adam":
             for g in self.opt.param_groups:
@@ -352,3 +356,96 @@ class Model(AdaptedModel):
     def evaluate(self, batches):
         with torch.no_grad():
             return {"loss": float(np.mean([self._loss(b)[0].item() for b in batches]))}
+
+
+# --- weight changes at every time step (Sec. 5.1's online learning, App. A's truncated RTRL-like rule) ------
+
+
+class PerStep1997:
+    """The 1997 net trained with a weight change after every time step of a sequence (config.schedule ==
+    "per_step"; the paper's online rule, App. A.2). With the truncated gradient (App. A.1) the error of step t
+    reaches the weights only
+      - directly, through the output units and the output gates (their net inputs see r(t-1) as a constant), and
+      - through the CEC: dE(t)/dw = e_s(t) ds(t)/dw for the cells' and input gates' weights, where the partials
+        ds_c(t)/dw are the running sums App. A.2 keeps (RTRL-like, O(W) per step):
+            ds_c(t)/dw_{c,m}  = ds_c(t-1)/dw_{c,m}  + y^in(t) g'(net_c(t)) z_m(t)
+            ds_c(t)/dw_{in,m} = ds_c(t-1)/dw_{in,m} + g(net_c(t)) f'(net_in(t)) z_m(t),   z = [x(t); r(t-1); 1].
+    The partials are accumulated with the weights of each step, as RTRL does: they are the exact truncated
+    gradient only while the weights stand still (then the per-step gradients of a sequence sum to `grads`).
+    Autograd gives the direct part, e_s(t) and the elementwise derivatives; the partials are explicit state."""
+
+    def __init__(self, model):
+        self.model, self.mem, self.net = model, model.net.memory, model.net
+
+    def begin(self, B, dtype, device):
+        mem = self.mem
+        K = mem.weight_ih.shape[1] + mem.weight_hh.shape[1] + 1
+        if self.model.config.optimizer != "sgd":
+            raise ValueError("per-step updates are implemented for plain SGD (the paper's rule), not "
+                             f"{self.model.config.optimizer!r}: set optimizer='sgd'")
+        zeros = lambda *shape: torch.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+        self.s, self.r = zeros(B, mem.nc), zeros(B, mem.weight_hh.shape[1])
+        self.h = zeros(B, mem.nc)
+        self.p_cell, self.p_in = zeros(B, mem.nc, K), zeros(B, mem.nc, K)
+
+    def step(self, x, y, w, m):
+        """One time step (x (B, I), y (B, O), w (B,), m (B, 1)): the forward values, the step's loss and the
+        gradient of that loss on every trainable parameter (.grad set); the state moves to t."""
+        mem, nb, nc = self.mem, self.mem.nb, self.mem.nc
+        net = mem.zx(x) + mem.recur(self.r)  # r(t-1) is a constant: the truncation
+        with torch.enable_grad():
+            net_d = net.detach().requires_grad_(True)
+            i, g, o = mem.gates(net_d)
+            d = torch.autograd.grad(i.sum() + g.sum() + o.sum(), net_d)[0]  # f'(net) of each unit
+        i, g, o_d, di, dg = i.detach(), g.detach(), o.detach(), d[:, :nb], d[:, nb:nb + nc]
+        i_c, di_c = i.repeat_interleave(mem.cs, dim=-1), di.repeat_interleave(mem.cs, dim=-1)
+        z = torch.cat([x, self.r, torch.ones_like(x[:, :1])], dim=-1)
+        keep = float(CARRY_CEC_PARTIALS)
+        self.p_cell = keep * self.p_cell + (m * i_c * dg)[..., None] * z[:, None, :]
+        self.p_in = keep * self.p_in + (m * g * di_c)[..., None] * z[:, None, :]
+        self.s = self.s + m * i_c * g  # the CEC
+        s_leaf = self.s.detach().requires_grad_(True)
+        o = GATE(net[..., nb + nc:])  # differentiable: the output gates' own (untruncated) path
+        h = torch.where(m > 0, o.repeat_interleave(mem.cs, dim=-1) * h_squash(s_leaf), self.h)
+        out = self.net.head(h, x)
+        loss = (0.5 * w * ((out - y) ** 2).sum(-1)).sum()
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, params + [s_leaf], allow_unused=True)
+        e_s = grads[-1]  # dE(t)/ds(t) (B, C)
+        through_cec = torch.cat([
+            (e_s[..., None] * self.p_in).reshape(-1, nb, mem.cs, z.shape[-1]).sum(dim=(0, 2)),
+            (e_s[..., None] * self.p_cell).sum(0),
+            torch.zeros(nb, z.shape[-1], dtype=z.dtype, device=z.device)])  # (G, K): rows in-gates | cells | outs
+        I = x.shape[-1]
+        extra = {id(mem.weight_ih): through_cec[:, :I], id(mem.weight_hh): through_cec[:, I:-1] * mem.recurrent,
+                 id(mem.bias): through_cec[:, -1] * mem.bias_mask}
+        for p, gr in zip(params, grads[:-1], strict=True):
+            gr = torch.zeros_like(p) if gr is None else gr
+            p.grad = gr + extra[id(p)] if id(p) in extra else gr
+        self.r = torch.where(m > 0, mem.source(i, h, o_d), self.r).detach()
+        self.h = h.detach()
+        return loss.detach(), out.detach()
+
+
+def per_step_run(model, batch, apply: bool, on_step=None):
+    """Walk a batch's sequences step by step; with `apply`, one optimizer step after every time step at which
+    any sequence is active (m > 0). Returns (summed loss, updates, [canonical gradient of each step])."""
+    x, y, w, m = model._tensors(batch)
+    walker = PerStep1997(model)
+    walker.begin(x.shape[0], x.dtype, x.device)
+    total, updates, per_step = 0.0, 0, []
+    for t in range(x.shape[1]):
+        if not bool((m[:, t] > 0).any()):
+            continue
+        model.opt.zero_grad(set_to_none=True)
+        loss, _ = walker.step(x[:, t], y[:, t], w[:, t], m[:, t, None])
+        total += loss.item()
+        if apply:
+            model.opt.step()
+            updates += 1
+            if on_step is not None:
+                on_step(t)
+        else:
+            per_step.append(model.params.grads())
+    model.opt.zero_grad(set_to_none=True)
+    return total, updates, per_step
