@@ -22,10 +22,12 @@ def _torch(config, batch, dtype, train, model):
     if model is None:
         model = torch_impl.Model(config, 0, dtype)
     net, torch_dtype = model.net, getattr(torch, dtype)
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(torch_dtype)
-    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(device, torch_dtype)
+    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
     masks = None if config.dropout <= 0 else {
-        n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=torch_dtype) for n in config.fc_names[:-1]}
+        n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=torch_dtype, device=device)
+        for n in config.fc_names[:-1]}
     if not train:
         def forward():
             with torch.no_grad():

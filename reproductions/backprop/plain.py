@@ -20,7 +20,8 @@ def _torch(config, batch, dtype, model):
 
     net_class = torch_impl.SymmetryNet if config.task == "symmetry" else torch_impl.FamilyTreesNet
     net = model.net if model is not None else net_class(config).to(getattr(torch, dtype))
-    tensors = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype)) for k, v in batch.items()}
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    tensors = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype), device=device) for k, v in batch.items()}
     lr, momentum = config.phase(1)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
 

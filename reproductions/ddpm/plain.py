@@ -21,13 +21,13 @@ def _image(config) -> bool:
     return config.arch == "unet"
 
 
-def _torch_tensor(config, a, dtype):
+def _torch_tensor(config, a, dtype, device):
     import torch
 
     a = np.asarray(a)
     if _image(config):
         a = np.ascontiguousarray(np.moveaxis(a, -1, -3))  # NHWC (or T x NHWC) -> NCHW
-    return torch.from_numpy(a).to(getattr(torch, dtype))
+    return torch.from_numpy(a).to(device, getattr(torch, dtype))
 
 
 def _torch_train(config, batch, dtype, model):
@@ -37,9 +37,10 @@ def _torch_train(config, batch, dtype, model):
 
     model = model or torch_impl.Model(config, 0, dtype)
     net, diffusion, c = model.net, model.diffusion, config
-    x0, noise = _torch_tensor(c, batch["x0"], dtype), _torch_tensor(c, batch["noise"], dtype)
-    t = torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64)
-    masks = {k: _torch_tensor(c, v, dtype) for k, v in batch.items() if k.startswith("mask/")}
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x0, noise = _torch_tensor(c, batch["x0"], dtype, device), _torch_tensor(c, batch["noise"], dtype, device)
+    t = torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64, device=device)
+    masks = {k: _torch_tensor(c, v, dtype, device) for k, v in batch.items() if k.startswith("mask/")}
     opt = torch.optim.Adam(net.parameters(), lr=c.lr, eps=c.adam_eps)
     params = list(net.parameters())
 
@@ -63,8 +64,9 @@ def _torch_sample(config, batch, dtype, model):
 
     model = model or torch_impl.Model(config, 0, dtype)
     net, diffusion = model.net, model.diffusion
-    x_T, z = _torch_tensor(config, batch["x_T"], dtype), _torch_tensor(config, batch["z"], dtype)
-    ts = [torch.full((x_T.shape[0],), i, dtype=torch.int64) for i in range(config.T)]
+    device = next(net.parameters()).device
+    x_T, z = _torch_tensor(config, batch["x_T"], dtype, device), _torch_tensor(config, batch["z"], dtype, device)
+    ts = [torch.full((x_T.shape[0],), i, dtype=torch.int64, device=device) for i in range(config.T)]
 
     def sample():
         with torch.no_grad():

@@ -27,7 +27,7 @@ def _torch_generate(config, batch, dtype, model):
     from . import torch_impl
 
     G = (model or torch_impl.Model(config, 0, dtype)).G
-    z = torch.as_tensor(np.asarray(batch["z"]), dtype=getattr(torch, dtype))
+    z = torch.as_tensor(np.asarray(batch["z"]), dtype=getattr(torch, dtype), device=next(G.parameters()).device)
 
     def generate():
         with torch.no_grad():
@@ -54,7 +54,8 @@ def _torch(config, batch, dtype, model):
 
     model = model or torch_impl.Model(config, 0, dtype)
     G, D, c = model.G, model.D, config
-    t = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype)) for k, v in batch.items()}
+    device = next(G.parameters()).device  # the model's: the tensors are put there once
+    t = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype), device=device) for k, v in batch.items()}
     n = _n_masks(c)
     d_masks = [[t[f"d_mask{j}"][i] for j in range(n)] for i in range(c.k)]
     g_masks = [t[f"g_mask{j}"] for j in range(n)]

@@ -22,7 +22,8 @@ def _torch(config, batch, dtype, model):
     from . import torch_impl
 
     net = (model or torch_impl.Model(config, 0, dtype)).net
-    x, y, w, m = (torch.from_numpy(np.asarray(batch[k])) for k in _KEYS)
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x, y, w, m = (torch.from_numpy(np.asarray(batch[k])).to(device) for k in _KEYS)
     params = [p for p in net.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=config.lr)

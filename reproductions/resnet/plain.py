@@ -25,8 +25,10 @@ def _torch(config, batch, dtype, train, model):
     else:
         net = torch_impl.ResNet(config).to(getattr(torch, dtype))
         torch_impl.init_weights(net)
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(getattr(torch, dtype))
-    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(device,
+                                                                                                getattr(torch, dtype))
+    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
     if not train:
         net.eval()
 

@@ -23,14 +23,15 @@ def _torch(config, batch, dtype, train, model):
     from .configs import learning_rate
 
     net = (model or torch_impl.Model(config, 0, dtype)).net
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
     t = {}
     for k, v in batch.items():
         v = np.asarray(v)
         if k == "y":
-            t[k] = torch.from_numpy(v.astype(np.int64))
+            t[k] = torch.from_numpy(v.astype(np.int64)).to(device)
         else:
             t[k] = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if k == "x" else v).to(
-                getattr(torch, dtype))
+                device, getattr(torch, dtype))
     if not train:
         x = {"x": t["x"]}
 
