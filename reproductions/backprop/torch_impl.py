@@ -14,13 +14,11 @@ after sweep 20) the buffer is rescaled by old/new epsilon (harness.conventions).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from harness import conventions
 from harness.adapters import AdaptedModel, TorchParams
-from harness.converted_batch import ConvertedBatch
 
 from .paper import PARAM_RENAME
 
@@ -101,25 +99,22 @@ class Model(AdaptedModel):
                                    nesterov=False, weight_decay=0.0, maximize=False)
         self.sweeps = 0
         self.params = TorchParams(self.net, "backprop torch Model", rename=PARAM_RENAME)
-        self._train_tensors = ConvertedBatch(self._tensors)  # the same full batch every sweep: converted once
 
     # --- computation --------------------------------------------------------------------------------------
 
     def _tensors(self, batch):
         return {k: self.on_device(torch.as_tensor(v, dtype=self.dtype)) for k, v in batch.items()}
 
-    def _loss(self, batch, tensors=None):
-        b = (tensors or self._tensors)(batch)
+    def _loss(self, batch):
+        b = self._tensors(batch)
         taps = self.net(b)
         return summed_squared_error(taps["output"], b["target"], self.config.margin), taps["output"], b["target"]
 
     @staticmethod
     def _fit(output, target):
         """Per batch: the largest |o - d|, and the fraction of cases with every output within 0.5."""
-        # In NumPy: the same IEEE subtraction, an exact max and an exact count over n, without the six torch
-        # dispatches that cost as much as a sweep of these small nets.
-        err = np.abs(output.cpu().numpy() - target.cpu().numpy())
-        return float(err.max()), float((err < 0.5).all(axis=1).mean(dtype=np.float64))
+        err = (output - target).abs()
+        return err.max().item(), (err < 0.5).all(dim=1).to(torch.float64).mean().item()
 
     def forward(self, batch, training=False):
         with torch.no_grad():
@@ -144,7 +139,7 @@ class Model(AdaptedModel):
         self.sweeps += 1
         self._set_phase(*self.config.phase(self.sweeps))
         self.opt.zero_grad(set_to_none=True)
-        loss, output, target = self._loss(batch, self._train_tensors)
+        loss, output, target = self._loss(batch)
         loss.backward()
         self.opt.step()
         decay_weights(self.net, self.config.weight_decay)
