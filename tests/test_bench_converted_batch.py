@@ -1,4 +1,4 @@
-"""ConvertedBatch (the backprop adapters' per-sweep input conversion): reused only while the very same arrays
+"""ConvertedBatch (backprop tf's per-sweep input conversion): reused only while the very same arrays
 hold the very same values; any change is converted again, so the tensors always hold what was passed."""
 
 import numpy as np
