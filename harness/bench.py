@@ -11,6 +11,7 @@ process (`isolate`), where no earlier case has already raised that mark.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -44,6 +45,7 @@ class BenchResult:
     gemm_gflops: float | None = None  # float32 GEMM peak measured in the same process
     peak_rss_growth_bytes: int | None = None  # only in a fresh process (see module docstring)
     machine_kind: str = ""
+    device: str = "cpu"
 
     @property
     def overhead(self) -> float | None:
@@ -109,12 +111,34 @@ def case_flops(paper: Paper, case: BenchmarkCase) -> float:
     return bench_hw.count_flops(lambda: getattr(model, case.method)(batch)) / case.items
 
 
+def _plain_call(paper: Paper, case: BenchmarkCase, framework: str, batch, device: str):
+    """The paper's plain loop on the case (None without one), on a default-mode model of its own built on
+    `device`; on a GPU each torch call waits for its kernels, as the harness step's loss.item() does."""
+    model = bench_modes.build(paper, case, framework, bench_modes.modes(paper, framework, None)[0], device)
+    scope = getattr(model, "device_scope", contextlib.nullcontext)
+    with scope():
+        plain = bench_plain.plain_step(paper, case, framework, batch, model=model)
+    if plain is None:
+        return None
+    if framework == "torch" and device != "cpu":
+        from . import numerics
+
+        synchronize = numerics.import_framework("torch").cuda.synchronize
+        return lambda: (plain(), synchronize())
+
+    def call():
+        with scope():
+            return plain()
+
+    return call if device != "cpu" else plain
+
+
 def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3, min_seconds: float = 1.0,
               warmup: int = 2, mode: str | None = None, flops_per_item: float | None = None,
-              gemm_gflops: float | None = None, fresh_process: bool = False) -> BenchResult:
+              gemm_gflops: float | None = None, fresh_process: bool = False, device: str = "cpu") -> BenchResult:
     check_min_seconds(min_seconds)
     mode = mode or bench_modes.modes(paper, framework, None)[0]
-    model = bench_modes.build(paper, case, framework, mode)
+    model = bench_modes.build(paper, case, framework, mode, device)
     batch = case.make_batch(np.random.default_rng(0), case.dtype)
     method = getattr(model, case.method)
     rss_before = bench_hw.current_rss_bytes()
@@ -125,7 +149,7 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
         method(batch)
     rate, spread, calls = time_calls(lambda: method(batch), case.items, repeats, min_seconds)
     peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
-    plain = bench_plain.plain_step(paper, case, framework, batch)
+    plain = _plain_call(paper, case, framework, batch, device)
     plain_rate = plain_spread = None
     if plain is not None:
         for _ in range(warmup):
@@ -136,51 +160,51 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
     return BenchResult(paper.key, case.name, framework, case.method, case.unit, rate, spread, repeats, calls,
                        mode=mode, threads=THREADS, first_call_s=first_call_s, plain_items_per_second=plain_rate,
                        plain_spread=plain_spread, flops_per_item=flops_per_item, gemm_gflops=gemm_gflops,
-                       peak_rss_growth_bytes=peak, machine_kind=bench_regress.machine_kind())
+                       peak_rss_growth_bytes=peak, machine_kind=bench_regress.machine_kind(), device=device)
 
 
 def _isolated_case(paper_key: str, case_name: str, framework: str, mode: str, repeats: int, min_seconds: float,
-                   flops_per_item: float | None) -> BenchResult:
+                   flops_per_item: float | None, device: str = "cpu") -> BenchResult:
     """Run in a fresh (spawned) process, so its RSS high-water mark and thread setting are its own."""
     paper = registry.get(paper_key)
     case = next(c for c in paper.benchmarks if c.name == case_name)
-    gemm = bench_hw.gemm_peak_gflops(framework, min_seconds)
+    gemm = bench_hw.gemm_peak_gflops(framework, min_seconds, device=device)
     return time_case(paper, case, framework, repeats, min_seconds, mode=mode, flops_per_item=flops_per_item,
-                     gemm_gflops=gemm, fresh_process=True)
+                     gemm_gflops=gemm, fresh_process=True, device=device)
 
 
 def run_paper(paper: Paper, frameworks, repeats: int = 3, min_seconds: float = 1.0,
               on_result: Callable[[BenchResult], None] | None = None, mode: str | None = None,
-              isolate: bool = False, threads: int | None = None) -> list[BenchResult]:
-    """Every benchmark case in every framework and mode; `on_result` is called as each finishes (to save it
-    at once). `isolate` runs each (case, framework, mode) in a fresh process (peak memory, and `threads`
-    other than this process's pinned count)."""
+              isolate: bool = False, threads: int | None = None, device: str = "cpu") -> list[BenchResult]:
+    """Every benchmark case in every framework and mode on `device` (a resolved one: cpu or cuda:N);
+    `on_result` is called as each finishes (to save it at once). `isolate` runs each (case, framework, mode)
+    in a fresh process (peak memory, and `threads` other than this process's pinned count)."""
     check_min_seconds(min_seconds)
     if threads is not None and not isolate:
         raise ValueError("a thread count other than this process's needs isolate=True (threads are set at import)")
     plan = [(fw, m) for fw in frameworks for m in bench_modes.modes(paper, fw, mode)]  # bad modes fail first
-    gemm = {} if isolate else {fw: bench_hw.gemm_peak_gflops(fw, min_seconds) for fw in frameworks}
+    gemm = {} if isolate else {fw: bench_hw.gemm_peak_gflops(fw, min_seconds, device=device) for fw in frameworks}
     out = []
     for case in paper.benchmarks:
         flops = case_flops(paper, case)
         for fw, m in plan:
             if isolate:
-                out.append(_run_isolated(paper, case, fw, m, repeats, min_seconds, flops, threads))
+                out.append(_run_isolated(paper, case, fw, m, repeats, min_seconds, flops, threads, device))
             else:
                 out.append(time_case(paper, case, fw, repeats, min_seconds, mode=m, flops_per_item=flops,
-                                     gemm_gflops=gemm[fw]))
+                                     gemm_gflops=gemm[fw], device=device))
             if on_result:
                 on_result(out[-1])
     return out
 
 
-def _run_isolated(paper, case, fw, mode, repeats, min_seconds, flops, threads) -> BenchResult:
+def _run_isolated(paper, case, fw, mode, repeats, min_seconds, flops, threads, device="cpu") -> BenchResult:
     saved = os.environ.get("HARNESS_THREADS")
     if threads is not None:
         os.environ["HARNESS_THREADS"] = str(threads)  # read by harness.numerics at import in the child
     try:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(_isolated_case, (paper.key, case.name, fw, mode, repeats, min_seconds, flops))
+            return pool.apply(_isolated_case, (paper.key, case.name, fw, mode, repeats, min_seconds, flops, device))
     finally:
         if saved is None:
             os.environ.pop("HARNESS_THREADS", None)

@@ -11,19 +11,22 @@ import numpy as np
 GEMM_N = 1024  # a square float32 matmul: large enough for the BLAS to reach its steady rate on one core
 
 
-def gemm_peak_gflops(framework: str, min_seconds: float = 0.5, n: int = GEMM_N) -> float:
-    """Achieved GFLOP/s of an n x n float32 matmul (2 n^3 flops) in `framework`, best of 3 timed runs of at
-    least `min_seconds`/3 each, under the same thread pinning as the cases."""
-    from . import numerics
+def gemm_peak_gflops(framework: str, min_seconds: float = 0.5, n: int = GEMM_N, device: str = "cpu") -> float:
+    """Achieved GFLOP/s of an n x n float32 matmul (2 n^3 flops) in `framework` on `device` (a resolved one:
+    cpu or cuda:N), best of 3 timed runs of at least `min_seconds`/3 each, under the same thread pinning as the
+    cases."""
+    from . import execution, numerics
 
     fw = numerics.import_framework(framework)
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
     if framework == "torch":
-        ta, tb = fw.from_numpy(a), fw.from_numpy(b)
-        run = lambda: fw.mm(ta, tb)  # noqa: E731
+        ta, tb = fw.from_numpy(a).to(device), fw.from_numpy(b).to(device)
+        wait = fw.cuda.synchronize if device != "cpu" else (lambda: None)  # a GPU matmul returns before it ends
+        run = lambda: (fw.mm(ta, tb), wait())  # noqa: E731
     else:
-        ta, tb = fw.constant(a), fw.constant(b)
+        with fw.device(execution.tf_device(device)):
+            ta, tb = fw.constant(a), fw.constant(b)
         matmul = fw.function(lambda x, y: fw.linalg.matmul(x, y))
         run = lambda: matmul(ta, tb).numpy()  # noqa: E731  (.numpy() waits for the result)
     run()

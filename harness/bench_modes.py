@@ -24,9 +24,9 @@ def modes(paper: Paper, framework: str, requested: str | None) -> tuple[str, ...
     return (requested,)
 
 
-def build(paper: Paper, case: BenchmarkCase, framework: str, mode: str):
-    """The case's model in `mode` (seed 0, the case's dtype)."""
+def build(paper: Paper, case: BenchmarkCase, framework: str, mode: str, device: str = "cpu"):
+    """The case's model in `mode` on `device` (seed 0, the case's dtype)."""
     cls = registry.model_class(paper, framework)
-    if mode == execution.DEFAULT_MODE[framework]:  # a Model outside the adapter (a test's toy) takes no mode=
+    if mode == execution.DEFAULT_MODE[framework] and device == "cpu":  # a test's toy Model takes no mode=
         return cls(case.config, seed=0, dtype=case.dtype)
-    return cls(case.config, seed=0, dtype=case.dtype, mode=mode)
+    return execution.build_model(cls, case.config, seed=0, dtype=case.dtype, mode=mode, device=device)

@@ -456,7 +456,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from . import bench, bench_modes, bench_table, numerics
+    from . import bench, bench_modes, bench_table, execution, numerics
 
     papers = registry.select(args.paper)
     _writable_results_dir()
@@ -465,7 +465,8 @@ def cmd_bench(args) -> int:
         for fw in frameworks:
             bench_modes.modes(paper, fw, args.mode)
     threads = None if args.threads == "pinned" else os.cpu_count() if args.threads == "all" else int(args.threads)
-    env = numerics.environment(frameworks)
+    device = execution.resolve_device(args.device)  # a GPU that is not there: ConfigError (exit 2) before timing
+    env = numerics.environment(frameworks, device)
     if threads is not None:
         env = {**env, "threads": threads}  # the cases ran in fresh processes with this many threads
     sink = _records_sink()
@@ -480,7 +481,8 @@ def cmd_bench(args) -> int:
             print(f"{paper.key}: declares no benchmark cases", file=sys.stderr)
             continue
         bench.run_paper(paper, frameworks, repeats=args.repeats, min_seconds=args.min_seconds, on_result=save,
-                        mode=args.mode, isolate=args.isolate or threads is not None, threads=threads)
+                        mode=args.mode, isolate=args.isolate or threads is not None, threads=threads,
+                        device=device)
     _out(bench_table.render(rows))
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
@@ -578,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", default="pinned", type=_bench_threads,
                    help="'pinned' (HARNESS_THREADS, default 1), 'all' (every core) or a count; other than pinned "
                         "implies --isolate")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu); both frameworks and "
+                   "the plain loops run there")
     p.set_defaults(fn=cmd_bench)
 
     verb("table", "regenerate the tables and figures from the records").set_defaults(fn=cmd_table)

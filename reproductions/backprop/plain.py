@@ -1,43 +1,49 @@
 """Plain reference loops for the benchmark: the impls' networks, loss and SGD, tensors built once, no Model
-wrapper (no conversion per call, no phase schedule, no fit statistics read back). One sweep = one step."""
+wrapper (no conversion per call, no phase schedule, no fit statistics read back). One sweep = one step.
+
+`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
+test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def plain_step(case_name: str, framework: str, config, batch, dtype: str):
-    return (_torch if framework == "torch" else _tf)(config, batch, dtype)
+def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, model)
 
 
-def _torch(config, batch, dtype):
+def _torch(config, batch, dtype, model):
     import torch
 
     from . import torch_impl
 
     net_class = torch_impl.SymmetryNet if config.task == "symmetry" else torch_impl.FamilyTreesNet
-    net = net_class(config).to(getattr(torch, dtype))
-    tensors = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype)) for k, v in batch.items()}
+    net = model.net if model is not None else net_class(config).to(getattr(torch, dtype))
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    tensors = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype), device=device) for k, v in batch.items()}
     lr, momentum = config.phase(1)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        torch_impl.summed_squared_error(net(tensors)["output"], tensors["target"], config.margin).backward()
+        loss = torch_impl.summed_squared_error(net(tensors)["output"], tensors["target"], config.margin)
+        loss.backward()
         opt.step()
         torch_impl.decay_weights(net, config.weight_decay)
+        return loss
 
     return step
 
 
-def _tf(config, batch, dtype):
+def _tf(config, batch, dtype, model):
     import tensorflow as tf
     from tensorflow import keras
 
     from . import tf_impl
 
     net_class = tf_impl.SymmetryNet if config.task == "symmetry" else tf_impl.FamilyTreesNet
-    net = net_class(config, dtype)
+    net = model.net if model is not None else net_class(config, dtype)
     tensors = {k: tf.constant(np.asarray(v, dtype=dtype)) for k, v in batch.items()}
     net(tensors)
     lr, momentum = config.phase(1)

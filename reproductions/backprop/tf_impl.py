@@ -19,6 +19,7 @@ from tensorflow import keras
 
 from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
+from harness.converted_batch import ConvertedBatch
 
 from .paper import PARAM_RENAME
 
@@ -124,6 +125,7 @@ class Model(AdaptedModel):
         self._signature = [tf.TensorSpec([None, n], dtype) for n in self._widths(config)]
         self._step = self._compile()
         self.sweeps = 0
+        self._train_tensors = ConvertedBatch(self._tensors)  # the same full batch every sweep: converted once
 
     @staticmethod
     def _widths(c):
@@ -179,7 +181,7 @@ class Model(AdaptedModel):
         The returned loss and fit are measured before the update."""
         self.sweeps += 1
         self._set_phase(*self.config.phase(self.sweeps))
-        batch = self._tensors(batch)
+        batch = self._train_tensors(batch)
         loss, max_err, accuracy = self._step(*(batch[k] for k in self._keys))
         return {"loss": float(loss), "max_abs_error": float(max_err), "accuracy": float(accuracy)}
 

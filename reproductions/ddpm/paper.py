@@ -326,6 +326,9 @@ PAPER = Paper(
                       make_batch=lambda rng, d: chain_noise(rng, DIGITS, 100, d)),
         BenchmarkCase(name="moons-sample-T100", config=MOONS, method="sample", items=1000, unit="samples",
                       make_batch=lambda rng, d: chain_noise(rng, MOONS, 1000, d)),
+        # the 2-D toy's training step, so `reproduce --plan` can price it (x0 drawn uniform: the cost is the same)
+        BenchmarkCase(name="moons-train-step", config=MOONS, method="train_step", items=MOONS.batch, unit="points",
+                      make_batch=lambda rng, d: train_batch(rng, MOONS, rng.uniform(-1, 1, (MOONS.batch, 2)), d)),
     ),
     deviations=(
         f"Reduced scale: {_process(DIGITS)} (the beta range scaled by 1000/T) instead of {_process(OFFICIAL)}, "
@@ -396,9 +399,9 @@ _IMAGE_WORK = Workload(bench="digits-train-step", items=lambda c: c.steps * c.ba
                        schedule=lambda c: f"{c.steps:,} steps of batch {c.batch}",
                        basis="images through a train step, weighted by the U-Net's multiply-adds per image over the "
                              "bench case's digits U-Net; sampling (1000 steps per sample) is not priced")
-_MOONS_WORK = Workload(bench=None, items=lambda c: c.steps * c.batch,
+_MOONS_WORK = Workload(bench="moons-train-step", items=lambda c: c.steps * c.batch,
                        schedule=lambda c: f"{c.steps:,} steps of batch {c.batch}",
-                       basis="2-D points through a train step (no benchmark case for the toy's training)")
+                       basis="2-D points through a train step")
 PAPER = with_profile(
     PAPER, "paper", configs=PAPER_CONFIGS,
     seeds={"schedule": 1, "moons_eps": TOY_SEEDS, "moons_mu": TOY_SEEDS, "digits_eps": 1, "digits_mu": 1},

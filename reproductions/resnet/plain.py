@@ -1,26 +1,34 @@
 """Plain reference loops for the benchmark: the impls' ResNet classes and optimizers, tensors built once,
-no Model wrapper (no numpy conversion per call, no lr schedule, no loss/error read back)."""
+no Model wrapper (no numpy conversion per call, no lr schedule, no loss/error read back).
+
+`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
+test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def plain_step(case_name: str, framework: str, config, batch, dtype: str):
+def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     train = case_name.endswith("-train")
-    return (_torch if framework == "torch" else _tf)(config, batch, dtype, train)
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, train, model)
 
 
-def _torch(config, batch, dtype, train):
+def _torch(config, batch, dtype, train, model):
     import torch
     import torch.nn.functional as F
 
     from . import torch_impl
 
-    net = torch_impl.ResNet(config).to(getattr(torch, dtype))
-    torch_impl.init_weights(net)
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2)))
-    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64)
+    if model is not None:
+        net = model.net
+    else:
+        net = torch_impl.ResNet(config).to(getattr(torch, dtype))
+        torch_impl.init_weights(net)
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(device,
+                                                                                                getattr(torch, dtype))
+    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
     if not train:
         net.eval()
 
@@ -35,22 +43,27 @@ def _torch(config, batch, dtype, train):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(x)["output"], y).backward()
+        loss = F.cross_entropy(net(x)["output"], y)
+        loss.backward()
         opt.step()
+        return loss
 
     return step
 
 
-def _tf(config, batch, dtype, train):
+def _tf(config, batch, dtype, train, model):
     import tensorflow as tf
     from tensorflow import keras
 
     from . import tf_impl
 
-    net = tf_impl.ResNet(config, dtype)
     x = tf.constant(np.asarray(batch["x"], dtype=dtype))
     y = tf.constant(np.asarray(batch["y"]), dtype=tf.int64)
-    net(x[:2])
+    if model is not None:
+        net = model.net
+    else:
+        net = tf_impl.ResNet(config, dtype)
+        net(x[:2])
     if not train:
         forward = tf.function(lambda: net(x, training=False)["output"], autograph=False)
         return lambda: forward().numpy()

@@ -1,0 +1,33 @@
+"""A batch's framework tensors, converted once and reused while the caller hands the same unchanged arrays.
+
+Full-batch training (backprop's symmetry and family-trees sweeps) passes the same NumPy arrays every step; for
+networks that small, converting them again each step costs as much as the step's arithmetic. Reuse is keyed on
+the arrays' identity *and* their values (compared with a private copy), so an array changed in place, or a new
+array under the same key, is converted again: the tensors always hold the values passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+
+class ConvertedBatch:
+    def __init__(self, convert: Callable[[Mapping], dict]):
+        self._convert = convert  # batch -> {key: tensor}
+        self._arrays: dict | None = None  # the batch's own arrays (held, so their ids stay theirs)
+        self._copies: dict = {}
+        self._tensors: dict = {}
+
+    def __call__(self, batch: Mapping) -> dict:
+        if not self._same(batch):
+            self._tensors = self._convert(batch)
+            self._arrays = dict(batch)
+            self._copies = {k: np.array(v, copy=True) for k, v in batch.items()}
+        return self._tensors
+
+    def _same(self, batch: Mapping) -> bool:
+        arrays = self._arrays
+        return (arrays is not None and arrays.keys() == batch.keys()
+                and all(batch[k] is arrays[k] and np.array_equal(batch[k], self._copies[k]) for k in batch))

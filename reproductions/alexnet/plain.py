@@ -1,0 +1,79 @@
+"""Plain reference loops for the benchmark: the impl's AlexNet with its dropout masks, cross-entropy and SGD,
+tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no error read back).
+
+`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
+test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
+    train = case_name.endswith("-train")
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, train, model)
+
+
+def _torch(config, batch, dtype, train, model):
+    import torch
+
+    from . import torch_impl
+
+    if model is None:
+        model = torch_impl.Model(config, 0, dtype)
+    net, torch_dtype = model.net, getattr(torch, dtype)
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(device, torch_dtype)
+    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
+    masks = None if config.dropout <= 0 else {
+        n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=torch_dtype, device=device)
+        for n in config.fc_names[:-1]}
+    if not train:
+        def forward():
+            with torch.no_grad():
+                return net(x)["output"]
+
+        return forward
+    opt = torch.optim.SGD(net.parameters(), lr=config.lr_at(0), momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch_impl.cross_entropy(net(x, masks)["output"], y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _tf(config, batch, dtype, train, model):
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from . import tf_impl
+
+    if model is None:
+        model = tf_impl.Model(config, 0, dtype)
+    net = model.net
+    x = tf.constant(np.asarray(batch["x"], dtype=dtype))
+    y = tf.constant(np.asarray(batch["y"]), dtype=tf.int64)
+    masks = None if config.dropout <= 0 else {
+        n: tf.constant(np.asarray(batch[f"mask_{n}"], dtype=dtype)) for n in config.fc_names[:-1]}
+    if not train:
+        forward = tf.function(lambda: net(x)["output"], autograph=False)
+        return lambda: forward().numpy()
+    opt = keras.optimizers.SGD(learning_rate=config.lr_at(0), momentum=config.momentum)
+    variables = net.trainable_variables
+    opt.build(variables)
+    wd = tf.constant(config.weight_decay, dtype=dtype)
+
+    @tf.function(autograph=False)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf_impl.cross_entropy(net(x, masks)["output"], y)
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip([g + wd * v for g, v in zip(grads, variables, strict=True)], variables, strict=True))
+        return loss
+
+    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does

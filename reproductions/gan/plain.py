@@ -1,0 +1,124 @@
+"""Plain reference loops for the benchmark: one iteration of Algorithm 1 (k discriminator updates, then the
+generator's) with the impl's networks, losses and SGD with momentum, tensors built once, no Model wrapper (no
+numpy conversion per call, no learning-rate decay, no losses read back per update).
+
+`model`, when given, is a harness Model of the same framework whose networks the loop trains (its weights), so a
+test can compare the loop's first losses with the harness step's; without one the loop builds its own. The
+step returns the mean discriminator loss, as the harness step's "loss"."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
+    if case_name.endswith("-generate"):
+        return (_torch_generate if framework == "torch" else _tf_generate)(config, batch, dtype, model)
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, model)
+
+
+def _n_masks(config) -> int:
+    return len(config.d_units) + 1
+
+
+def _torch_generate(config, batch, dtype, model):
+    import torch
+
+    from . import torch_impl
+
+    G = (model or torch_impl.Model(config, 0, dtype)).G
+    z = torch.as_tensor(np.asarray(batch["z"]), dtype=getattr(torch, dtype), device=next(G.parameters()).device)
+
+    def generate():
+        with torch.no_grad():
+            return G(z)
+
+    return generate
+
+
+def _tf_generate(config, batch, dtype, model):
+    import tensorflow as tf
+
+    from . import tf_impl
+
+    G = (model or tf_impl.Model(config, 0, dtype)).G
+    z = tf.constant(np.asarray(batch["z"], dtype=dtype))
+    generate = tf.function(lambda: G(z), autograph=False)
+    return lambda: generate().numpy()
+
+
+def _torch(config, batch, dtype, model):
+    import torch
+
+    from . import torch_impl
+
+    model = model or torch_impl.Model(config, 0, dtype)
+    G, D, c = model.G, model.D, config
+    device = next(G.parameters()).device  # the model's: the tensors are put there once
+    t = {k: torch.as_tensor(np.asarray(v), dtype=getattr(torch, dtype), device=device) for k, v in batch.items()}
+    n = _n_masks(c)
+    d_masks = [[t[f"d_mask{j}"][i] for j in range(n)] for i in range(c.k)]
+    g_masks = [t[f"g_mask{j}"] for j in range(n)]
+    opt_d = torch.optim.SGD(D.parameters(), lr=c.lr, momentum=c.momentum)
+    opt_g = torch.optim.SGD(G.parameters(), lr=c.lr, momentum=c.momentum)
+    g_params = list(G.parameters())
+
+    def step():
+        d_total = 0.0
+        for i in range(c.k):
+            opt_d.zero_grad(set_to_none=True)
+            x = t["x"][i]
+            with torch.no_grad():
+                fake = G(t["z"][i])
+            logits = D(torch.cat([x, fake]), d_masks[i])
+            m = x.shape[0]
+            loss = torch_impl.softplus(-logits[:m]).mean() + torch_impl.softplus(logits[m:]).mean()
+            loss.backward()
+            opt_d.step()
+            d_total = d_total + loss.detach()
+        for _ in range(c.g_steps):
+            opt_g.zero_grad(set_to_none=True)
+            torch_impl.generator_loss(D(G(t["z_g"]), g_masks), c.generator_loss).backward(inputs=g_params)
+            opt_g.step()
+        return d_total / c.k
+
+    return step
+
+
+def _tf(config, batch, dtype, model):
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from . import tf_impl
+
+    model = model or tf_impl.Model(config, 0, dtype)
+    G, D, c = model.G, model.D, config
+    t = {k: tf.constant(np.asarray(v, dtype=dtype)) for k, v in batch.items()}
+    n = _n_masks(c)
+    d_masks = [[t[f"d_mask{j}"][i] for j in range(n)] for i in range(c.k)]
+    g_masks = [t[f"g_mask{j}"] for j in range(n)]
+    d_vars, g_vars = D.trainable_variables, G.trainable_variables
+    opt_d = keras.optimizers.SGD(learning_rate=c.lr, momentum=c.momentum)
+    opt_g = keras.optimizers.SGD(learning_rate=c.lr, momentum=c.momentum)
+    opt_d.build(d_vars)
+    opt_g.build(g_vars)
+
+    @tf.function(autograph=False)
+    def step():
+        d_losses = []
+        for i in range(c.k):
+            with tf.GradientTape() as tape:
+                x = t["x"][i]
+                fake = tf.stop_gradient(G(t["z"][i]))
+                logits = D(tf.concat([x, fake], axis=0), d_masks[i])
+                m = tf.shape(x)[0]
+                loss = tf.reduce_mean(tf_impl.softplus(-logits[:m])) + tf.reduce_mean(tf_impl.softplus(logits[m:]))
+            opt_d.apply_gradients(zip(tape.gradient(loss, d_vars), d_vars, strict=True))
+            d_losses.append(loss)
+        for _ in range(c.g_steps):
+            with tf.GradientTape() as tape:
+                g_loss = tf_impl.generator_loss(D(G(t["z_g"]), g_masks), c.generator_loss)
+            opt_g.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        return tf.reduce_mean(tf.stack(d_losses))
+
+    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness reads its losses back

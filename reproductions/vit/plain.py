@@ -1,0 +1,86 @@
+"""Plain reference loops for the benchmark: the impl's ViT (or its ResNet baseline), cross-entropy and AdamW,
+tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no loss read back per
+step in torch). torch's ViT still holds its key bias at zero (the network's own rule, not the harness's).
+
+`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
+test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
+    train = case_name.endswith("-train")
+    return (_torch if framework == "torch" else _tf)(config, batch, dtype, train, model)
+
+
+def _torch(config, batch, dtype, train, model):
+    import torch
+    import torch.nn.functional as F
+
+    from . import torch_impl
+    from .configs import learning_rate
+
+    net = (model or torch_impl.Model(config, 0, dtype)).net
+    device = next(net.parameters()).device  # the model's: the tensors are put there once
+    t = {}
+    for k, v in batch.items():
+        v = np.asarray(v)
+        if k == "y":
+            t[k] = torch.from_numpy(v.astype(np.int64)).to(device)
+        else:
+            t[k] = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if k == "x" else v).to(
+                device, getattr(torch, dtype))
+    if not train:
+        x = {"x": t["x"]}
+
+        def predict():
+            with torch.no_grad():
+                return net(x)["output"]
+
+        return predict
+    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate(config, 1), betas=(config.beta1, config.beta2),
+                            eps=config.adam_eps, weight_decay=config.weight_decay)
+    attentions = [block.attn for block in net.blocks] if config.arch == "vit" else []
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(t, training=True)["output"], t["y"])
+        loss.backward()
+        for attn in attentions:
+            attn._zero_key_bias_grad()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _tf(config, batch, dtype, train, model):
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from . import tf_impl
+    from .configs import learning_rate
+
+    net = (model or tf_impl.Model(config, 0, dtype)).net
+    t = {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "y" else dtype) for k, v in batch.items()}
+    if not train:
+        x = {"x": t["x"]}
+        predict = tf.function(lambda: net(x, training=False)["output"], autograph=False)
+        return lambda: predict().numpy()
+    variables = net.trainable_variables
+    opt = keras.optimizers.AdamW(learning_rate=learning_rate(config, 1), weight_decay=config.weight_decay,
+                                 beta_1=config.beta1, beta_2=config.beta2,
+                                 epsilon=tf_impl.ADAM_EPSILON_HAT(config.adam_eps, config.beta2, 1))
+    opt.build(variables)
+
+    @tf.function(autograph=False)
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=t["y"], logits=net(t, training=True)["output"]))
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does

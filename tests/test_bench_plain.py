@@ -1,0 +1,42 @@
+"""Each paper's plain reference loop does the harness's work: on the same weights and batch (float64, where the
+same maths agree to rounding), the loop's first step computes the harness train step's loss, and its step
+changes the weights (the next loss differs)."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from harness import bench_plain, registry
+
+
+def _first_train_case(paper):
+    return next((c for c in paper.benchmarks if c.method == "train_step"), None)
+
+
+PAPERS = [key for key, paper in registry.papers().items() if _first_train_case(paper) is not None]
+
+
+def _loss(value) -> float:
+    return float(value.detach() if hasattr(value, "detach") else value)  # a torch loss still holds its graph
+
+
+def test_every_paper_has_a_plain_loop():
+    for paper in registry.papers().values():
+        module = importlib.import_module(f"{paper.package}.plain")  # a missing plain.py fails here, named
+        assert callable(module.plain_step), paper.key
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize("key", PAPERS)
+def test_plain_loop_step_matches_the_harness_train_step_loss(key, framework):
+    paper = registry.get(key)
+    case = _first_train_case(paper)
+    cls = registry.model_class(paper, framework)
+    batch = case.make_batch(np.random.default_rng(0), "float64")
+    harness_model, plain_model = cls(case.config, seed=0, dtype="float64"), cls(case.config, seed=0, dtype="float64")
+    harness_loss = harness_model.train_step(batch)["loss"]
+    step = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model)
+    first, second = _loss(step()), _loss(step())
+    assert np.isfinite(first) and first == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
+    assert second != first  # the loop updates the weights it was given
