@@ -10,7 +10,8 @@ hand:
 - benchmark: throughput per framework.
 
 - training curves: per experiment, each logged curve with torch and tf on one axis (the median across seeds,
-  the band between the lowest and highest seed), from the claim records' `details.curves`.
+  the band between the lowest and highest seed), from the claim records' `details.curves`; the claim's metric
+  measured during training in panels of its own, with the claim's band and the paper's number as references.
 
 A plotter is a function `records -> iterable of Figure`; `PLOTTERS` lists them. Each figure is written as
 SVG and as PNG beside it.
@@ -290,21 +291,80 @@ def _band_of(rule: str) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+@dataclass(frozen=True)
+class CurveReference:
+    """What a claim says about the metric a curve tracks: its band [lo, hi] and the paper's number."""
+
+    claim: str
+    lo: float
+    hi: float
+    reported: float | None
+
+
+def curve_references(records: Iterable[Mapping[str, Any]]) -> dict[tuple, list[CurveReference]]:
+    """(paper, profile, experiment, metric) -> the bands (and paper's numbers) of the claims on that one input,
+    from the claim records' declared `expected` (a curve named as the experiment's metric is the quantity such a
+    claim tests; orderings and ratios of two inputs have no line to draw)."""
+    refs: dict[tuple, list[CurveReference]] = {}
+    seen = set()
+    for r in latest(records):
+        expected = r.get("expected") or {}
+        inputs = list((r.get("details") or {}).get("inputs") or {})
+        rule = str(expected.get("rule") or "")
+        if r.get("kind") != "claim" or len(inputs) != 1 or " in [" not in rule or " / " in rule:
+            continue
+        lo, hi, reported = (expected.get(k) for k in ("lo", "hi", "reported"))
+        if not (tables.is_number(lo) and tables.is_number(hi)) or (r["paper"], r["check"], r.get("profile")) in seen:
+            continue
+        seen.add((r["paper"], r["check"], r.get("profile")))
+        experiment, metric = inputs[0].split(".", 1)
+        paper_value = float(reported) if tables.is_number(reported) and math.isfinite(float(reported)) else None
+        refs.setdefault((r["paper"], r.get("profile"), experiment, metric), []).append(
+            CurveReference(r["check"], float(lo), float(hi), paper_value))
+    return refs
+
+
+def _draw_references(ax, references: list[CurveReference]) -> None:
+    """Each claim's band shaded (clipped to the data's range, so an open band does not flatten the curves) and
+    the paper's number as a dashed line, kept in view."""
+    bottom, top = ax.get_ylim()
+    shown = [bottom, top, *(ref.reported for ref in references if ref.reported is not None)]
+    low, high = min(shown), max(shown)
+    pad = (high - low) * 0.05 or 1.0
+    ax.set_ylim(low - pad if low < bottom else bottom, high + pad if high > top else top)
+    bottom, top = ax.get_ylim()
+    for ref in references:
+        if ref.lo < top and ref.hi > bottom:
+            ax.axhspan(max(ref.lo, bottom), min(ref.hi, top), color="#5cb85c", alpha=0.12, zorder=0,
+                       label=f"band of {ref.claim}")
+        if ref.reported is not None:
+            ax.axhline(ref.reported, color="black", linestyle="--", linewidth=1, zorder=1,
+                       label=f"paper ({ref.claim}): {ref.reported:g}")
+
+
 def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
-    """Per (paper, experiment, profile): one axis per logged curve, torch and tf each as the median across
-    seeds with the lowest-highest band (see curves.median_and_spread). Records without curves draw nothing."""
+    """Per (paper, experiment, profile): one panel per logged curve, torch and tf each as the median across
+    seeds with the lowest-highest band (see curves.median_and_spread); the training curves ("<run> loss")
+    first, then the claim's metrics measured during training (curves named as the experiment's metric), each
+    with its claims' bands and the paper's number (curve_references). Records without curves draw nothing."""
     from .curves import median_and_spread
 
+    records = latest(records)
+    references = curve_references(records)
     found: dict[tuple, dict[str, list]] = {}  # (paper, experiment, profile) -> framework -> per-seed curves
-    for r in latest(records):
+    for r in records:
         if r.get("kind") != "claim":
             continue
         for exp, seeds in ((r.get("details") or {}).get("curves") or {}).items():
             found.setdefault((r["paper"], exp, r.get("profile")), {}).setdefault(r["framework"], seeds)
     figures = []
     for (paper, exp, profile), by_framework in sorted(found.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        names = sorted({name for seeds in by_framework.values() for seed in seeds for name in seed})
-        fig, _ = _new_figure(6.0, 1.8 * len(names))
+        logged = {name for seeds in by_framework.values() for seed in seeds for name in seed}
+        # training-loop curves ("<run> <key>") first, the metrics (one word: the experiment's metric) after
+        names = sorted(logged, key=lambda name: (" " not in name, name))
+        fig, first = _new_figure(6.0, 1.8 * len(names))
+        if len(names) > 1:  # one panel per curve instead of the single axes (left, it drew an empty frame behind)
+            first.remove()
         axes = fig.subplots(len(names), 1, squeeze=False)[:, 0] if len(names) > 1 else fig.axes
         for ax, name in zip(axes, names, strict=True):
             for framework in ("torch", "tf"):
@@ -313,9 +373,13 @@ def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
                     continue
                 steps, median, low, high = curve
                 n = sum(name in seed for seed in by_framework[framework])
-                ax.plot(steps, median, color=COLORS[framework], label=f"{framework} median ({n} seeds)")
+                ax.plot(steps, median, color=COLORS[framework], marker="." if len(steps) <= 10 else None,
+                        label=f"{framework} median ({n} seeds)")
                 ax.fill_between(steps, low, high, color=COLORS[framework], alpha=0.2, linewidth=0)
-            ax.set_title(name, loc="left")
+            refs = references.get((paper, profile, exp, name), [])
+            if refs:
+                _draw_references(ax, refs)
+            ax.set_title(name if " " in name else f"{name} (claim's metric, during training)", loc="left")
             ax.legend(fontsize=7)
         axes[-1].set_xlabel("step (epoch or iteration)")
         title = f"{paper} {exp} ({profile}): training curves"
