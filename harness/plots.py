@@ -301,26 +301,36 @@ class CurveReference:
     reported: float | None
 
 
+def _as_float(value) -> float | None:
+    """A record's bound or paper value as a float ("-inf" and "inf" as written in JSON too); None otherwise."""
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def curve_references(records: Iterable[Mapping[str, Any]]) -> dict[tuple, list[CurveReference]]:
-    """(paper, profile, experiment, metric) -> the bands (and paper's numbers) of the claims on that one input,
-    from the claim records' declared `expected` (a curve named as the experiment's metric is the quantity such a
-    claim tests; orderings and ratios of two inputs have no line to draw)."""
+    """(paper, profile, experiment, metric) -> the bands and paper's numbers of the claims on that one input
+    (a report-only claim: its paper number alone), from the claim records' declared `expected`: a curve named
+    as the experiment's metric is the quantity such a claim tests. Orderings and ratios (two inputs) have no
+    line to draw."""
     refs: dict[tuple, list[CurveReference]] = {}
     seen = set()
     for r in latest(records):
         expected = r.get("expected") or {}
         inputs = list((r.get("details") or {}).get("inputs") or {})
-        rule = str(expected.get("rule") or "")
-        if r.get("kind") != "claim" or len(inputs) != 1 or " in [" not in rule or " / " in rule:
+        which = (r["paper"], r["check"], r.get("profile"))
+        if r.get("kind") != "claim" or len(inputs) != 1 or which in seen:
             continue
-        lo, hi, reported = (expected.get(k) for k in ("lo", "hi", "reported"))
-        if not (tables.is_number(lo) and tables.is_number(hi)) or (r["paper"], r["check"], r.get("profile")) in seen:
+        lo, hi, reported = (_as_float(expected.get(k)) for k in ("lo", "hi", "reported"))
+        lo, hi = (-math.inf if lo is None else lo), (math.inf if hi is None else hi)
+        reported = reported if reported is not None and math.isfinite(reported) else None
+        if reported is None and not (math.isfinite(lo) or math.isfinite(hi)):
             continue
-        seen.add((r["paper"], r["check"], r.get("profile")))
+        seen.add(which)
         experiment, metric = inputs[0].split(".", 1)
-        paper_value = float(reported) if tables.is_number(reported) and math.isfinite(float(reported)) else None
         refs.setdefault((r["paper"], r.get("profile"), experiment, metric), []).append(
-            CurveReference(r["check"], float(lo), float(hi), paper_value))
+            CurveReference(r["check"], lo, hi, reported))
     return refs
 
 
@@ -334,7 +344,7 @@ def _draw_references(ax, references: list[CurveReference]) -> None:
     ax.set_ylim(low - pad if low < bottom else bottom, high + pad if high > top else top)
     bottom, top = ax.get_ylim()
     for ref in references:
-        if ref.lo < top and ref.hi > bottom:
+        if (math.isfinite(ref.lo) or math.isfinite(ref.hi)) and ref.lo < top and ref.hi > bottom:
             ax.axhspan(max(ref.lo, bottom), min(ref.hi, top), color="#5cb85c", alpha=0.12, zorder=0,
                        label=f"band of {ref.claim}")
         if ref.reported is not None:
@@ -384,7 +394,7 @@ def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
         axes[-1].set_xlabel("step (epoch or iteration)")
         title = f"{paper} {exp} ({profile}): training curves"
         fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # the title above the first panel's
         figures.append(Figure(f"curves/{paper}-{exp}-{profile}", title, "curves", fig, paper=paper, profile=profile))
     return figures
 

@@ -103,3 +103,16 @@ def test_curve_references_skip_claims_on_two_inputs():
     rec["details"]["inputs"]["exp.other"] = {"values": [1.0]}
     assert plots.curve_references([rec]) == {}
     assert np.isclose(plots.curve_references([_record("torch", SEED_CURVES)])[("p", "tiny", "exp", "acc")][0].hi, 10)
+
+
+def test_a_report_only_claim_draws_the_paper_value_without_a_band():
+    """As recorded: a report-only claim's band is "-inf".."inf" (strings in JSON) and its paper number 8.75."""
+    recs = [_record(fw, SEED_CURVES, reported=8.75) for fw in ("torch", "tf")]
+    for r in recs:
+        r["expected"].update(rule="report only (median shown)", lo="-inf", hi="inf")
+    metric_ax = next(ax for ax in plots.training_curves(recs)[0].figure.axes
+                     if ax.get_title(loc="left").startswith("acc"))
+    dashed = [line for line in metric_ax.get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in dashed] == [[8.75, 8.75]]
+    assert not [p for p in metric_ax.patches if p.get_label().startswith("band")]
+    assert metric_ax.get_ylim()[1] >= 8.75  # kept in view above the curves (at most 7)
