@@ -335,10 +335,11 @@ def curve_references(records: Iterable[Mapping[str, Any]]) -> dict[tuple, list[C
 
 
 def _draw_references(ax, references: list[CurveReference]) -> None:
-    """Each claim's band shaded (clipped to the data's range, so an open band does not flatten the curves) and
-    the paper's number as a dashed line, kept in view."""
+    """Each claim's band shaded and the paper's number as a dashed line, both kept in view (an open band's
+    infinite side is clipped to the data's range, so it does not flatten the curves)."""
     bottom, top = ax.get_ylim()
-    shown = [bottom, top, *(ref.reported for ref in references if ref.reported is not None)]
+    edges = [v for ref in references for v in (ref.lo, ref.hi, ref.reported) if v is not None and math.isfinite(v)]
+    shown = [bottom, top, *edges]
     low, high = min(shown), max(shown)
     pad = (high - low) * 0.05 or 1.0
     ax.set_ylim(low - pad if low < bottom else bottom, high + pad if high > top else top)

@@ -116,3 +116,12 @@ def test_a_report_only_claim_draws_the_paper_value_without_a_band():
     assert [list(line.get_ydata()) for line in dashed] == [[8.75, 8.75]]
     assert not [p for p in metric_ax.patches if p.get_label().startswith("band")]
     assert metric_ax.get_ylim()[1] >= 8.75  # kept in view above the curves (at most 7)
+
+
+def test_a_band_below_the_curves_is_brought_into_view():
+    """gan's D* error: curves at 0.1-0.25, the band [0, 0.05]: the axis reaches down to show it."""
+    recs = [_record(fw, SEED_CURVES, lo=0.0, hi=0.05, reported=None) for fw in ("torch", "tf")]
+    metric_ax = next(ax for ax in plots.training_curves(recs)[0].figure.axes
+                     if ax.get_title(loc="left").startswith("acc"))
+    assert metric_ax.get_ylim()[0] <= 0.0
+    assert [p.get_label() for p in metric_ax.patches if p.get_label().startswith("band")] == ["band of c1"]
