@@ -259,6 +259,8 @@ def run_mnist(ctx, c: GANConfig) -> dict:
         pos += per_iter
         return draw_noise(rng, c, "float32", x)
 
+    # No Parzen estimate during training: each one (n_samples generated images against n_test test images, its
+    # sigma chosen on the validation set) costs more than the training itself at the reduced profile.
     train_steps(ctx, model, steps=c.iterations, next_batch=next_batch, where="gan mnist", curve="mnist",
                 unit="iteration", keys=GAN_LOSSES, tick=50, report_rest=False)
     trained = parzen_of(_sample(model, rng, c, c.n_samples))
