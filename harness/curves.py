@@ -10,8 +10,9 @@ budget's quarters), named as the experiment's metric ("res_deep_test_error") so 
 it. Measured during training: alexnet's and resnet's test error, vit's test accuracy, gan's D* error and 1-D
 sample statistics, backprop's held-out and training accuracy (and symmetry's per-sweep error and accuracy).
 Not measured: lstm (each claim's quantity is the number of sequences seen until the stopping rule holds, known
-only at the end; its loss at each stopping-rule check is the curve), ddpm (sample quality needs the full
-reverse chain, as costly as training) and gan mnist (a Parzen estimate costs more than the training)."""
+only at the end; its loss at each stopping-rule check is the curve), ddpm (each sample-quality estimate runs the
+T-step reverse chain for every sample: four would add a large share of the training's cost) and gan mnist (a
+Parzen estimate costs more than the training)."""
 
 from __future__ import annotations
 
