@@ -29,6 +29,15 @@ _SINKS: list[_Sink] = []  # what this command has written, for the message after
 _CLEANUP = contextlib.ExitStack()  # sessions a verb opened (a Ray instance), closed when main returns
 
 
+def _out_wrapped(text: str) -> None:
+    """A long message line, wrapped to the terminal's 120 columns (continuation lines indented)."""
+    import textwrap
+
+    from .tables import TERMINAL_WIDTH
+
+    _out(textwrap.fill(text, TERMINAL_WIDTH, subsequent_indent="    ", break_on_hyphens=False))
+
+
 def _out(text: str = "") -> None:
     """print to stdout; a closed pipe (`... | head`) silences the rest instead of raising, so the verb still
     returns its verdict's exit code (`compare ... | head` in CI must not turn a pass into a failure)."""
@@ -230,11 +239,11 @@ def cmd_agree(args) -> int:
         _out(tabulate(rows, headers=["check", "max abs", "max rel", "tol", "first divergence", "verdict"]))
         for c in checks:
             if not c.passed:
-                _out(f"FAIL {c.name}: {c.detail}")
+                _out_wrapped(f"FAIL {c.name}: {c.detail}")
             if c.tol_reason:
-                _out(f"note {c.name}: tolerance override: {c.tol_reason}")
+                _out_wrapped(f"note {c.name}: tolerance override: {c.tol_reason}")
             for finding in c.findings:
-                _out(f"finding {c.name}: {finding}")
+                _out_wrapped(f"finding {c.name}: {finding}")
         for bundle in sorted({RESULTS_DIR / "repro" / f"{c.paper}-{c.case}-{c.dtype}" for c in checks if not c.passed}):
             _out(f"repro bundle: {bundle} (run: python {bundle / 'repro.py'})")
         _out(f"{sum(c.passed for c in checks)}/{len(checks)} agreement checks passed")

@@ -2,7 +2,17 @@
 the seed run (runs.jsonl) and the claim records (details["curves"]), and written as TensorBoard event files.
 
 A seed's curves are {name: [[step, ...], [value, ...]]}: one list of steps and one of values per curve, steps
-increasing (a curve is logged at most once per epoch or per progress tick, so it stays short)."""
+increasing (a curve is logged at most once per epoch or per progress tick, so it stays short).
+
+Two kinds of curve: the training loop's own ("<run> loss", "<run> error": means over the steps since the last
+point) and the claim's metric measured during training (harness.training's evaluation hook, at the ends of the
+budget's quarters), named as the experiment's metric ("res_deep_test_error") so plots find the claim testing
+it. Measured during training: alexnet's and resnet's test error, vit's test accuracy, gan's D* error and 1-D
+sample statistics, backprop's held-out and training accuracy (and symmetry's per-sweep error and accuracy).
+Not measured: lstm (each claim's quantity is the number of sequences seen until the stopping rule holds, known
+only at the end; its loss at each stopping-rule check is the curve), ddpm (each sample-quality estimate runs the
+T-step reverse chain for every sample: four would add a large share of the training's cost) and gan mnist (a
+Parzen estimate costs more than the training)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ hand:
 - benchmark: throughput per framework.
 
 - training curves: per experiment, each logged curve with torch and tf on one axis (the median across seeds,
-  the band between the lowest and highest seed), from the claim records' `details.curves`.
+  the band between the lowest and highest seed), from the claim records' `details.curves`; the claim's metric
+  measured during training in panels of its own, with the claim's band and the paper's number as references.
 
 A plotter is a function `records -> iterable of Figure`; `PLOTTERS` lists them. Each figure is written as
 SVG and as PNG beside it.
@@ -290,21 +291,91 @@ def _band_of(rule: str) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+@dataclass(frozen=True)
+class CurveReference:
+    """What a claim says about the metric a curve tracks: its band [lo, hi] and the paper's number."""
+
+    claim: str
+    lo: float
+    hi: float
+    reported: float | None
+
+
+def _as_float(value) -> float | None:
+    """A record's bound or paper value as a float ("-inf" and "inf" as written in JSON too); None otherwise."""
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def curve_references(records: Iterable[Mapping[str, Any]]) -> dict[tuple, list[CurveReference]]:
+    """(paper, profile, experiment, metric) -> the bands and paper's numbers of the claims on that one input
+    (a report-only claim: its paper number alone), from the claim records' declared `expected`: a curve named
+    as the experiment's metric is the quantity such a claim tests. Orderings and ratios (two inputs) have no
+    line to draw."""
+    refs: dict[tuple, list[CurveReference]] = {}
+    seen = set()
+    for r in latest(records):
+        expected = r.get("expected") or {}
+        inputs = list((r.get("details") or {}).get("inputs") or {})
+        which = (r["paper"], r["check"], r.get("profile"))
+        if r.get("kind") != "claim" or len(inputs) != 1 or which in seen:
+            continue
+        lo, hi, reported = (_as_float(expected.get(k)) for k in ("lo", "hi", "reported"))
+        lo, hi = (-math.inf if lo is None else lo), (math.inf if hi is None else hi)
+        reported = reported if reported is not None and math.isfinite(reported) else None
+        if reported is None and not (math.isfinite(lo) or math.isfinite(hi)):
+            continue
+        seen.add(which)
+        experiment, metric = inputs[0].split(".", 1)
+        refs.setdefault((r["paper"], r.get("profile"), experiment, metric), []).append(
+            CurveReference(r["check"], lo, hi, reported))
+    return refs
+
+
+def _draw_references(ax, references: list[CurveReference]) -> None:
+    """Each claim's band shaded and the paper's number as a dashed line, both kept in view (an open band's
+    infinite side is clipped to the data's range, so it does not flatten the curves)."""
+    bottom, top = ax.get_ylim()
+    edges = [v for ref in references for v in (ref.lo, ref.hi, ref.reported) if v is not None and math.isfinite(v)]
+    shown = [bottom, top, *edges]
+    low, high = min(shown), max(shown)
+    pad = (high - low) * 0.05 or 1.0
+    ax.set_ylim(low - pad if low < bottom else bottom, high + pad if high > top else top)
+    bottom, top = ax.get_ylim()
+    for ref in references:
+        if (math.isfinite(ref.lo) or math.isfinite(ref.hi)) and ref.lo < top and ref.hi > bottom:
+            ax.axhspan(max(ref.lo, bottom), min(ref.hi, top), color="#5cb85c", alpha=0.12, zorder=0,
+                       label=f"band of {ref.claim}")
+        if ref.reported is not None:
+            ax.axhline(ref.reported, color="black", linestyle="--", linewidth=1, zorder=1,
+                       label=f"paper ({ref.claim}): {ref.reported:g}")
+
+
 def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
-    """Per (paper, experiment, profile): one axis per logged curve, torch and tf each as the median across
-    seeds with the lowest-highest band (see curves.median_and_spread). Records without curves draw nothing."""
+    """Per (paper, experiment, profile): one panel per logged curve, torch and tf each as the median across
+    seeds with the lowest-highest band (see curves.median_and_spread); the training curves ("<run> loss")
+    first, then the claim's metrics measured during training (curves named as the experiment's metric), each
+    with its claims' bands and the paper's number (curve_references). Records without curves draw nothing."""
     from .curves import median_and_spread
 
+    records = latest(records)
+    references = curve_references(records)
     found: dict[tuple, dict[str, list]] = {}  # (paper, experiment, profile) -> framework -> per-seed curves
-    for r in latest(records):
+    for r in records:
         if r.get("kind") != "claim":
             continue
         for exp, seeds in ((r.get("details") or {}).get("curves") or {}).items():
             found.setdefault((r["paper"], exp, r.get("profile")), {}).setdefault(r["framework"], seeds)
     figures = []
     for (paper, exp, profile), by_framework in sorted(found.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        names = sorted({name for seeds in by_framework.values() for seed in seeds for name in seed})
-        fig, _ = _new_figure(6.0, 1.8 * len(names))
+        logged = {name for seeds in by_framework.values() for seed in seeds for name in seed}
+        # training-loop curves ("<run> <key>") first, the metrics (one word: the experiment's metric) after
+        names = sorted(logged, key=lambda name: (" " not in name, name))
+        fig, first = _new_figure(6.0, 1.8 * len(names))
+        if len(names) > 1:  # one panel per curve instead of the single axes (left, it drew an empty frame behind)
+            first.remove()
         axes = fig.subplots(len(names), 1, squeeze=False)[:, 0] if len(names) > 1 else fig.axes
         for ax, name in zip(axes, names, strict=True):
             for framework in ("torch", "tf"):
@@ -313,14 +384,18 @@ def training_curves(records: Iterable[Mapping[str, Any]]) -> list[Figure]:
                     continue
                 steps, median, low, high = curve
                 n = sum(name in seed for seed in by_framework[framework])
-                ax.plot(steps, median, color=COLORS[framework], label=f"{framework} median ({n} seeds)")
+                ax.plot(steps, median, color=COLORS[framework], marker="." if len(steps) <= 10 else None,
+                        label=f"{framework} median ({n} seeds)")
                 ax.fill_between(steps, low, high, color=COLORS[framework], alpha=0.2, linewidth=0)
-            ax.set_title(name, loc="left")
+            refs = references.get((paper, profile, exp, name), [])
+            if refs:
+                _draw_references(ax, refs)
+            ax.set_title(name if " " in name else f"{name} (claim's metric, during training)", loc="left")
             ax.legend(fontsize=7)
         axes[-1].set_xlabel("step (epoch or iteration)")
         title = f"{paper} {exp} ({profile}): training curves"
         fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # the title above the first panel's
         figures.append(Figure(f"curves/{paper}-{exp}-{profile}", title, "curves", fig, paper=paper, profile=profile))
     return figures
 

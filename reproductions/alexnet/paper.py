@@ -179,10 +179,11 @@ def batches_of(x, y, size):
     return [{"x": x[i:i + size], "y": y[i:i + size]} for i in range(0, len(x), size)]
 
 
-def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
+def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None, test=None):
     """SGD over shuffled minibatches (the last partial batch dropped; the order and the dropout masks depend
     on the seed only). Returns the model and the mean train-mode minibatch error (%) of each epoch; with
-    `stop_at_error`, training stops after the first epoch whose error is at or below it."""
+    `stop_at_error`, training stops after the first epoch whose error is at or below it. With `test` = (x, y),
+    the test error (%) is logged during training as curve "`tag`_test_error" (inference mode, no draws)."""
     rng = np.random.default_rng([ctx.seed, 2012])
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
     curve = []
@@ -193,7 +194,9 @@ def train(ctx, config, xtr, ytr, epochs, batch_size, tag, stop_at_error=None):
 
     train_epochs(ctx, model, epochs=epochs, n=len(xtr), batch_size=batch_size, rng=rng,
                  make_batch=lambda idx: {"x": xtr[idx], "y": ytr[idx], **dropout_masks(rng, config, batch_size)},
-                 where=f"alexnet {tag}", curve=tag, on_epoch=epoch_done)
+                 where=f"alexnet {tag}", curve=tag, on_epoch=epoch_done,
+                 evaluate=None if test is None else lambda: {
+                     f"{tag}_test_error": 100 * model.evaluate(batches_of(*test, 500))["error"]})
     return model, curve
 
 
@@ -264,7 +267,7 @@ def run_regularizers(ctx, study: RegularizerStudy) -> dict:
     out: dict = {}
     for tag, change in VARIANTS:
         config = fit_config(replace(study.net, **change), xtr)
-        model, curve = train(ctx, config, xtr, ytr, study.epochs, study.batch_size, tag)
+        model, curve = train(ctx, config, xtr, ytr, study.epochs, study.batch_size, tag, test=(xte, yte))
         train_error = 100 * model.evaluate(batches_of(xtr, ytr, 500))["error"]
         test_error = 100 * model.evaluate(batches_of(xte, yte, 500))["error"]
         out.update({f"{tag}_train_error": train_error, f"{tag}_test_error": test_error,

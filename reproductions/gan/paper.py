@@ -157,19 +157,27 @@ def run_optimal_d(ctx, tc: ToyConfig) -> dict[str, float]:
     params["generator/y/kernel"] = np.full((1, 1), tc.sd_g, np.float32)
     params["generator/y/bias"] = np.full((1,), tc.mu_g, np.float32)
     model.set_params(params)
-    # One train_step is one iteration of Algorithm 1 (k discriminator steps, then one generator step; here
-    # the generator is frozen), so the shared step loop fits; D's and G's losses are both checked and logged.
-    train_steps(ctx, model, steps=c.iterations, where="gan optimal_d", curve="optimal_d", unit="iteration",
-                keys=GAN_LOSSES, report_rest=False,
-                next_batch=lambda it: draw_noise(rng, c, "float32", rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))))
     lo, hi = grid_range(tc)
     grid = np.linspace(lo, hi, GRID_POINTS)
     pd, pg = _normal_pdf(grid, tc.mu_d, tc.sd_d), _normal_pdf(grid, tc.mu_g, tc.sd_g)
     # Only where the data or the generator put mass (D is unconstrained elsewhere): density > 5% of its peak.
     where = (pd > MASS_SHARE * pd.max()) | (pg > MASS_SHARE * pg.max())
-    d = model.discriminate({"x": grid[:, None].astype(np.float32)})[:, 0].astype(np.float64)
-    err = np.abs(d - pd / (pd + pg))[where]
-    return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}
+
+    def d_star_errors():  # deterministic (a fixed grid, no draws): also the claim's metric during training
+        d = model.discriminate({"x": grid[:, None].astype(np.float32)})[:, 0].astype(np.float64)
+        err = np.abs(d - pd / (pd + pg))[where]
+        return {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}
+
+    # One train_step is one iteration of Algorithm 1 (k discriminator steps, then one generator step; here
+    # the generator is frozen), so the shared step loop fits; D's and G's losses are both checked and logged.
+    train_steps(ctx, model, steps=c.iterations, where="gan optimal_d", curve="optimal_d", unit="iteration",
+                keys=GAN_LOSSES, report_rest=False, evaluate=d_star_errors,
+                next_batch=lambda it: draw_noise(rng, c, "float32", rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))))
+    return d_star_errors()
+
+
+# The generator of the draws of an evaluation during training (a stream of its own beside the seed's).
+EVAL_STREAM = 1914
 
 
 def w1_1d(a: np.ndarray, b: np.ndarray) -> float:
@@ -190,18 +198,24 @@ def run_gauss1d(ctx, tc: ToyConfig) -> dict[str, float]:
             early.update(w1_early=w1_1d(g, rng.normal(tc.mu_d, tc.sd_d, 4000)),
                          abs_dmu_early=abs(float(g.mean()) - tc.mu_d))
 
+    def measure(draws: np.random.Generator) -> dict[str, float]:
+        g = _sample(model, draws, c, tc.n_eval)[:, 0]
+        data = draws.normal(tc.mu_d, tc.sd_d, tc.n_eval)
+        d_real = model.discriminate({"x": data[:, None].astype(np.float32)}).astype(np.float64)[:, 0]
+        d_fake = model.discriminate({"x": g[:, None].astype(np.float32)}).astype(np.float64)[:, 0]
+        eps = 1e-12
+        value = float(np.mean(np.log(d_real + eps)) + np.mean(np.log(1 - d_fake + eps)))
+        return {"w1": w1_1d(g, data), "abs_dmu": abs(float(g.mean()) - tc.mu_d),
+                "sd_ratio": float(g.std()) / tc.sd_d, "d_on_fake": float(d_fake.mean()),
+                "d_on_real": float(d_real.mean()), "value": value, "value_gap": abs(value + math.log(4.0))}
+
+    # The claim's metrics during training, from their own generator (the same draws at every evaluation), so the
+    # training draws, and the final metrics below, are those of a run without it.
     train_steps(ctx, model, steps=c.iterations, where="gan gauss1d", curve="gauss1d", unit="iteration",
                 keys=GAN_LOSSES, report_rest=False, on_step=evaluate_early,
+                evaluate=lambda: measure(np.random.default_rng([ctx.seed, EVAL_STREAM])),
                 next_batch=lambda it: draw_noise(rng, c, "float32", rng.normal(tc.mu_d, tc.sd_d, (c.k, c.batch, 1))))
-    g = _sample(model, rng, c, tc.n_eval)[:, 0]
-    data = rng.normal(tc.mu_d, tc.sd_d, tc.n_eval)
-    d_real = model.discriminate({"x": data[:, None].astype(np.float32)}).astype(np.float64)[:, 0]
-    d_fake = model.discriminate({"x": g[:, None].astype(np.float32)}).astype(np.float64)[:, 0]
-    eps = 1e-12
-    value = float(np.mean(np.log(d_real + eps)) + np.mean(np.log(1 - d_fake + eps)))
-    return {"w1": w1_1d(g, data), "abs_dmu": abs(float(g.mean()) - tc.mu_d),
-            "sd_ratio": float(g.std()) / tc.sd_d, "d_on_fake": float(d_fake.mean()),
-            "d_on_real": float(d_real.mean()), "value": value, "value_gap": abs(value + math.log(4.0)), **early}
+    return {**measure(rng), **early}
 
 
 def _images(ds_x: np.ndarray) -> np.ndarray:
@@ -245,6 +259,8 @@ def run_mnist(ctx, c: GANConfig) -> dict:
         pos += per_iter
         return draw_noise(rng, c, "float32", x)
 
+    # No Parzen estimate during training: each one (n_samples generated images against n_test test images, its
+    # sigma chosen on the validation set) costs more than the training itself at the reduced profile.
     train_steps(ctx, model, steps=c.iterations, next_batch=next_batch, where="gan mnist", curve="mnist",
                 unit="iteration", keys=GAN_LOSSES, tick=50, report_rest=False)
     trained = parzen_of(_sample(model, rng, c, c.n_samples))

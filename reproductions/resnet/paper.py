@@ -136,9 +136,11 @@ def batches_of(x, y, size):
     return [{"x": x[i:i + size], "y": y[i:i + size]} for i in range(0, len(x), size)]
 
 
-def train_net(ctx, config: ResNetConfig, xtr, ytr, study: DepthStudy, tag: str):
+def train_net(ctx, config: ResNetConfig, xtr, ytr, study: DepthStudy, tag: str, test=None):
     """SGD over `study.epochs` epochs of shuffled minibatches (the last partial batch dropped); the order
-    depends on the seed only, so every net of a seed sees the same batches."""
+    depends on the seed only, so every net of a seed sees the same batches. With `test` = (x, y), the test
+    error (%) is logged during training as curve "`tag`_test_error" (eval mode: BN's running statistics
+    are read, not updated)."""
     rng = np.random.default_rng([ctx.seed, 2015])
     model = ctx.make_model(config, seed=ctx.seed, dtype="float32")
     last = []
@@ -149,7 +151,8 @@ def train_net(ctx, config: ResNetConfig, xtr, ytr, study: DepthStudy, tag: str):
 
     train_epochs(ctx, model, epochs=study.epochs, n=len(xtr), batch_size=study.batch_size, rng=rng,
                  make_batch=lambda idx: {"x": xtr[idx], "y": ytr[idx]}, where=f"resnet {tag}", curve=tag,
-                 on_epoch=epoch_done)
+                 on_epoch=epoch_done, evaluate=None if test is None else lambda: {
+                     f"{tag}_test_error": 100 * model.evaluate(batches_of(*test, 500))["error"]})
     return model, float(np.mean(last))
 
 
@@ -159,7 +162,7 @@ def run_depth_study(ctx, study: DepthStudy) -> dict:
     metrics: dict = {}
     for tag, residual, which in NETS:
         config = study.net(getattr(study, which), residual, xtr.shape[1], xtr.shape[3], steps)
-        model, train_loss = train_net(ctx, config, xtr, ytr, study, tag)
+        model, train_loss = train_net(ctx, config, xtr, ytr, study, tag, test=(xte, yte))
         metrics[f"{tag}_train_loss"] = train_loss
         metrics[f"{tag}_train_error"] = 100 * model.evaluate(batches_of(xtr, ytr, 500))["error"]
         metrics[f"{tag}_test_error"] = 100 * model.evaluate(batches_of(xte, yte, 500))["error"]

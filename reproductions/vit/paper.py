@@ -109,7 +109,9 @@ def _for_data(c, ds):
     return replace(c, image_size=size, channels=channels)
 
 
-def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what: str) -> float:
+def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what: str, metric: str = "") -> float:
+    """Train, then the test accuracy; the accuracy is also logged during training as curve `metric` (default
+    "`what`_acc"; inference mode, no draws from the training generators)."""
     model = ctx.make_model(model_config, seed=ctx.seed, dtype="float32")
     order_rng = np.random.default_rng([ctx.seed, 1])  # the same batch order for every model of this seed
     mask_rng = np.random.default_rng([ctx.seed, 2])
@@ -126,7 +128,8 @@ def _train_eval(ctx, model_config, cfg: DataSizeConfig, x, y, test_batches, what
         return batch
 
     train_steps(ctx, model, steps=cfg.steps, next_batch=next_batch, where=f"vit {what} (n={cfg.n_train})",
-                curve=f"{what} n={cfg.n_train}", tick=50)
+                curve=f"{what} n={cfg.n_train}", tick=50,
+                evaluate=lambda: {metric or f"{what}_acc": model.evaluate(test_batches)["accuracy"]})
     return model.evaluate(test_batches)["accuracy"]
 
 
@@ -147,7 +150,8 @@ def run_data_size(ctx, cfg: DataSizeConfig) -> dict:
     out["gap"] = out["resnet_acc"] - out["vit_acc"]
     out["n_train"] = float(n)
     if cfg.no_pos:
-        out["vit_nopos_acc"] = _train_eval(ctx, replace(vit, pos_embed=False), cfg, x, y, test_batches, "vit-no-pos")
+        out["vit_nopos_acc"] = _train_eval(ctx, replace(vit, pos_embed=False), cfg, x, y, test_batches, "vit-no-pos",
+                                           "vit_nopos_acc")
         out["pos_gain"] = out["vit_acc"] - out["vit_nopos_acc"]
     out["dataset"] = f"{ds.name}: {ds.subset}; {n} training images drawn per seed ({ds.source})"
     return out
