@@ -4,6 +4,10 @@ records they are saved as.
 A claim is evaluated per framework on a statistic over seeds (median, mean, olympic mean, ...), and the
 two frameworks are tested for statistical consistency with each other: a Mann-Whitney U test on the
 per-seed values that are finite, and Fisher's exact test on how many seeds were finite (e.g. converged).
+
+A seed whose training diverged has no metric: the statistic is taken over the other seeds, the claim's inputs
+name the diverged seeds and where they diverged, and every verdict built on them says how many (tables.
+claim_verdict); Fisher's test compares the two frameworks' divergence counts with everything else non-finite.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from . import consistency as cons
 from . import results
 from .consistency import CONSISTENCY_ALPHA, smallest_mann_whitney_p  # noqa: F401  (re-exported)
-from .executor import config_dict
+from .executor import DivergedSeed, config_dict
 from .spec import FRAMEWORKS, Band, Claim, Ordering, Paper, Ratio, claim_inputs
 
 
@@ -67,11 +71,13 @@ def _inputs(claim, runs, framework) -> dict:
     for exp, metric in claim_inputs(claim):
         seeds = runs[(framework, exp)]
         values = [float(s.get(metric, math.nan)) for s in seeds]
+        diverged = [i for i, s in enumerate(seeds) if isinstance(s, DivergedSeed)]
         out[f"{exp}.{metric}"] = {
             "statistic": statistic(claim.statistic, values),
             "values": values,
             "finite": int(np.isfinite(values).sum()),
             "seeds": len(values),
+            **({"diverged": {str(i): seeds[i].message for i in diverged}} if diverged else {}),
         }
     return out
 

@@ -17,10 +17,20 @@ from functools import cache
 from pathlib import Path
 
 from . import execution, registry
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDivergedError
 from .spec import Experiment, Paper, RunContext
 
 SeedMetrics = dict[str, float]
+
+
+class DivergedSeed(dict):
+    """A seed run whose training diverged (NaN or inf; harness.training.check_finite): it has no metric, so
+    every claim input reads NaN for it, and `message` says where it diverged. Claims count such seeds and
+    every verdict that used them says so (claims.evaluate, tables.claim_verdict)."""
+
+    def __init__(self, message: str):
+        super().__init__()
+        self.message = message
 BACKENDS = ("local", "ray")  # where seeds run: this machine's processes, or Ray tasks
 
 
@@ -92,16 +102,21 @@ def run_experiments(
               run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
              for framework in frameworks for exp in paper.experiments
              for seed in seeds_for(exp, profile, seeds)]
-    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset, saved[key].get("curves") or {})
+    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset, saved[key].get("curves") or {},
+                  saved[key].get("diverged"))
             for _, exp, _, key in tasks if key in saved}
     for note in _not_reused(paper.key, tasks, saved, done, identities):
         (on_note or print)(note)
 
-    def finish(key, metrics, dataset, seed_curves):
-        done[key] = (metrics, dataset, seed_curves)
+    def finish(key, metrics, dataset, seed_curves, diverged=None):
+        done[key] = (metrics, dataset, seed_curves, diverged)
+        if diverged:  # a finding, not a crash: the other seeds go on and the claims count this one
+            (on_note or print)(f"{paper.key} {key[1]} [{key[2]}] seed {key[3]} diverged ({diverged}); saved as "
+                               "diverged: its metrics count as missing and every verdict using them says so")
         if on_seed:
             on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
-                     "identity": identities[key[1]], **({"curves": seed_curves} if seed_curves else {})})
+                     "identity": identities[key[1]], **({"curves": seed_curves} if seed_curves else {}),
+                     **({"diverged": diverged} if diverged else {})})
 
     pending = [t for t in tasks if t[3] not in done]
     if backend == "ray" and pending:
@@ -115,8 +130,8 @@ def run_experiments(
 
     runs: dict[tuple[str, str], list[SeedMetrics]] = {}
     for framework, exp, _, key in tasks:
-        metrics, dataset, seed_curves = done[key]
-        runs.setdefault((framework, exp.name), []).append(metrics)
+        metrics, dataset, seed_curves, diverged = done[key]
+        runs.setdefault((framework, exp.name), []).append(DivergedSeed(diverged) if diverged else metrics)
         datasets.setdefault((framework, exp.name), set()).add(dataset)
         if curves is not None:
             curves.setdefault((framework, exp.name), []).append(seed_curves)
@@ -124,7 +139,8 @@ def run_experiments(
 
 
 def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
-    """-> (metrics, dataset, training curves) of one seed run."""
+    """-> (metrics, dataset, training curves, None) of one seed run; ({}, dataset, the curves up to the
+    divergence, where it diverged) when its training diverged."""
     from .curves import CurveLog
 
     log = CurveLog()
@@ -132,7 +148,11 @@ def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile:
                      make_model=_model_factory(registry.model_class(paper, framework),
                                                execution.repro_mode(paper, framework), execution.run_device()),
                      progress=progress or (lambda n: None), log=log)
-    return (*split_metrics(exp.run(ctx, exp.configs[profile]), exp), log.curves)
+    try:
+        out = exp.run(ctx, exp.configs[profile])
+    except TrainingDivergedError as e:
+        return {}, exp.dataset, log.curves, str(e)
+    return (*split_metrics(out, exp), log.curves, None)
 
 
 def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> None:

@@ -136,7 +136,7 @@ def claim_strip(group: Mapping[str, Any]) -> Figure:
     ax.set_xlim(min(ticks) - 0.8, max(ticks) + 0.8)
     ax.set_ylabel(textwrap.shorten(inputs[0], 40) if len(inputs) == 1 else "value per seed", fontsize=8)
     ax.legend(fontsize=7, loc="best", framealpha=0.7)
-    verdict = tables.base_verdict(group["verdict"])
+    verdict = tables.compact_verdict(group["verdict"])
     title = f"{group['paper']}/{group['claim']} [{group['profile']}]: {verdict}"
     ax.set_title("\n".join(textwrap.wrap(title, 60) + textwrap.wrap(f"rule: {rule}", 70)), fontsize=8)
     ax.grid(axis="y", alpha=0.3)

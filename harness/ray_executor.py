@@ -145,8 +145,8 @@ def run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, addr
 
 
 def _result(ray, ref, task):
-    """A task's (metrics, dataset); the seed's own exception is raised as itself (a diverged training stays a
-    TrainingDivergedError), a worker that kept dying as one line naming the run."""
+    """A task's (metrics, dataset, curves, diverged) (a diverged training is a result: see executor._run_seed);
+    the seed's own exception is raised as itself, a worker that kept dying as one line naming the run."""
     framework, exp, seed, _ = task
     try:
         return ray.get(ref)

@@ -71,7 +71,7 @@ def verdicts(records: Iterable[Mapping[str, Any]], reference: Mapping[tuple[str,
     """The compact verdict table; with `reference`, a column with the committed reduced-profile verdict."""
     records = list(records)
     df = tables.verdict_table(records)
-    df["verdict"] = [tables.base_verdict(v) for v in df["verdict"]]
+    df["verdict"] = [tables.compact_verdict(v) for v in df["verdict"]]
     both = {(r.get("paper"), r.get("check")): r for r in latest(records) if r.get("kind") == "consistency"}
     df[CONSISTENCY_COLUMN] = [tables.consistency_word(both.get(tuple(c.split("/", 1)))) for c in df["claim"]]
     if reference is not None:

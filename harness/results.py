@@ -420,7 +420,8 @@ def validate_run(entry: Mapping[str, Any]) -> None:
     """Raise ResultsError naming what is wrong with a saved seed run (decoded: NaN/inf as floats).
 
     {"key": [paper, experiment, framework, seed, profile, config hash, identity hash], "metrics": {name:
-    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}}.
+    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}}; a run
+    whose training diverged has "diverged": where (a non-empty string) and may have no metric.
     Entries saved before the identity hash existed have a 6-item key: valid, but never reused (see
     executor.run_experiments)."""
     if not isinstance(entry, Mapping):
@@ -440,8 +441,10 @@ def validate_run(entry: Mapping[str, Any]) -> None:
             ok = isinstance(value, str) and bool(value)
         if not ok:
             raise ResultsError(f"field 'key' item {i} ({name}) is invalid: {value!r:.80}")
-    metrics = entry.get("metrics")
-    if not isinstance(metrics, Mapping) or not metrics:
+    metrics, diverged = entry.get("metrics"), entry.get("diverged")
+    if diverged is not None and not (isinstance(diverged, str) and diverged):
+        raise ResultsError(f"field 'diverged' must say where the training diverged, got {diverged!r:.80}")
+    if not isinstance(metrics, Mapping) or not (metrics or diverged):  # a diverged run has no metric
         raise ResultsError(f"field 'metrics' must be a non-empty object of numbers, got {metrics!r:.80}")
     for name, value in metrics.items():
         if not _is_number(value):

@@ -210,8 +210,25 @@ def claim_verdict(torch_rec: Mapping | None, tf_rec: Mapping | None, consistency
     else:
         (fw, ok), = judged.items()
         base = f"reproduced ({fw})" if ok else f"not reproduced ({fw}: {fmt_num(ran[fw].get('value'))})"
+    notes += diverged_notes(ran)
     notes += consistency_notes(consistency, bool(judged))
     return "; ".join([base, *notes])
+
+
+DIVERGED = "seeds diverged"  # the words of a divergence note, which the compact verdict keeps (report.verdicts)
+
+
+def diverged_notes(ran: Mapping[str, Mapping]) -> list[str]:
+    """Per framework, how many seeds of the claim's runs diverged (the statistic is over the others):
+    "torch: 1 of 5 seeds diverged". A claim record lists them per input (claims._inputs)."""
+    notes = []
+    for fw, rec in ran.items():
+        inputs = ((rec.get("details") or {}).get("inputs") or {}).values()
+        counts = [(len(i.get("diverged") or {}), i.get("seeds")) for i in inputs if isinstance(i, Mapping)]
+        worst = max(counts, default=(0, None))
+        if worst[0]:
+            notes.append(f"{fw}: {worst[0]} of {worst[1]} {DIVERGED} (left out of the statistic)")
+    return notes
 
 
 def consistency_word(consistency: Mapping | None) -> str:
@@ -307,6 +324,12 @@ def datasets_used(records: Iterable[Mapping[str, Any]]) -> str:
 def base_verdict(verdict: str) -> str:
     """A claim_verdict without its notes: "reproduced (both)", "torch only", "not reproduced (...)", ..."""
     return verdict.split(";", 1)[0].strip()
+
+
+def compact_verdict(verdict: str) -> str:
+    """The base verdict and, never dropped, its notes of diverged seeds."""
+    base, *notes = [part.strip() for part in verdict.split(";")]
+    return "; ".join([base, *(n for n in notes if DIVERGED in n)])
 
 
 def claim_outcome(verdict: str) -> str:
