@@ -5,9 +5,10 @@ A claim is evaluated per framework on a statistic over seeds (median, mean, olym
 two frameworks are tested for statistical consistency with each other: a Mann-Whitney U test on the
 per-seed values that are finite, and Fisher's exact test on how many seeds were finite (e.g. converged).
 
-A seed whose training diverged has no metric: the statistic is taken over the other seeds, the claim's inputs
-name the diverged seeds and where they diverged, and every verdict built on them says how many (tables.
-claim_verdict); Fisher's test compares the two frameworks' divergence counts with everything else non-finite.
+A seed whose training diverged has no metric and fails the claim in its framework (it trained no model that
+could show it): the value shown is the statistic over the other seeds, the claim's inputs name the diverged
+seeds and where they diverged, and every verdict built on them says how many (tables.claim_verdict); Fisher's
+test compares the two frameworks' counts of non-finite seeds, divergences included.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def evaluate(claim: Claim, runs: dict, framework: str) -> ClaimResult:
         raise TypeError(type(claim).__name__)
     if not np.isfinite(value):
         passed = False  # NaN (no seed reached the metric) never passes
+    if any(v.get("diverged") for v in inputs.values()):
+        passed = False  # a seed that diverged trained no model to show the claim: the framework fails it
     if claim.report_only:
         passed, rule = None, f"report only ({claim.statistic} shown)"
     return ClaimResult(claim, framework, float(value), passed, rule, inputs)

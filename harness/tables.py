@@ -219,15 +219,15 @@ DIVERGED = "seeds diverged"  # the words of a divergence note, which the compact
 
 
 def diverged_notes(ran: Mapping[str, Mapping]) -> list[str]:
-    """Per framework, how many seeds of the claim's runs diverged (the statistic is over the others):
-    "torch: 1 of 5 seeds diverged". A claim record lists them per input (claims._inputs)."""
+    """Per framework, how many seeds of the claim's runs diverged (the value shown is over the others; the
+    framework fails the claim): "torch: 1 of 5 seeds diverged". Claim records list them per input."""
     notes = []
     for fw, rec in ran.items():
         inputs = ((rec.get("details") or {}).get("inputs") or {}).values()
         counts = [(len(i.get("diverged") or {}), i.get("seeds")) for i in inputs if isinstance(i, Mapping)]
         worst = max(counts, default=(0, None))
         if worst[0]:
-            notes.append(f"{fw}: {worst[0]} of {worst[1]} {DIVERGED} (left out of the statistic)")
+            notes.append(f"{fw}: {worst[0]} of {worst[1]} {DIVERGED} (a diverged seed fails the claim)")
     return notes
 
 
