@@ -249,7 +249,7 @@ class MLP(nn.Module):
 class Diffusion:
     """The schedule's tables (computed in float64, then cast) and the process's maths."""
 
-    def __init__(self, c, dtype):
+    def __init__(self, c, dtype, device="cpu"):
         betas = torch.linspace(c.beta_1, c.beta_T, c.T, dtype=torch.float64)
         alphas = 1.0 - betas
         ab = torch.cumprod(alphas, dim=0)
@@ -264,7 +264,8 @@ class Diffusion:
             "coef2": (1.0 - ab_prev) * torch.sqrt(alphas) / (1.0 - ab),
             "model_var": model_var, "model_sd": torch.exp(0.5 * torch.log(model_var)),
         }
-        self.tab = {k: v.to(dtype) for k, v in self.tables64.items()}
+        # On the model's device, as the timesteps that index them are (a CPU table indexed by cuda t fails).
+        self.tab = {k: v.to(device=device, dtype=dtype) for k, v in self.tables64.items()}
         self.c = c
 
     def at(self, name, t, ndim):
@@ -313,7 +314,7 @@ class Model(AdaptedModel):
         self.dtype = getattr(torch, dtype)
         self.image = c.arch == "unet"
         self.net = UNet(c, self.dtype) if self.image else MLP(c, self.dtype)
-        self.diffusion = Diffusion(c, self.dtype)
+        self.diffusion = Diffusion(c, self.dtype, self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=c.lr, betas=(0.9, 0.999), eps=c.adam_eps,
                                     weight_decay=0.0, amsgrad=False)
         self._steps = 0
