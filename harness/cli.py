@@ -14,12 +14,11 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from . import registry
+from . import registry, results
 from .errors import ConfigError, HarnessError, ResultsError, Terminated
 from .spec import DTYPES, FRAMEWORKS, PROFILES
 
@@ -149,13 +148,9 @@ def _writable_results_dir() -> Path:
         if folder.exists() and not folder.is_dir():
             raise ResultsError(f"results directory {where} cannot be used: {folder} is a file, not a directory; "
                                "choose another with --results-dir or $HARNESS_RESULTS")
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=where):
-            pass
-    except OSError as e:
-        raise ResultsError(f"results directory {where} is not writable ({e.strerror or e}); choose another with "
-                           "--results-dir or $HARNESS_RESULTS") from None
+    if (why := results.unwritable_dir(where)) is not None:
+        raise ResultsError(f"results directory {where} is not writable ({why}); choose another with "
+                           "--results-dir or $HARNESS_RESULTS")
     for name in ("records.jsonl", "runs.jsonl"):
         if (where / name).exists() and not (where / name).is_file():
             raise ResultsError(f"{where / name} is not a regular file; move it away or choose another "

@@ -88,18 +88,12 @@ def median_and_spread(seed_curves: list[SeedCurves], name: str):
 
 def check_tensorboard_dir(path: str) -> Path:
     """The directory for event files, created if needed; ConfigError (exit 2) when it cannot be written."""
-    import tempfile
-
     from .errors import ConfigError
+    from .results import unwritable_dir
 
     target = Path(path)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target):
-            pass
-    except OSError as e:
-        raise ConfigError(f"--tensorboard {path}: cannot write there ({e.strerror or e}); "
-                          "give a writable directory") from None
+    if (why := unwritable_dir(target)) is not None:
+        raise ConfigError(f"--tensorboard {path}: cannot write there ({why}); give a writable directory")
     return target
 
 

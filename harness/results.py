@@ -416,6 +416,20 @@ def latest(records: Iterable[Mapping[str, Any]]) -> list[Record]:
 RUN_KEY_FIELDS = ("paper", "experiment", "framework", "seed", "profile", "config", "identity")
 
 
+def unwritable_dir(path: Path) -> str | None:
+    """Create `path` (with its parents) and a temporary file in it; None when that works, else the OS's reason.
+    The one probe behind every destination checked before work starts (results directory, --tensorboard)."""
+    import tempfile
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        return str(e.strerror or e)
+    return None
+
+
 def validate_run(entry: Mapping[str, Any]) -> None:
     """Raise ResultsError naming what is wrong with a saved seed run (decoded: NaN/inf as floats).
 

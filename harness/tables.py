@@ -237,11 +237,18 @@ def consistency_word(consistency: Mapping | None) -> str:
     its rank test rejected ("inconsistent") or not ("not tested": not agreement)."""
     if consistency is None:
         return MISSING
+    outcome = consistency_outcome(consistency)
+    more = (consistency.get("details") or {}).get("further_seeds")
+    return f"undecided (+{more})" if outcome == "undecided" and more else outcome
+
+
+def consistency_outcome(consistency: Mapping) -> str:
+    """consistent / inconsistent / undecided (harness.consistency); a record from before the three outcomes is
+    "inconsistent" when its rank test rejected and otherwise "not tested", never agreement."""
     outcome = (consistency.get("details") or {}).get("outcome")
     if outcome is None:
         return "inconsistent" if consistency.get("passed") is False else "not tested"
-    more = (consistency.get("details") or {}).get("further_seeds")
-    return f"undecided (+{more})" if outcome == "undecided" and more else str(outcome)
+    return str(outcome)
 
 
 def consistency_notes(consistency: Mapping | None, judged: bool) -> list[str]:
@@ -358,10 +365,7 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             ratios = [x for r in agree if r.get("dtype") == dtype and (x := error_over_tol(r)) is not None]
             worst[dtype] = max(ratios) if ratios else None
         outcomes = Counter(claim_outcome(v) for v in claims_table(recs, paper)["verdict"])
-        # A record from before the three outcomes (no details.outcome) that did not reject is not evidence of
-        # agreement: it counts as undecided, never as consistent.
-        cons = Counter(r.get("passed") if (r.get("details") or {}).get("outcome") or r.get("passed") is False
-                       else None for r in mine if r.get("kind") == "consistency")
+        cons = Counter(consistency_outcome(r) for r in mine if r.get("kind") == "consistency")
         claims = [r for r in mine if r.get("kind") in ("claim", "consistency")]
         rows.append({
             "paper": paper,
@@ -370,7 +374,9 @@ def summary_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             "f32 err/tol": worst["float32"],
             "claims both/one/no/rep": (f"{outcomes['both']}/{outcomes['one']}/{outcomes['not']}/"
                                        f"{outcomes['report']}") if claims else MISSING,
-            "consistent y/n/?": f"{cons[True]}/{cons[False]}/{cons[None]}" if cons else MISSING,
+            # "not tested" (a record from before the three outcomes) is counted as undecided, never consistent.
+            "consistent y/n/?": (f"{cons['consistent']}/{cons['inconsistent']}/"
+                                 f"{cons['undecided'] + cons['not tested']}") if cons else MISSING,
             "profile": ",".join(sorted({str(r.get("profile")) for r in claims})) or MISSING,
             "data": datasets_used(r for r in claims if r.get("kind") == "claim") if claims else MISSING,
         })
