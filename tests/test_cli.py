@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness import cli, registry
+from tests.cli_runner import Result, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def harness(*args, results=None) -> Result:
-    """Run the CLI in this process on the toy registry (subprocesses would re-import both frameworks)."""
-    argv = (["--results-dir", str(results)] if results is not None else []) + list(args)
-    out, err = io.StringIO(), io.StringIO()
-    old = os.environ.get("HARNESS_REGISTRY")
-    os.environ["HARNESS_REGISTRY"] = "tests.toy"
-    registry.papers.cache_clear()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(argv)
-            except SystemExit as e:  # argparse refusals
-                code = e.code
-    finally:
-        if old is None:
-            os.environ.pop("HARNESS_REGISTRY")
-        else:
-            os.environ["HARNESS_REGISTRY"] = old
-        registry.papers.cache_clear()
-        cli.RESULTS_DIR = cli.Path("results")
-    return Result(code, out.getvalue(), err.getvalue())
+    """The CLI in this process on the toy registry."""
+    return run_cli(*args, registry_module="tests.toy", results_dir=results)
 
 
 def test_list_imports_no_framework_and_is_fast():

@@ -3,19 +3,17 @@ and their strict readers, the tables and the plot, and the `diagnose` verb end t
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
-import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from harness import baseline, cli, diagnosis, plots, registry, results, tables
+from harness import baseline, diagnosis, plots, registry, results, tables
 from harness.errors import ResultsError
 from harness.spec import Band, BudgetCurve, Diagnosis, Ordering, Paper
+from tests.cli_runner import run_cli
 from tests.toy.paper import PAPER as TOY
 
 # --- the trend rule --------------------------------------------------------------------------------------------
@@ -222,21 +220,8 @@ def test_the_claims_table_shows_the_diagnosis_beside_the_unchanged_verdict():
 
 
 def _harness(*args, results_dir) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    old = os.environ.get("HARNESS_REGISTRY")
-    os.environ["HARNESS_REGISTRY"] = "tests.diag_toy"
-    registry.papers.cache_clear()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["--results-dir", str(results_dir), *args])
-    finally:
-        if old is None:
-            os.environ.pop("HARNESS_REGISTRY")
-        else:
-            os.environ["HARNESS_REGISTRY"] = old
-        registry.papers.cache_clear()
-        cli.RESULTS_DIR = cli.Path("results")
-    return code, out.getvalue(), err.getvalue()
+    r = run_cli(*args, registry_module="tests.diag_toy", results_dir=results_dir)
+    return r.returncode, r.stdout, r.stderr
 
 
 def test_diagnose_runs_the_curve_saves_each_seed_and_resumes(tmp_path):

@@ -8,9 +8,7 @@ that only one framework is imported where a process must really be signalled.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import json
 import os
 import signal
@@ -18,12 +16,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import cli, registry, results
+from harness import registry, results
+from tests.cli_runner import Result, run_cli
 
 pytestmark = pytest.mark.faults
 
@@ -31,43 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "tests.faults_toy"
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def errors(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
-
-
 def harness(*args, results_dir=None, env: dict | None = None) -> Result:
     """The CLI in this process on the fault-test registry (frameworks stay loaded between tests)."""
-    argv = (["--results-dir", str(results_dir)] if results_dir is not None else []) + [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    saved = {k: os.environ.get(k) for k in ("HARNESS_REGISTRY", *(env or {}))}
-    os.environ["HARNESS_REGISTRY"] = REGISTRY
-    for k, v in (env or {}).items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    registry.papers.cache_clear()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(argv)
-            except SystemExit as e:
-                code = e.code
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        registry.papers.cache_clear()
-        cli.RESULTS_DIR = Path("results")
-    return Result(code, out.getvalue(), err.getvalue())
+    return run_cli(*args, registry_module=REGISTRY, results_dir=results_dir, env=env)
 
 
 def one_error(result: Result, *fragments: str) -> str:
@@ -330,7 +294,9 @@ def _same_as_a_fresh_run(entries: list[dict]) -> None:
         paper = registry.get("toy")
         for entry in entries:
             _, exp_name, framework, seed, profile, *_ = entry["key"]
-            metrics, _, curves = executor._run_seed(paper, paper.experiment(exp_name), framework, seed, profile, None)
+            metrics, _, curves, diverged = executor._run_seed(paper, paper.experiment(exp_name), framework, seed,
+                                                              profile, None)
+            assert diverged is None, entry["key"]
             assert metrics == entry["metrics"], entry["key"]
             assert curves == entry.get("curves", {}), entry["key"]
     finally:
