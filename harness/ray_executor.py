@@ -134,8 +134,13 @@ def run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, addr
                     finish(refs[ref][3], *_result(ray, ref, refs[ref]))
                     if bar:
                         bar.update(1)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: the CLI first says what was kept, then ends the session (ray.shutdown stops this
+            # job's tasks). Force-cancelling here could make Ray 2.60's core worker abort the driver ("Tried to
+            # complete task that was not pending") before that line was printed.
+            raise
         except BaseException:
-            for ref in remaining:  # Ctrl-C, SIGTERM or a failed seed: stop the rest now
+            for ref in remaining:  # a failed seed: stop the rest now
                 with contextlib.suppress(Exception):  # the error that stopped us is the one to report
                     ray.cancel(ref, force=True)
             raise

@@ -309,7 +309,7 @@ class Model(AdaptedModel):
             return {"loss": loss, "updates": updates}
         return {"loss": float(self._train(*self._args(batch)))}
 
-    def per_step_walker(self):
+    def _per_step_walker(self):
         """The per-step stepper, built once (its compiled step is traced once per batch size and dtype)."""
         if getattr(self, "_walker", None) is None:
             self._walker = PerStep1997(self)
@@ -333,7 +333,7 @@ class PerStep1997:
                              f"{model.config.optimizer!r}: set optimizer='sgd'")
         self.model, self.mem, self.net = model, model.net.memory, model.net
         self.compiled_step = model.compiled(self.step, autograph=False)
-        self.compiled_apply = model.compiled(self.apply, autograph=False)
+        self.compiled_apply = model.compiled(self._apply, autograph=False)
 
     def begin(self, B, dtype):
         mem = self.mem
@@ -386,14 +386,14 @@ class PerStep1997:
         r = tf.where(m > 0, mem.source(i, h, o_d), r)
         return loss, out, out_grads, (s, r, h, p_cell, p_in)
 
-    def apply(self, grads):
+    def _apply(self, grads):
         self.model.opt.apply_gradients(zip(grads, self.model.params.trainable(), strict=True))
 
 
 def per_step_run(model, batch, apply: bool, on_step=None):
     """Walk a batch's sequences step by step; with `apply`, one optimizer step after every time step at which
     any sequence is active (m > 0). Returns (summed loss, updates, [canonical gradient of each step])."""
-    walker = model.per_step_walker()
+    walker = model._per_step_walker()
     x, y, w, m = (tf.constant(batch[k]) for k in ("x", "y", "w", "m"))
     state = walker.begin(x.shape[0], x.dtype)
     total, updates, per_step = 0.0, 0, []
