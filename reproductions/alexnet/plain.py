@@ -1,8 +1,6 @@
 """Plain reference loops for the benchmark: the impl's AlexNet with its dropout masks, cross-entropy and SGD,
 tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no error read back).
-
-`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
-test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
+The interface (and `model=`) is harness.bench_plain's."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """Plain reference loops for the benchmark: the impl's ViT (or its ResNet baseline), cross-entropy and AdamW,
 tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no loss read back per
 step in torch). torch's ViT still holds its key bias at zero (the network's own rule, not the harness's).
-
-`model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
-test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
+The interface (and `model=`) is harness.bench_plain's."""
 
 from __future__ import annotations
 
