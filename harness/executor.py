@@ -112,7 +112,7 @@ def run_experiments(
         done[key] = (metrics, dataset, seed_curves, diverged)
         if diverged:  # a finding, not a crash: the other seeds go on and the claims count this one
             (on_note or print)(f"{paper.key} {key[1]} [{key[2]}] seed {key[3]} diverged ({diverged}); saved as "
-                               "diverged: its metrics count as missing and every verdict using them says so")
+                               "diverged: it fails the claims that use it, and every verdict says so")
         if on_seed:
             on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
                      "identity": identities[key[1]], **({"curves": seed_curves} if seed_curves else {}),
