@@ -434,6 +434,18 @@ BUDGET_CURVES = (
                      "generator losses are compared is the budget here"),
 )
 DIAGNOSES = (
+    Diagnosis(claim="prop1-optimal-discriminator", kind="under-specified",
+              summary="Prop. 1 is a theorem: the paper trains no D for it, so D's optimizer is ours; the declared "
+                      "lr 0.1 with momentum 0.9 diverges in 2/10 torch and 1/10 tf seeds (a diverged seed fails "
+                      "the claim), the trained seeds' median error is 0.048 / 0.043 against 0.05",
+              candidates=("lr 0.1, momentum 0.9 (declared), seeds 0-9: torch 2 diverged, median 0.048 of the 8 "
+                          "trained; tf 1 diverged, 0.043 of 9",
+                          "lr 0.05, momentum 0.9: none diverged; median 0.043 torch, 0.050 tf",
+                          "lr 0.1, momentum 0.5: none diverged; median 0.104 torch, 0.177 tf (D not converged)"),
+              evidence=("python -m reproductions.gan.probe_prop1 (the table in reproductions/gan/NOTES.md)",
+                        "results/reduced.jsonl: prop1-optimal-discriminator, inputs' diverged seeds"),
+              figures={"torch diverged of 10": 2, "tf diverged of 10": 1, "torch median trained": 0.048,
+                       "tf median trained": 0.043, "lr 0.05 torch median": 0.043, "lr 0.05 tf median": 0.050}),
     Diagnosis(claim="non-saturating-faster", kind="under-specified",
               summary="'early in learning' (Sec. 3) has no iteration in the paper: the non-saturating G is ahead "
                       "at 50 and 100 iterations in both frameworks and level from 200 on (the reduced run measures "
