@@ -143,6 +143,18 @@ def _claims_detail(records: list[Mapping[str, Any]], paper: str, figures: dict) 
     return out
 
 
+def _notes_file(paper) -> Path | None:
+    """reproductions/<key>/NOTES.md (deviations, probes, findings) beside the paper's package, when it has one."""
+    import importlib
+
+    try:
+        folder = Path(importlib.import_module(paper.package).__file__).parent
+    except (AttributeError, ImportError, TypeError):  # no registry entry, or a package without a file
+        return None
+    notes = folder / "NOTES.md"
+    return notes if notes.is_file() else None
+
+
 def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]], report_dir: Path,
                 results_dir: Path, reference: Mapping[tuple[str, str], str] | None) -> str:
     import jinja2
@@ -170,6 +182,7 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
             "figures": [{"src": rel(f["path"]), "title": f["title"]} for f in figures
                         if f["paper"] == key and f["section"] != "claims"],
             "csv": rel(csv_path) if csv_path.exists() else None,
+            "notes": rel(notes) if (notes := _notes_file(p)) else None,
         })
     from . import diagnosis
 

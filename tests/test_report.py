@@ -177,6 +177,8 @@ def test_report_is_offline_and_complete(built):
     anchors = re.findall(r"\]\(report/index\.html#([^)]+)\)", readme)  # each claim links to its full setting
     assert len(anchors) == len(backprop.claims) and all(f'id="{a}"' in html for a in anchors)
     assert (out / "figures" / "agreement.svg").is_file()
+    notes = re.search(r'<a href="([^"]+)">backprop/NOTES.md</a>', html)  # deviations in detail, probes, findings
+    assert notes and (b.path.parent / notes.group(1)).resolve() == ROOT / "reproductions" / "backprop" / "NOTES.md"
 
 
 def test_smoke_verdicts_are_shown_beside_the_committed_reduced_ones(tmp_path):
