@@ -387,9 +387,12 @@ def cmd_diagnose(args) -> int:
             rows.append([paper.key, curve.claim, f"{curve.axis} {list(curve.values)}", d["diagnosis"], d["summary"]])
             print(f"{paper.key}/{curve.claim}: {time.perf_counter() - start:.1f} s wall, "
                   f"{_cpu_seconds() - cpu_start:.1f} s CPU", file=sys.stderr)
-    from tabulate import tabulate
+    import pandas as pd
 
-    _out(tabulate(rows, headers=["paper", "claim", "evidence", "diagnosis", "summary"]))
+    from . import tables
+
+    # no wider than the terminal tables of `reproduce`: the summary column wraps
+    _out(tables.to_terminal(pd.DataFrame(rows, columns=["paper", "claim", "evidence", "diagnosis", "summary"])))
     runs_sink.finish()
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
