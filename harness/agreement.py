@@ -455,21 +455,42 @@ def run_paper(paper: Paper, dtypes: tuple[str, ...], progress=None, tamper: Tamp
     it finishes (the CLI saves them then, so an interruption keeps every finished case)."""
     checks: list[Check] = []
     for case in cases(paper, skip_slow):
-        wanted = tuple(d for d in dtypes if d in case.dtypes)
-        if wanted:
-            start, batches = case_inputs(case, paper)
-            per_dtype = run_dtypes(paper, case, wanted, tamper, start, batches, sides)
-            for dtype in wanted:
-                checks += per_dtype[dtype]
-                if on_case is not None:
-                    on_case(per_dtype[dtype])
-                if repro_dir is not None and not all(c.passed for c in per_dtype[dtype]):
-                    from . import repro
-
-                    repro.write_bundle(repro_dir, paper, case, dtype, per_dtype[dtype], start, batches)
+        done = check_case(paper, case, dtypes, tamper, repro_dir, sides)
+        checks += done
+        if on_case is not None and done:
+            on_case(done)
         if progress:
             progress(len(dtypes))
     return checks
+
+
+def check_case(paper: Paper, case: AgreementCase, dtypes: tuple[str, ...], tamper: Tamper | None = None,
+               repro_dir=None, sides: tuple[Side, Side] = DEFAULT_SIDES) -> list[Check]:
+    """One case's checks in each of `dtypes` it declares (none when it declares none of them), with a repro
+    bundle under `repro_dir` for each dtype with a failing check."""
+    wanted = tuple(d for d in dtypes if d in case.dtypes)
+    if not wanted:
+        return []
+    start, batches = case_inputs(case, paper)
+    per_dtype = run_dtypes(paper, case, wanted, tamper, start, batches, sides)
+    if repro_dir is not None:
+        from . import repro
+
+        for dtype in wanted:
+            if not all(c.passed for c in per_dtype[dtype]):
+                repro.write_bundle(repro_dir, paper, case, dtype, per_dtype[dtype], start, batches)
+    return [c for dtype in wanted for c in per_dtype[dtype]]
+
+
+def check_case_in_worker(paper_key: str, case_index: int, dtypes: tuple[str, ...], skip_slow: bool,
+                         repro_dir, sides: tuple[Side, Side], frameworks: tuple[str, ...], device: str):
+    """`check_case` in a worker process (`agree --jobs`): the worker finds the paper by its key and the case
+    by its place in `cases`, and returns its checks with the numerics environment they ran under."""
+    from . import numerics
+
+    paper = registry.get(paper_key)
+    checks = check_case(paper, cases(paper, skip_slow)[case_index], dtypes, None, repro_dir, sides)
+    return checks, numerics.environment(frameworks, device)
 
 
 def sides_for(paper: Paper, mode: str | None = None, mode_torch: str | None = None, mode_tf: str | None = None,

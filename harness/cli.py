@@ -213,17 +213,20 @@ def cmd_agree(args) -> int:
     device = execution.resolve_device(args.device)
     plan = {p.key: agreement.sides_for(p, args.mode, args.mode_torch, args.mode_tf, device, args.against)
             for p in papers}  # every paper's modes checked before anything runs
-    env = numerics.environment(FRAMEWORKS, device)
     sink = _records_sink()
-    checks = []
     bar = _progress_factory()("agree", sum(len(agreement.cases(p, args.skip_slow)) * len(plan[p.key])
                                            for p in papers) * len(dtypes))
-    for paper in papers:
-        for sides in plan[paper.key]:
-            checks += agreement.run_paper(
-                paper, dtypes, progress=bar.update, skip_slow=args.skip_slow, repro_dir=RESULTS_DIR / "repro",
-                on_case=lambda done: sink.add([c.to_record(env) for c in done]),  # Ctrl-C keeps finished cases
-                sides=sides)
+    if args.jobs > 1:
+        checks, env = _agree_in_workers(papers, plan, dtypes, args, device, sink, bar)
+    else:
+        env = numerics.environment(FRAMEWORKS, device)
+        checks = []
+        for paper in papers:
+            for sides in plan[paper.key]:
+                checks += agreement.run_paper(
+                    paper, dtypes, progress=bar.update, skip_slow=args.skip_slow, repro_dir=RESULTS_DIR / "repro",
+                    on_case=lambda done: sink.add([c.to_record(env) for c in done]),  # Ctrl-C keeps finished cases
+                    sides=sides)
     bar.close()
     passed = all(c.passed for c in checks)
     if args.json:
@@ -245,6 +248,29 @@ def cmd_agree(args) -> int:
     sink.finish()
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
     return 0 if passed else 1
+
+
+def _agree_in_workers(papers, plan, dtypes, args, device, sink, bar):
+    """agree --jobs N: each (paper, sides, case) in one of N worker processes; this process alone writes the
+    records, each case's as it finishes (Ctrl-C keeps them). -> the checks in the serial run's order, and the
+    numerics environment (the workers', which run the same pinning as this process)."""
+    from . import agreement, executor, numerics
+
+    calls = {}
+    for paper in papers:
+        for sides in plan[paper.key]:
+            for index, _ in enumerate(agreement.cases(paper, args.skip_slow)):
+                calls[len(calls)] = (agreement.check_case_in_worker, paper.key, index, dtypes, args.skip_slow,
+                                     RESULTS_DIR / "repro", sides, FRAMEWORKS, device)
+    done, env = {}, None
+    with executor.worker_pool(args.jobs) as pool:
+        for order, (checks, env) in executor.as_finished(pool, calls):
+            done[order] = checks
+            sink.add([c.to_record(env) for c in checks])
+            bar.update(len(dtypes))
+    if env is None:  # no case ran
+        env = numerics.environment(FRAMEWORKS, device)
+    return [c for order in sorted(done) for c in done[order]], env
 
 
 def _with_tensorboard(directory: str | None):
@@ -533,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--skip-slow", action="store_true",
                    help="leave out the cases a paper marks slow (minutes or GBs; the slow test tier runs them)")
+    p.add_argument("--jobs", type=_positive_int, default=1,
+                   help="cases in this many worker processes (e.g. one per core; results do not depend on it)")
     _add_execution_flags(p)
     p.set_defaults(fn=cmd_agree)
 

@@ -6,6 +6,7 @@ Seed runs are saved as they finish (`runs.jsonl`), so an interrupted reproductio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -197,35 +198,51 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory) -> None:
-    """Seeds in `jobs` fresh processes ("spawn": no framework state is inherited); one progress bar.
-
-    The workers end with this process: on an error, Ctrl-C or SIGTERM (raised here as an exception, see
-    cli) they are terminated at once instead of finishing their seeds; on SIGKILL the kernel ends them."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
+    """Seeds in `jobs` worker processes (see `worker_pool`); one progress bar."""
     units = {t[3]: t[1].units(t[1].configs[profile]) for t in pending}
     bar = progress_factory(f"{paper.key} [{jobs} workers]", sum(units.values())) if progress_factory else None
+    try:
+        with worker_pool(jobs) as pool:
+            calls = {t[3]: (_seed_in_worker, *_seed_args(paper, profile, data_dir, t)) for t in pending}
+            for key, result in as_finished(pool, calls):
+                finish(key, *result)
+                if bar:
+                    bar.update(units[key])
+    finally:
+        if bar:
+            bar.close()
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """`jobs` fresh processes ("spawn": no framework state is inherited; each pins its numerics on import, as
+    this one does). They end with this process: on an error, Ctrl-C or SIGTERM (raised here as an exception,
+    see cli) they are terminated at once instead of finishing their work; on SIGKILL the kernel ends them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(_seed_in_worker, *_seed_args(paper, profile, data_dir, task)): task[3]
-                   for task in pending}
-        remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in finished:
-                finish(futures[future], *future.result())  # a worker's exception is raised here
-                if bar:
-                    bar.update(units[futures[future]])
+        yield pool
     except BaseException:
         _terminate(pool)
         raise
     else:
         pool.shutdown(wait=True)
-    finally:
-        if bar:
-            bar.close()
+
+
+def as_finished(pool, calls: dict):
+    """Submit each `key: (function, *args)` and yield (key, result) as each finishes; a worker's exception is
+    raised here."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    futures = {pool.submit(*call): key for key, call in calls.items()}
+    remaining = set(futures)
+    while remaining:
+        finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+        for future in finished:
+            yield futures[future], future.result()
 
 
 def _terminate(pool) -> None:

@@ -73,6 +73,21 @@ def test_agree_json_reports_every_check(tmp_path):
     assert (tmp_path / "records.jsonl").exists()
 
 
+def test_agree_jobs_gives_the_serial_checks_and_saves_each_once(tmp_path):
+    """--jobs 2: cases in spawned workers (each imports both frameworks: seconds); the same checks, in the
+    same order, as one process, and the driver saves each check's record exactly once."""
+    serial = harness("agree", "toy", "--json", results=tmp_path / "serial")
+    pooled = harness("agree", "toy", "--json", "--jobs", "2", results=tmp_path / "pooled")
+    assert pooled.returncode == serial.returncode == 0, pooled.stderr
+    a, b = json.loads(serial.stdout), json.loads(pooled.stdout)
+    assert [c["name"] for c in b["checks"]] == [c["name"] for c in a["checks"]]
+    assert [(c["max_abs"], c["max_rel"], c["passed"]) for c in b["checks"]] == \
+        [(c["max_abs"], c["max_rel"], c["passed"]) for c in a["checks"]]
+    assert b["numerics"] == a["numerics"]  # the workers pin what this process pins
+    saved = [json.loads(line)["check"] for line in (tmp_path / "pooled" / "records.jsonl").read_text().splitlines()]
+    assert sorted(saved) == sorted(c["name"].split("/", 1)[1] for c in b["checks"])  # each once, none missing
+
+
 def test_reproduce_table_compare_round_trip(tmp_path):
     assert harness("reproduce", "toy", "--profile", "tiny", results=tmp_path).returncode == 0
     table = harness("table", results=tmp_path)
