@@ -323,29 +323,36 @@ def cmd_reproduce(args) -> int:
     env = numerics.environment(frameworks, device)
     runs_sink, sink = _Sink(runs_path, results.append_run), _records_sink()
     all_records, fallbacks = [], {}
-    for paper in papers:
-        start, cpu_start = time.perf_counter(), _cpu_seconds()
-        used: dict[tuple[str, str], set[str]] = {}
-        seed_curves: dict = {}
-        runs = executor.run_experiments(
-            paper, args.profile, frameworks, args.seeds, data_dir, saved=saved, on_seed=on_seed(runs_sink.add),
-            progress_factory=_progress_factory(), datasets=used, jobs=args.jobs,
-            on_note=lambda note: print(note, file=sys.stderr), curves=seed_curves, **executor_options,
-        )
+    start = time.perf_counter()
+    # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
+    plans = [executor.plan_paper(paper, args.profile, frameworks, args.seeds, data_dir, saved,
+                                 on_note=lambda note: print(note, file=sys.stderr)) for paper in papers]
+
+    def paper_complete(plan) -> None:
+        """A paper's claims, as soon as its seeds (and every earlier paper's) are done."""
+        paper, used, seed_curves = plan.paper, {}, {}
+        runs = plan.runs(used, seed_curves)
         claim_results, consistency = claims.evaluate_all(paper, runs, frameworks)
         records = claims.records(paper, args.profile, claim_results, consistency,
                                  {**env, "execution": execution.run_execution(paper)}, data_dir, used)
         curves.attach(records, paper, seed_curves)
         sink.add(records)
-        all_records += records
+        all_records.extend(records)
         for (framework, exp), labels in used.items():
             for label in labels:
                 if "FALLBACK" in label:
                     fallbacks.setdefault(f"{paper.key}/{exp}", set()).add(framework)
-        # CPU time is the figure that repeats on a shared machine; wall time is what the user waited.
-        cpu_of = " (this process only: Ray's workers are not counted)" if args.executor == "ray" else ""
-        print(f"{paper.key}: {time.perf_counter() - start:.1f} s wall, {_cpu_seconds() - cpu_start:.1f} s CPU{cpu_of}",
-              file=sys.stderr)
+        reused = f", {len(plan.tasks) - plan.ran} reused" if plan.ran < len(plan.tasks) else ""
+        print(f"{paper.key}: done {time.perf_counter() - start:.1f} s into the run; {plan.ran} seed runs, "
+              f"{plan.cpu_seconds:.1f} s CPU{reused}", file=sys.stderr)
+
+    executor.run_plans(plans, args.jobs, on_seed=on_seed(runs_sink.add),
+                       on_note=lambda note: print(note, file=sys.stderr), on_complete=paper_complete,
+                       progress_factory=_progress_factory(), device=device, **executor_options)
+    where = "every seed's own process: workers and Ray tasks alike"
+    print(f"reproduce: {time.perf_counter() - start:.1f} s wall; CPU {sum(p.cpu_seconds for p in plans):.1f} s in "
+          f"the seeds ({where}), {_cpu_seconds():.1f} s in this process and its finished local workers",
+          file=sys.stderr)
     _out(report.verdict_summary(all_records, RESULTS_DIR))  # printed before the last writes can fail
     if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
         which = ", ".join(f"{k} [{', '.join(sorted(v))}]" for k, v in fallbacks.items())

@@ -12,8 +12,9 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from functools import cache
 from pathlib import Path
 
@@ -56,6 +57,111 @@ def seeds_for(experiment: Experiment, profile: str, override: int | None) -> lis
     return list(range(n))
 
 
+@dataclass
+class PaperPlan:
+    """One paper's seed runs for a command: every task (framework, experiment, seed, run key), the identity of
+    each experiment's data and code, and the results so far (saved ones first, see `plan_paper`)."""
+
+    paper: Paper
+    profile: str
+    data_dir: str | None
+    identities: dict[str, dict]
+    tasks: list[tuple]  # (framework, experiment, seed, key)
+    done: dict[tuple, tuple] = field(default_factory=dict)  # key -> (metrics, dataset, curves, diverged)
+    ran: int = 0  # seeds run now (not reused)
+    cpu_seconds: float = 0.0  # their CPU time, each measured in the process that ran it
+
+    def pending(self) -> list[tuple]:
+        return [t for t in self.tasks if t[3] not in self.done]
+
+    def complete(self) -> bool:
+        return all(t[3] in self.done for t in self.tasks)
+
+    def finish(self, key, result, on_seed=None, on_note=None) -> None:
+        """Keep a seed's result (from `_run_seed`) and pass its entry to `on_seed` to be saved at once."""
+        metrics, dataset, seed_curves, diverged, cpu = result
+        self.done[key] = (metrics, dataset, seed_curves, diverged)
+        self.ran += 1
+        self.cpu_seconds += cpu
+        if diverged:  # a finding, not a crash: the other seeds go on and the claims count this one
+            (on_note or print)(f"{self.paper.key} {key[1]} [{key[2]}] seed {key[3]} diverged ({diverged}); saved "
+                               "as diverged: it fails the claims that use it, and every verdict says so")
+        if on_seed:
+            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
+                     "identity": self.identities[key[1]], **({"curves": seed_curves} if seed_curves else {}),
+                     **({"diverged": diverged} if diverged else {})})
+
+    def runs(self, datasets: dict | None = None, curves: dict | None = None) -> dict[tuple[str, str], list]:
+        """(framework, experiment) -> per-seed metrics (a DivergedSeed where training diverged); `datasets` and
+        `curves`, when given, are filled as `run_experiments` documents."""
+        runs: dict[tuple[str, str], list[SeedMetrics]] = {}
+        for framework, exp, _, key in self.tasks:
+            metrics, dataset, seed_curves, diverged = self.done[key]
+            runs.setdefault((framework, exp.name), []).append(DivergedSeed(diverged) if diverged else metrics)
+            if datasets is not None:
+                datasets.setdefault((framework, exp.name), set()).add(dataset)
+            if curves is not None:
+                curves.setdefault((framework, exp.name), []).append(seed_curves)
+        return runs
+
+
+def plan_paper(paper: Paper, profile: str, frameworks: Sequence[str], seeds: int | None, data_dir: str | None,
+               saved: dict[tuple, dict] | None = None, on_note: Callable[[str], None] | None = None) -> PaperPlan:
+    """Every seed run of `paper` at `profile`, with the saved runs (resume) whose whole key matches already
+    done; `on_note` (default: print) is told, once per experiment and framework, which saved runs were not
+    reused and why. A missing profile, a bad seed count or a data directory without the data: an error here,
+    before any work."""
+    saved = saved or {}
+    for exp in paper.experiments:
+        seeds_for(exp, profile, seeds)
+    identities = {exp.name: run_identity(paper, exp, profile, data_dir) for exp in paper.experiments}
+    tasks = [(framework, exp, seed,
+              run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
+             for framework in frameworks for exp in paper.experiments
+             for seed in seeds_for(exp, profile, seeds)]
+    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset, saved[key].get("curves") or {},
+                  saved[key].get("diverged"))
+            for _, exp, _, key in tasks if key in saved}
+    for note in _not_reused(paper.key, tasks, saved, done, identities):
+        (on_note or print)(note)
+    return PaperPlan(paper, profile, data_dir, identities, tasks, done)
+
+
+def run_plans(plans: Sequence[PaperPlan], jobs: int = 1, backend: str = "local", address: str | None = None,
+              device: str = "cpu", on_seed=None, on_note=None, on_complete=None, progress_factory=None) -> None:
+    """Run every pending seed of every plan: here, in `jobs` worker processes, or as Ray tasks, all papers'
+    seeds in one queue (no core waits for a paper's last seed while another paper's seeds could run). Each
+    result is kept and saved (`on_seed`) as it arrives; `on_complete(plan)` is called for each plan once it
+    and every plan before it are complete, so papers are reported in their order as soon as they can be."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown executor {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address names a Ray cluster: use it with --executor ray")
+    reported = 0
+
+    def report_complete() -> None:
+        nonlocal reported
+        while reported < len(plans) and plans[reported].complete():
+            if on_complete:
+                on_complete(plans[reported])
+            reported += 1
+
+    def finish(plan: PaperPlan, task, result) -> None:
+        plan.finish(task[3], result, on_seed, on_note)
+        report_complete()
+
+    report_complete()  # papers whose every seed was saved
+    pending = [(plan, task) for plan in plans for task in plan.pending()]
+    if backend == "ray" and pending:
+        from . import ray_executor
+
+        ray_executor.run_in_ray(pending, finish, progress_factory, address, device)
+    elif jobs > 1 and len(pending) > 1:
+        _run_in_workers(pending, jobs, finish, progress_factory)
+    else:
+        _run_here(pending, finish, progress_factory)
+
+
 def run_experiments(
     paper: Paper,
     profile: str,
@@ -87,61 +193,19 @@ def run_experiments(
     curves (see harness.curves; {} for a seed that logged none or was saved without them).
     `backend` "ray" runs every seed as a Ray task (see ray_executor; `address` names a cluster, else a local
     instance is started; `device` a GPU makes each task ask for one) instead of the local processes.
+    Several papers in one queue: `plan_paper` each, then `run_plans`.
     """
-    if backend not in BACKENDS:
+    if backend not in BACKENDS:  # before the plan reads any data
         raise ConfigError(f"unknown executor {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    if address is not None and backend != "ray":
-        raise ConfigError("--address names a Ray cluster: use it with --executor ray")
-    saved = saved or {}
-    datasets = datasets if datasets is not None else {}
-    # Before any work: the identity of every experiment's data (a named data directory without the data
-    # is an error here, not after the first experiments trained).
-    for exp in paper.experiments:
-        seeds_for(exp, profile, seeds)  # a missing profile or a bad seed count: a ConfigError first
-    identities = {exp.name: run_identity(paper, exp, profile, data_dir) for exp in paper.experiments}
-    tasks = [(framework, exp, seed,
-              run_key(paper, exp, framework, seed, profile, exp.configs[profile], identities[exp.name]))
-             for framework in frameworks for exp in paper.experiments
-             for seed in seeds_for(exp, profile, seeds)]
-    done = {key: (saved[key]["metrics"], saved[key].get("dataset") or exp.dataset, saved[key].get("curves") or {},
-                  saved[key].get("diverged"))
-            for _, exp, _, key in tasks if key in saved}
-    for note in _not_reused(paper.key, tasks, saved, done, identities):
-        (on_note or print)(note)
-
-    def finish(key, metrics, dataset, seed_curves, diverged=None):
-        done[key] = (metrics, dataset, seed_curves, diverged)
-        if diverged:  # a finding, not a crash: the other seeds go on and the claims count this one
-            (on_note or print)(f"{paper.key} {key[1]} [{key[2]}] seed {key[3]} diverged ({diverged}); saved as "
-                               "diverged: it fails the claims that use it, and every verdict says so")
-        if on_seed:
-            on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
-                     "identity": identities[key[1]], **({"curves": seed_curves} if seed_curves else {}),
-                     **({"diverged": diverged} if diverged else {})})
-
-    pending = [t for t in tasks if t[3] not in done]
-    if backend == "ray" and pending:
-        from . import ray_executor
-
-        ray_executor.run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, address, device)
-    elif jobs > 1 and len(pending) > 1:
-        _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory)
-    else:
-        _run_here(paper, profile, data_dir, pending, finish, progress_factory)
-
-    runs: dict[tuple[str, str], list[SeedMetrics]] = {}
-    for framework, exp, _, key in tasks:
-        metrics, dataset, seed_curves, diverged = done[key]
-        runs.setdefault((framework, exp.name), []).append(DivergedSeed(diverged) if diverged else metrics)
-        datasets.setdefault((framework, exp.name), set()).add(dataset)
-        if curves is not None:
-            curves.setdefault((framework, exp.name), []).append(seed_curves)
-    return runs
+    plan = plan_paper(paper, profile, frameworks, seeds, data_dir, saved, on_note)
+    run_plans([plan], jobs, backend, address, device, on_seed, on_note, progress_factory=progress_factory)
+    return plan.runs(datasets, curves)
 
 
 def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile: str, data_dir, progress=None):
-    """-> (metrics, dataset, training curves, None) of one seed run; ({}, dataset, the curves up to the
-    divergence, where it diverged) when its training diverged."""
+    """-> (metrics, dataset, training curves, None, CPU seconds) of one seed run; ({}, dataset, the curves up
+    to the divergence, where it diverged, CPU seconds) when its training diverged. The CPU time is this
+    process's (every thread's) over the run: the one figure that adds up across workers and Ray nodes."""
     from .curves import CurveLog
 
     log = CurveLog()
@@ -149,33 +213,35 @@ def _run_seed(paper: Paper, exp: Experiment, framework: str, seed: int, profile:
                      make_model=_model_factory(registry.model_class(paper, framework),
                                                execution.repro_mode(paper, framework), execution.run_device()),
                      progress=progress or (lambda n: None), log=log)
+    cpu_start = time.process_time()
     try:
         out = exp.run(ctx, exp.configs[profile])
     except TrainingDivergedError as e:
-        return {}, exp.dataset, log.curves, str(e)
-    return (*split_metrics(out, exp), log.curves, None)
+        return {}, exp.dataset, log.curves, str(e), time.process_time() - cpu_start
+    return (*split_metrics(out, exp), log.curves, None, time.process_time() - cpu_start)
 
 
-def _run_here(paper, profile, data_dir, pending, finish, progress_factory) -> None:
-    """One seed after another in this process, with a progress bar per (framework, experiment)."""
-    groups: dict[tuple[str, str], list] = {}
-    for task in pending:
-        groups.setdefault((task[0], task[1].name), []).append(task)
-    for (framework, name), group in groups.items():
-        exp = group[0][1]
-        bar = progress_factory(f"{paper.key} {name} [{framework}]", exp.units(exp.configs[profile]) * len(group)) \
-            if progress_factory else None
-        for _, _, seed, key in group:
-            finish(key, *_run_seed(paper, exp, framework, seed, profile, data_dir, bar.update if bar else None))
+def _run_here(pending, finish, progress_factory) -> None:
+    """One seed after another in this process, with a progress bar per (paper, framework, experiment)."""
+    groups: dict[tuple, list] = {}
+    for plan, task in pending:
+        groups.setdefault((id(plan), task[0], task[1].name), []).append((plan, task))
+    for group in groups.values():
+        plan, (framework, exp, _, _) = group[0]
+        bar = progress_factory(f"{plan.paper.key} {exp.name} [{framework}]",
+                               exp.units(exp.configs[plan.profile]) * len(group)) if progress_factory else None
+        for _, task in group:
+            finish(plan, task, _run_seed(plan.paper, exp, framework, task[2], plan.profile, plan.data_dir,
+                                         bar.update if bar else None))
         if bar:
             bar.close()
 
 
-def _seed_args(paper: Paper, profile: str, data_dir, task) -> tuple:
+def _seed_args(plan: PaperPlan, task) -> tuple:
     """The arguments of `_seed_in_worker` for a pending (framework, experiment, seed, key): what a worker
     process or a Ray task is sent (names only: the worker imports the paper itself)."""
     framework, exp, seed, _ = task
-    return paper.key, exp.name, framework, seed, profile, data_dir
+    return plan.paper.key, exp.name, framework, seed, plan.profile, plan.data_dir
 
 
 def _seed_in_worker(paper_key: str, exp_name: str, framework: str, seed: int, profile: str, data_dir):
@@ -197,17 +263,19 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _run_in_workers(paper, profile, data_dir, pending, jobs, finish, progress_factory) -> None:
-    """Seeds in `jobs` worker processes (see `worker_pool`); one progress bar."""
-    units = {t[3]: t[1].units(t[1].configs[profile]) for t in pending}
-    bar = progress_factory(f"{paper.key} [{jobs} workers]", sum(units.values())) if progress_factory else None
+def _run_in_workers(pending, jobs, finish, progress_factory) -> None:
+    """Seeds in `jobs` worker processes (see `worker_pool`), in the order given; one progress bar."""
+    units = {i: task[1].units(task[1].configs[plan.profile]) for i, (plan, task) in enumerate(pending)}
+    papers = list(dict.fromkeys(plan.paper.key for plan, _ in pending))
+    label = f"{papers[0] if len(papers) == 1 else f'{len(papers)} papers'} [{jobs} workers]"
+    bar = progress_factory(label, sum(units.values())) if progress_factory else None
     try:
         with worker_pool(jobs) as pool:
-            calls = {t[3]: (_seed_in_worker, *_seed_args(paper, profile, data_dir, t)) for t in pending}
-            for key, result in as_finished(pool, calls):
-                finish(key, *result)
+            calls = {i: (_seed_in_worker, *_seed_args(plan, task)) for i, (plan, task) in enumerate(pending)}
+            for i, result in as_finished(pool, calls):
+                finish(*pending[i], result)
                 if bar:
-                    bar.update(units[key])
+                    bar.update(units[i])
     finally:
         if bar:
             bar.close()

@@ -113,25 +113,27 @@ def session(address: str | None):
         ray.shutdown()
 
 
-def run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, address: str | None = None,
-               device: str = "cpu") -> None:
-    """The pending seed runs as Ray tasks; `finish(key, metrics, dataset)` as each one returns (any order).
+def run_in_ray(pending, finish, progress_factory, address: str | None = None, device: str = "cpu") -> None:
+    """The pending (plan, task) seed runs (executor.run_plans) as Ray tasks, every paper's in one queue;
+    `finish(plan, task, result)` as each one returns (any order).
 
     A task asks for as many CPUs as the threads it is pinned to, and for one GPU when `device` is one."""
     with session(address) as ray:
         options = {"num_cpus": numerics.THREADS, "num_gpus": 1 if device.startswith("cuda") else 0,
                    "runtime_env": {"env_vars": pinned_env()}}
         remote = _remote().options(**options)
-        refs = {remote.remote(numerics.THREADS, *executor._seed_args(paper, profile, data_dir, task)): task
-                for task in pending}
-        bar = progress_factory(f"{paper.key} [ray, {len(refs)} runs]", len(refs)) if progress_factory else None
+        refs = {remote.remote(numerics.THREADS, *executor._seed_args(plan, task)): (plan, task)
+                for plan, task in pending}
+        papers = list(dict.fromkeys(plan.paper.key for plan, _ in pending))
+        label = f"{papers[0] if len(papers) == 1 else f'{len(papers)} papers'} [ray, {len(refs)} runs]"
+        bar = progress_factory(label, len(refs)) if progress_factory else None
         remaining = list(refs)
         try:
             while remaining:
                 # a timeout, so that Ctrl-C and SIGTERM are handled within a second while every task runs
                 ready, remaining = ray.wait(remaining, num_returns=1, timeout=1.0)
                 for ref in ready:
-                    finish(refs[ref][3], *_result(ray, ref, refs[ref]))
+                    finish(*refs[ref], _result(ray, ref, refs[ref][1]))
                     if bar:
                         bar.update(1)
         except KeyboardInterrupt:
@@ -150,8 +152,9 @@ def run_in_ray(paper, profile, data_dir, pending, finish, progress_factory, addr
 
 
 def _result(ray, ref, task):
-    """A task's (metrics, dataset, curves, diverged) (a diverged training is a result: see executor._run_seed);
-    the seed's own exception is raised as itself, a worker that kept dying as one line naming the run."""
+    """A task's (metrics, dataset, curves, diverged, CPU seconds) (a diverged training is a result: see
+    executor._run_seed); the seed's own exception is raised as itself, a worker that kept dying as one line
+    naming the run."""
     framework, exp, seed, _ = task
     try:
         return ray.get(ref)

@@ -294,8 +294,8 @@ def _same_as_a_fresh_run(entries: list[dict]) -> None:
         paper = registry.get("toy")
         for entry in entries:
             _, exp_name, framework, seed, profile, *_ = entry["key"]
-            metrics, _, curves, diverged = executor._run_seed(paper, paper.experiment(exp_name), framework, seed,
-                                                              profile, None)
+            metrics, _, curves, diverged, _ = executor._run_seed(paper, paper.experiment(exp_name), framework, seed,
+                                                                 profile, None)
             assert diverged is None, entry["key"]
             assert metrics == entry["metrics"], entry["key"]
             assert curves == entry.get("curves", {}), entry["key"]
