@@ -12,10 +12,11 @@ comparable (the verdict says which kinds), never silently compared.
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .numerics import cpu_model
 
 SLOWDOWN_THRESHOLD = 0.07
 
@@ -23,19 +24,8 @@ Record = Mapping[str, Any]
 
 
 def machine_kind(device: str = "cpu") -> str:
-    """What a timing depends on beyond the code: processor model, core count, threads and device.
-
-    Read from /proc/cpuinfo where there is one (Linux); `platform.processor()` is empty there."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model} x{os.cpu_count()} / {device}"
+    """What a timing depends on beyond the code: processor model, core count, threads and device."""
+    return f"{cpu_model()} x{os.cpu_count()} / {device}"
 
 
 @dataclass(frozen=True)

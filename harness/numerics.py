@@ -87,6 +87,20 @@ def seed_everything(seed: int, framework: str | None = None) -> None:
         _tf().keras.utils.set_random_seed(seed)
 
 
+def cpu_model() -> str:
+    """The processor's model name, from /proc/cpuinfo where there is one (Linux: `platform.processor()` is
+    empty there), else what `platform` knows."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return model
+
+
 def environment(frameworks: tuple[str, ...] = (), device: str = "cpu") -> dict:
     """The numerics environment recorded with every result; on a GPU also the GPU, its driver and the CUDA and
     cuDNN versions each framework was built with, and the TF32 flags (off: _torch, _tf)."""
@@ -95,6 +109,8 @@ def environment(frameworks: tuple[str, ...] = (), device: str = "cpu") -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "machine": platform.machine(),
+        # Kernels are chosen per instruction set: two machines that differ here may round differently.
+        "cpu": cpu_model(),
         "threads": THREADS,  # torch, tf and NumPy's BLAS
         "device": device,
     }
@@ -104,6 +120,7 @@ def environment(frameworks: tuple[str, ...] = (), device: str = "cpu") -> dict:
         env["torch_deterministic"] = torch.are_deterministic_algorithms_enabled()
         env["torch_threads"] = torch.get_num_threads()
         env["torch_matmul_precision"] = torch.get_float32_matmul_precision()
+        env["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()  # e.g. AVX2, AVX512
     if "tf" in frameworks:
         tf = _tf()
         env["tensorflow"] = tf.__version__
