@@ -349,10 +349,10 @@ def cmd_reproduce(args) -> int:
     executor.run_plans(plans, args.jobs, on_seed=on_seed(runs_sink.add),
                        on_note=lambda note: print(note, file=sys.stderr), on_complete=paper_complete,
                        progress_factory=_progress_factory(), device=device, **executor_options)
-    where = "every seed's own process: workers and Ray tasks alike"
-    print(f"reproduce: {time.perf_counter() - start:.1f} s wall; CPU {sum(p.cpu_seconds for p in plans):.1f} s in "
-          f"the seeds ({where}), {_cpu_seconds():.1f} s in this process and its finished local workers",
-          file=sys.stderr)
+    # The seeds' CPU is measured where each ran (a Ray node's too); the process figure adds imports and the
+    # driver, and counts local workers only (Ray's are not this process's children).
+    print(f"reproduce: {time.perf_counter() - start:.1f} s wall, {sum(p.cpu_seconds for p in plans):.1f} s CPU in "
+          f"the seeds, {_cpu_seconds():.1f} s in this process and its local workers", file=sys.stderr)
     _out(report.verdict_summary(all_records, RESULTS_DIR))  # printed before the last writes can fail
     if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
         which = ", ".join(f"{k} [{', '.join(sorted(v))}]" for k, v in fallbacks.items())

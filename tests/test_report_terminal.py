@@ -20,7 +20,7 @@ def reproduce_recipe() -> list[list[str]]:
     for line in lines[start + 1:]:
         if not line.startswith("\t"):
             break
-        words = shlex.split(line.split(";")[0])
+        words = shlex.split(line.split(";")[0].replace("$(JOBS)", "2"))  # make's default on 2 cores
         args = words[words.index("harness") + 1:]
         if "--results-dir" in args:
             i = args.index("--results-dir")
