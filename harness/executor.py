@@ -263,12 +263,16 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def queue_name(pending) -> str:
+    """What a progress bar over pending (plan, task) runs is called: the paper's key, or "N papers"."""
+    papers = list(dict.fromkeys(plan.paper.key for plan, _ in pending))
+    return papers[0] if len(papers) == 1 else f"{len(papers)} papers"
+
+
 def _run_in_workers(pending, jobs, finish, progress_factory) -> None:
     """Seeds in `jobs` worker processes (see `worker_pool`), in the order given; one progress bar."""
     units = {i: task[1].units(task[1].configs[plan.profile]) for i, (plan, task) in enumerate(pending)}
-    papers = list(dict.fromkeys(plan.paper.key for plan, _ in pending))
-    label = f"{papers[0] if len(papers) == 1 else f'{len(papers)} papers'} [{jobs} workers]"
-    bar = progress_factory(label, sum(units.values())) if progress_factory else None
+    bar = progress_factory(f"{queue_name(pending)} [{jobs} workers]", sum(units.values())) if progress_factory else None
     try:
         with worker_pool(jobs) as pool:
             calls = {i: (_seed_in_worker, *_seed_args(plan, task)) for i, (plan, task) in enumerate(pending)}

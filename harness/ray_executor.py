@@ -124,8 +124,7 @@ def run_in_ray(pending, finish, progress_factory, address: str | None = None, de
         remote = _remote().options(**options)
         refs = {remote.remote(numerics.THREADS, *executor._seed_args(plan, task)): (plan, task)
                 for plan, task in pending}
-        papers = list(dict.fromkeys(plan.paper.key for plan, _ in pending))
-        label = f"{papers[0] if len(papers) == 1 else f'{len(papers)} papers'} [ray, {len(refs)} runs]"
+        label = f"{executor.queue_name(pending)} [ray, {len(refs)} runs]"
         bar = progress_factory(label, len(refs)) if progress_factory else None
         remaining = list(refs)
         try:
