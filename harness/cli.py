@@ -82,6 +82,7 @@ class _Sink:
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _deferring = 0  # > 0 while a write and its count are under way
 _pending: list[int] = []
+_received: list[int] = []  # every interrupting signal this command received, in order
 
 
 def _interruption(signum: int) -> KeyboardInterrupt:
@@ -91,6 +92,7 @@ def _interruption(signum: int) -> KeyboardInterrupt:
 def _on_interrupt(signum, frame) -> None:
     """SIGINT, SIGTERM, SIGHUP unwind like Ctrl-C (workers are ended, the message says what was kept),
     except inside `_signals_deferred`, where they wait for the block's end."""
+    _received.append(signum)  # the signal itself: Ray's C layer can re-raise our exception as a bare Ctrl-C
     if _deferring:
         _pending.append(signum)
         return
@@ -676,6 +678,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _SINKS.clear()
     _pending.clear()
+    _received.clear()
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
     previous = {sig: signal.signal(sig, _on_interrupt) for sig in (_INTERRUPTS if in_main_thread else ())}
     try:
@@ -685,7 +688,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:  # records are appended whole or not at all (results.append), so none is torn
-        signum = e.signum if isinstance(e, Terminated) else signal.SIGINT
+        signum = e.signum if isinstance(e, Terminated) else (_received[-1] if _received else signal.SIGINT)
         kept = [f"{s.written} {'seed runs' if s.path.name == 'runs.jsonl' else 'records'} in {s.path}"
                 for s in _SINKS if s.written]
         what = f"kept: {', '.join(kept)}" if kept else "nothing had finished, so nothing was written"
