@@ -1,5 +1,6 @@
 """Training curves: what a seed run logs through `RunContext.log` (see harness.training), kept compactly with
-the seed run (runs.jsonl) and the claim records (details["curves"]), and written as TensorBoard event files.
+the seed run (runs.jsonl) and once per experiment and framework in the claim records (details["curves"]), and
+written as TensorBoard event files.
 
 A seed's curves are {name: [[step, ...], [value, ...]]}: one list of steps and one of values per curve, steps
 increasing (a curve is logged at most once per epoch or per progress tick, so it stays short).
@@ -55,17 +56,22 @@ def validate(curves) -> None:
 
 
 def attach(records: list[dict], paper, curves: Mapping[tuple[str, str], list[SeedCurves]]) -> None:
-    """Put each claim's experiments' curves into its record: details["curves"] = {experiment: [per seed]}
-    for the record's framework (only experiments that logged any)."""
+    """Put each experiment's curves, for each framework, into the first claim record that reads the experiment:
+    details["curves"] = {experiment: [per seed]} (only experiments that logged any). Once, not in every claim
+    of the experiment: the curves were most of the records' size, and readers take the paper's curves from
+    all its claim records (plots.training_curves)."""
     from .claims import claim_inputs
 
     by_id = {c.id: c for c in paper.claims}
+    placed: set[tuple[str, str]] = set()
     for record in records:
         claim = by_id.get(record["check"])
         if record["kind"] != "claim" or claim is None:
             continue
-        found = {exp: curves[(record["framework"], exp)] for exp in sorted({e for e, _ in claim_inputs(claim)})
-                 if any(curves.get((record["framework"], exp), []))}
+        keys = [(record["framework"], exp) for exp in sorted({e for e, _ in claim_inputs(claim)})]
+        found = {exp: curves[(fw, exp)] for fw, exp in keys
+                 if (fw, exp) not in placed and any(curves.get((fw, exp), []))}
+        placed.update((record["framework"], exp) for exp in found)
         if found:
             record["details"]["curves"] = found
 
