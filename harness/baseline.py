@@ -50,6 +50,7 @@ from tabulate import tabulate
 
 from . import results
 from .claims import smallest_mann_whitney_p
+from .consistency import further_seeds_text
 from .errors import ResultsError
 from .results import KEY_FIELDS, key, latest
 from .tables import fmt_num, fmt_sci
@@ -452,7 +453,7 @@ def _consistency(b: Record, c: Record, regress: list, warn: list, improve: list)
     elif bo == "consistent" and co == "undecided":
         more = (c.get("details") or {}).get("further_seeds")
         warn.append("torch-tf consistency now undecided (was consistent)"
-                    + (f"; about {more} more seeds per framework would likely decide it" if more else ""))
+                    + (f"; {further_seeds_text(more)} would likely decide it" if more else ""))
     bm, cm = ((r.get("expected") or {}).get("margin") for r in (b, c))
     if "margin" in (b.get("expected") or {}) and bm != cm:
         warn.append(f"equivalence margin changed from {bm} to {cm}")

@@ -165,7 +165,7 @@ def consistency(claim: Claim, runs: dict, deterministic: bool = False) -> Consis
     shown = "none" if margin is None else f"+-{margin:.3g}"
     notes.append(f"torch - tf = {interval.estimate:.3g}, {cons.LEVEL:.0%} interval [{interval.lo:.3g}, "
                  f"{interval.hi:.3g}] ({interval.method}), margin {shown}: {verdict}"
-                 + (f"; about {further} more seeds per framework would likely decide it" if further else ""))
+                 + (f"; {cons.further_seeds_text(further)} would likely decide it" if further else ""))
     passed = {"consistent": True, "inconsistent": False}.get(verdict)
     return Consistency(claim, p_min, passed, "; ".join(notes), verdict, interval, margin, reason, further)
 

@@ -31,6 +31,9 @@ Z_TEST = 2.5758293035489004  # two-sided 99% normal quantile: the test at CONSIS
 EXACT_UP_TO = 40  # seeds in all (both frameworks) for the exact Mann-Whitney null distribution
 
 OUTCOMES = ("consistent", "inconsistent", "undecided")
+# Further seeds beyond this are out of reach, not a count: an estimate sitting almost on the margin asks for
+# astronomically many (2e25 was printed), which says only that more seeds will not decide it.
+FURTHER_SEEDS_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,7 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
     stays where it is and the interval narrows as 1/sqrt(seeds): towards *consistent* when the estimate lies
     inside the margin (the interval must shrink to margin - |estimate|), towards *inconsistent* otherwise (a
     99% interval must exclude 0); at least up to the 5 seeds per framework a test needs. None when nothing can
-    be said (no estimate, or a margin of 0 with an estimate of 0)."""
+    be said (no estimate, or a margin of 0 with an estimate of 0); at most FURTHER_SEEDS_CAP."""
     d = interval.estimate
     if not np.isfinite(d):
         return None
@@ -185,7 +188,15 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
     # never fewer than the seeds a test at CONSISTENCY_ALPHA needs: below them a rank interval is unbounded or
     # as wide as the range of the differences, wider than the spread's normal approximation says
     needed = max(needed, seeds_to_reject())
-    return max(1, math.ceil(needed - n))
+    return min(FURTHER_SEEDS_CAP, max(1, math.ceil(needed - n)))
+
+
+def further_seeds_text(more: int, short: bool = False) -> str:
+    """"+N" / "about N more seeds per framework"; at FURTHER_SEEDS_CAP, that it is out of reach."""
+    if more >= FURTHER_SEEDS_CAP:
+        cap = f"{FURTHER_SEEDS_CAP:,}"
+        return f"+{cap}+" if short else f"{cap} or more seeds per framework (out of reach)"
+    return f"+{more}" if short else f"about {more} more seeds per framework"
 
 
 def outcome(interval: Interval, margin: float | None, p_value: float, reach_p: float = math.nan) -> str:

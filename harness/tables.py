@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .consistency import further_seeds_text
 from .errors import ResultsError
 from .results import latest
 
@@ -239,7 +240,7 @@ def consistency_word(consistency: Mapping | None) -> str:
         return MISSING
     outcome = consistency_outcome(consistency)
     more = (consistency.get("details") or {}).get("further_seeds")
-    return f"undecided (+{more})" if outcome == "undecided" and more else outcome
+    return f"undecided ({further_seeds_text(more, short=True)})" if outcome == "undecided" and more else outcome
 
 
 def consistency_outcome(consistency: Mapping) -> str:
@@ -270,7 +271,7 @@ def consistency_notes(consistency: Mapping | None, judged: bool) -> list[str]:
         margin = (consistency.get("expected") or {}).get("margin")
         return ["torch-tf consistent" + (f" (within +-{fmt_num(margin)})" if is_number(margin) else "")]
     more = details.get("further_seeds")
-    return ["torch-tf consistency undecided" + (f" (about {more} more seeds each)" if more else "")]
+    return ["torch-tf consistency undecided" + (f" ({further_seeds_text(more)})" if more else "")]
 
 
 def benchmark_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -95,6 +95,15 @@ def test_further_seeds_point_towards_the_margin_or_towards_rejection():
     assert cons.further_seeds(cons.Interval(math.nan, -math.inf, math.inf, "none", 0, 0), 0.2) is None
 
 
+def test_an_estimate_almost_on_the_margin_is_out_of_reach_not_a_count_of_seeds():
+    """0.1 from a 0.1 margin, less 1e-12: the 1/sqrt(n) rule asks for about 2e23 seeds (once printed as such)."""
+    edge = cons.Interval(0.1 - 1e-12, -0.3, 0.5, "hodges-lehmann", 5, 5)
+    assert cons.further_seeds(edge, 0.1) == cons.FURTHER_SEEDS_CAP
+    assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP) == "10,000 or more seeds per framework (out of reach)"
+    assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP, short=True) == "+10,000+"
+    assert cons.further_seeds_text(15) == "about 15 more seeds per framework"
+
+
 def test_success_rates_get_a_newcombe_interval_that_never_collapses_to_a_point():
     """All 5 seeds succeed in both frameworks: the rate difference is 0 but not known better than about +-0.4."""
     iv = cons.difference([1.0] * 5, [1.0] * 5)

@@ -126,7 +126,7 @@ def test_claim_verdict_says_when_consistency_could_not_be_tested():
         "reproduced (both); too few seeds to test torch-tf consistency"  # a record from before the outcomes
     undecided = {"passed": None, "details": {"outcome": "undecided", "further_seeds": 7}}
     assert claim_verdict(torch_rec, tf_rec, undecided) == \
-        "reproduced (both); torch-tf consistency undecided (about 7 more seeds each)"
+        "reproduced (both); torch-tf consistency undecided (about 7 more seeds per framework)"
     consistent = {"passed": True, "expected": {"margin": 0.25}, "details": {"outcome": "consistent"}}
     assert claim_verdict(torch_rec, tf_rec, consistent) == "reproduced (both); torch-tf consistent (within +-0.250)"
     assert claim_verdict(torch_rec, tf_rec, {"passed": True}) == "reproduced (both)"
