@@ -213,13 +213,16 @@ class AdaptedModel:
 
     def compiled(self, fn: Callable, **options) -> Callable:
         """tf: `fn` as this model's mode runs it: itself (eager), tf.function (`options` passed on, autograph off
-        unless given), or tf.function(jit_compile=True). The implementation calls the result as it would `fn`."""
+        unless given), or tf.function(jit_compile=True). The implementation calls the result as it would `fn`.
+        With an `input_signature` the result is the one concrete function it traces: calling that skips
+        tf.function's per-call argument matching, which costs more than a whole step of the tiny nets."""
         if self.mode == "eager":
             return fn
         import tensorflow as tf
 
         options.setdefault("autograph", False)
-        return tf.function(fn, jit_compile=self.mode == "xla", **options)
+        function = tf.function(fn, jit_compile=self.mode == "xla", **options)
+        return function.get_concrete_function() if options.get("input_signature") is not None else function
 
     def on_device(self, tensor):
         """torch: a tensor built from a batch, moved to this model's device (the same tensor on the CPU)."""

@@ -134,11 +134,9 @@ class Model(AdaptedModel):
         return (c.n_people, c.n_relations, c.n_people)
 
     def _compile(self):
-        # The concrete function is called directly: it skips tf.function's per-call argument matching,
-        # which costs more than the whole sweep of these tiny nets.
-        step = self.compiled(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
+        # a fixed signature: `compiled` gives the concrete function, called without per-call argument matching
+        return self.compiled(lambda *tensors: self._train_step(dict(zip(self._keys, tensors, strict=True))),
                              input_signature=self._signature, autograph=True)
-        return step if self.mode == "eager" else step.get_concrete_function()
 
     # --- computation --------------------------------------------------------------------------------------
 
@@ -164,7 +162,8 @@ class Model(AdaptedModel):
             loss, output = self._loss(batch)
         self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         decay_weights(variables, self.config.weight_decay)
-        return (loss, *_fit(output, batch["target"]))
+        # one float64 tensor for the three, so train_step reads them back in one call (the cast is exact)
+        return tf.stack([tf.cast(v, tf.float64) for v in (loss, *_fit(output, batch["target"]))])
 
     def _set_phase(self, lr: float, momentum: float) -> None:
         if lr != self._lr:
@@ -182,8 +181,8 @@ class Model(AdaptedModel):
         self.sweeps += 1
         self._set_phase(*self.config.phase(self.sweeps))
         batch = self._train_tensors(batch)
-        loss, max_err, accuracy = self._step(*(batch[k] for k in self._keys))
-        return {"loss": float(loss), "max_abs_error": float(max_err), "accuracy": float(accuracy)}
+        loss, max_err, accuracy = self._step(*(batch[k] for k in self._keys)).numpy().tolist()
+        return {"loss": loss, "max_abs_error": max_err, "accuracy": accuracy}
 
     def evaluate(self, batches):
         losses, errs, correct, n = 0.0, 0.0, 0.0, 0
