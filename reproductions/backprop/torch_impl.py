@@ -19,7 +19,6 @@ from torch import nn
 
 from harness import conventions
 from harness.adapters import AdaptedModel, TorchParams
-from harness.converted_batch import ConvertedBatch
 
 from .paper import PARAM_RENAME
 
@@ -100,24 +99,22 @@ class Model(AdaptedModel):
                                    nesterov=False, weight_decay=0.0, maximize=False)
         self.sweeps = 0
         self.params = TorchParams(self.net, "backprop torch Model", rename=PARAM_RENAME)
-        self._train_tensors = ConvertedBatch(self._tensors)  # the same full batch every sweep: converted once
 
     # --- computation --------------------------------------------------------------------------------------
 
     def _tensors(self, batch):
         return {k: self.on_device(torch.as_tensor(v, dtype=self.dtype)) for k, v in batch.items()}
 
-    def _loss(self, batch, tensors=None):
-        b = tensors if tensors is not None else self._tensors(batch)
+    def _loss(self, batch):
+        b = self._tensors(batch)
         taps = self.net(b)
         return summed_squared_error(taps["output"], b["target"], self.config.margin), taps["output"], b["target"]
 
     @staticmethod
     def _fit(output, target):
-        """Per batch, as float64 tensors: the largest |o - d|, and the fraction of cases with every output
-        within 0.5."""
+        """Per batch: the largest |o - d|, and the fraction of cases with every output within 0.5."""
         err = (output - target).abs()
-        return err.max().to(torch.float64), (err < 0.5).all(dim=1).to(torch.float64).mean()
+        return err.max().item(), (err < 0.5).all(dim=1).to(torch.float64).mean().item()
 
     def forward(self, batch, training=False):
         with torch.no_grad():
@@ -142,21 +139,19 @@ class Model(AdaptedModel):
         self.sweeps += 1
         self._set_phase(*self.config.phase(self.sweeps))
         self.opt.zero_grad(set_to_none=True)
-        loss, output, target = self._loss(batch, self._train_tensors(batch))
+        loss, output, target = self._loss(batch)
         loss.backward()
         self.opt.step()
         decay_weights(self.net, self.config.weight_decay)
-        # one read-back for the three (float32 -> float64 is exact, so the values are loss.item()'s)
-        loss, max_err, accuracy = torch.stack([loss.detach().to(torch.float64),
-                                               *self._fit(output.detach(), target)]).tolist()
-        return {"loss": loss, "max_abs_error": max_err, "accuracy": accuracy}
+        max_err, accuracy = self._fit(output.detach(), target)
+        return {"loss": loss.item(), "max_abs_error": max_err, "accuracy": accuracy}
 
     def evaluate(self, batches):
         losses, errs, correct, n = 0.0, 0.0, 0.0, 0
         with torch.no_grad():
             for batch in batches:
                 loss, output, target = self._loss(batch)
-                max_err, accuracy = (v.item() for v in self._fit(output, target))
+                max_err, accuracy = self._fit(output, target)
                 losses += loss.item()
                 errs = max(errs, max_err)
                 correct += accuracy * len(output)
