@@ -82,17 +82,18 @@ class _Sink:
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _deferring = 0  # > 0 while a write and its count are under way
 _pending: list[int] = []
-_received: list[int] = []  # every interrupting signal this command received, in order
+_raised: list[int] = []  # the signal of each interruption raised, in order (what the exit code reports)
 
 
 def _interruption(signum: int) -> KeyboardInterrupt:
+    # recorded here, not read back from the exception: Ray's C layer can re-raise ours as a bare KeyboardInterrupt
+    _raised.append(signum)
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 def _on_interrupt(signum, frame) -> None:
     """SIGINT, SIGTERM, SIGHUP unwind like Ctrl-C (workers are ended, the message says what was kept),
     except inside `_signals_deferred`, where they wait for the block's end."""
-    _received.append(signum)  # the signal itself: Ray's C layer can re-raise our exception as a bare Ctrl-C
     if _deferring:
         _pending.append(signum)
         return
@@ -678,7 +679,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _SINKS.clear()
     _pending.clear()
-    _received.clear()
+    _raised.clear()
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can handlers be set
     previous = {sig: signal.signal(sig, _on_interrupt) for sig in (_INTERRUPTS if in_main_thread else ())}
     try:
@@ -687,8 +688,8 @@ def main(argv=None) -> int:
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:  # records are appended whole or not at all (results.append), so none is torn
-        signum = e.signum if isinstance(e, Terminated) else (_received[-1] if _received else signal.SIGINT)
+    except KeyboardInterrupt:  # records are appended whole or not at all (results.append), so none is torn
+        signum = _raised[-1] if _raised else signal.SIGINT  # SIGINT: a Ctrl-C before our handlers were set
         kept = [f"{s.written} {'seed runs' if s.path.name == 'runs.jsonl' else 'records'} in {s.path}"
                 for s in _SINKS if s.written]
         what = f"kept: {', '.join(kept)}" if kept else "nothing had finished, so nothing was written"
