@@ -96,7 +96,7 @@ def test_further_seeds_point_towards_the_margin_or_towards_rejection():
 
 
 def test_an_estimate_almost_on_the_margin_is_out_of_reach_not_a_count_of_seeds():
-    """0.1 from a 0.1 margin, less 1e-12: the 1/sqrt(n) rule asks for about 2e23 seeds (once printed as such)."""
+    """0.1 from a 0.1 margin, less 1e-12: the 1/sqrt(n) rule asks for 5 * (0.4 / 1e-12)^2, about 8e23 seeds."""
     edge = cons.Interval(0.1 - 1e-12, -0.3, 0.5, "hodges-lehmann", 5, 5)
     assert cons.further_seeds(edge, 0.1) == cons.FURTHER_SEEDS_CAP
     assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP) == "10,000 or more seeds per framework (out of reach)"
