@@ -214,15 +214,18 @@ class AdaptedModel:
     def compiled(self, fn: Callable, **options) -> Callable:
         """tf: `fn` as this model's mode runs it: itself (eager), tf.function (`options` passed on, autograph off
         unless given), or tf.function(jit_compile=True). The implementation calls the result as it would `fn`.
-        With an `input_signature` the result is the one concrete function it traces: calling that skips
-        tf.function's per-call argument matching, which costs more than a whole step of the tiny nets."""
+        Calls with tensor arguments go straight to the concrete function traced for their shapes and dtypes (with
+        an `input_signature`, the result is its one concrete function): tf.function's per-call matching of
+        arguments costs more than a whole step of the tiny nets."""
         if self.mode == "eager":
             return fn
         import tensorflow as tf
 
         options.setdefault("autograph", False)
         function = tf.function(fn, jit_compile=self.mode == "xla", **options)
-        return function.get_concrete_function() if options.get("input_signature") is not None else function
+        if options.get("input_signature") is not None:
+            return function.get_concrete_function()
+        return _ConcreteByTensorSpec(function)
 
     def on_device(self, tensor):
         """torch: a tensor built from a batch, moved to this model's device (the same tensor on the CPU)."""
@@ -235,6 +238,28 @@ class AdaptedModel:
         import tensorflow as tf
 
         return tf.device(execution.tf_device(self.device))
+
+
+class _ConcreteByTensorSpec:
+    """A tf.function called through the concrete function of its arguments' shapes and dtypes, when every
+    argument is a tensor: the same traced graph tf.function itself would pick, without its per-call matching of
+    arguments (a quarter of a small LSTM step: lag p=20, 1,300 -> 1,700 steps/s on the development machine).
+    Any other call (NumPy arrays, Python values, nested structures) goes through the tf.function unchanged."""
+
+    def __init__(self, function):
+        self.function = function
+        self._concrete: dict = {}
+
+    def __call__(self, *args, **kwargs):
+        import tensorflow as tf
+
+        if kwargs or not all(isinstance(a, tf.Tensor) for a in args):
+            return self.function(*args, **kwargs)
+        key = tuple((tuple(a.shape), a.dtype) for a in args)
+        concrete = self._concrete.get(key)
+        if concrete is None:
+            concrete = self._concrete[key] = self.function.get_concrete_function(*args)
+        return concrete(*args)
 
 
 _PLACEMENT: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("placement", default=None)

@@ -53,6 +53,10 @@ class Model(Protocol):
 
     def evaluate(self, batches: Iterable[Batch]) -> dict[str, float]: ...
 
+    # A paper with an inference benchmark also defines `predict(batch) -> np.ndarray`: the eval-mode "output"
+    # of `forward` alone, in the model's execution mode (what a user's inference loop computes; `forward`
+    # returns every tap, eagerly, for agreement).
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Agreement
@@ -232,7 +236,7 @@ class BenchmarkCase:
     """Throughput of one Model method on the same work in both frameworks (`python -m harness bench`).
 
     `make_batch(rng, dtype)` gives the batch; `method` is a Model method taking that batch
-    ("train_step", "forward", or a paper's own, e.g. a DDPM "sample"); `items` is how many `unit`s
+    ("train_step", "predict", or a paper's own, e.g. a DDPM "sample"); `items` is how many `unit`s
     (images, sequences, samples) one call processes.
     """
 

@@ -40,3 +40,20 @@ def test_plain_loop_step_matches_the_harness_train_step_loss(key, framework):
     first, second = _loss(step()), _loss(step())
     assert np.isfinite(first) and first == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
     assert second != first  # the loop updates the weights it was given
+
+
+PREDICT_CASES = [(key, case.name) for key, paper in registry.papers().items() for case in paper.benchmarks
+                 if case.method == "predict"]
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize(("key", "case_name"), PREDICT_CASES)
+def test_predict_is_the_eval_forward_output(key, case_name, framework):
+    """The inference benchmark times `predict`, not `forward` (which returns every tap): it must compute the
+    same eval-mode output. float64, where graph and eager runs of the same maths agree to rounding."""
+    paper = registry.get(key)
+    case = next(c for c in paper.benchmarks if c.name == case_name)
+    model = registry.model_class(paper, framework)(case.config, seed=0, dtype="float64")
+    batch = case.make_batch(np.random.default_rng(0), "float64")
+    expected = model.forward(batch)["output"]
+    np.testing.assert_allclose(model.predict(batch), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())

@@ -495,7 +495,7 @@ def _bench_batch(rng, dtype):
 BENCHMARKS = (
     BenchmarkCase(name="reduced-alexnet-train", config=REDUCED_NET, make_batch=_bench_batch, method="train_step",
                   items=128),
-    BenchmarkCase(name="reduced-alexnet-inference", config=REDUCED_NET, make_batch=_bench_batch, method="forward",
+    BenchmarkCase(name="reduced-alexnet-inference", config=REDUCED_NET, make_batch=_bench_batch, method="predict",
                   items=128),
 )
 

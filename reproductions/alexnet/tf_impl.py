@@ -166,6 +166,11 @@ class Model(AdaptedModel):
     def forward(self, batch, training=False):
         return {k: v.numpy() for k, v in self.net(self._x(batch), self._masks(batch) if training else None).items()}
 
+    def predict(self, batch):
+        """Logits only, no dropout, in the model's mode: the inference the benchmark times (forward returns every
+        tap, eagerly)."""
+        return self._logits(self._x(batch)).numpy()
+
     def grads(self, batch):
         variables = self.params.trainable()
         with tf.GradientTape() as tape:

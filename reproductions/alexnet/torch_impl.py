@@ -148,6 +148,11 @@ class Model(AdaptedModel):
             taps = self.net(self._x(batch), self._masks(batch) if training else None)
         return {k: layout.nchw_to_nhwc(v.cpu().numpy()) if v.ndim == 4 else v.cpu().numpy() for k, v in taps.items()}
 
+    def predict(self, batch):
+        """Logits only, no dropout: the inference the benchmark times (forward also returns every tap)."""
+        with torch.no_grad():
+            return self.net(self._x(batch))["output"].cpu().numpy()
+
     def grads(self, batch):
         self.net.zero_grad(set_to_none=True)
         loss = cross_entropy(self.net(self._x(batch), self._masks(batch))["output"], self._y(batch))

@@ -372,7 +372,7 @@ def _bench_batch(rng, dtype):
 BENCHMARKS = (
     BenchmarkCase(name="resnet20-train", config=resnet_cifar(3), make_batch=_bench_batch, method="train_step",
                   items=128),
-    BenchmarkCase(name="resnet20-inference", config=resnet_cifar(3), make_batch=_bench_batch, method="forward",
+    BenchmarkCase(name="resnet20-inference", config=resnet_cifar(3), make_batch=_bench_batch, method="predict",
                   items=128),
 )
 

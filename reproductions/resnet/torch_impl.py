@@ -201,6 +201,12 @@ class Model(AdaptedModel):
                 taps[k] = layout.nchw_to_nhwc(v)
         return taps
 
+    def predict(self, batch):
+        """Eval-mode logits only: the inference the benchmark times (forward also returns every tap)."""
+        self.net.train(False)
+        with torch.no_grad():
+            return self.net(self._inputs(batch)[0])["output"].cpu().numpy()
+
     def grads(self, batch):
         x, y = self._inputs(batch)
         saved = self._keep_running_stats()
