@@ -113,8 +113,8 @@ class Model(AdaptedModel):
     @staticmethod
     def _fit(output, target):
         """Per batch: the largest |o - d|, and the fraction of cases with every output within 0.5."""
-        err = (output - target).abs()
-        return err.max().item(), (err < 0.5).all(dim=1).to(torch.float64).mean().item()
+        worst = (output - target).abs().amax(dim=1)  # per case: every output within 0.5 iff its worst is
+        return worst.max().item(), (worst < 0.5).sum().item() / len(worst)
 
     def forward(self, batch, training=False):
         with torch.no_grad():

@@ -345,7 +345,7 @@ class Model(AdaptedModel):
     def _tensors(self, batch):
         out = {}
         for k, v in batch.items():
-            out[k] = tf.convert_to_tensor(np.asarray(v), dtype=tf.int64 if k == "t" else self.dtype)
+            out[k] = tf.constant(np.asarray(v), dtype=tf.int64 if k == "t" else self.dtype)  # convert_to_tensor: 2x
         return out
 
     def _loss(self, b, training=True, taps=None):

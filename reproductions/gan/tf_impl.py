@@ -133,11 +133,15 @@ class Model(AdaptedModel):
         signature = [tf.TensorSpec([None] * ranks[k], dtype) for k in self._keys]
         self._step = self.compiled(lambda *t: self._train_step(dict(zip(self._keys, t, strict=True))),
                                  input_signature=signature, autograph=False)
+        self._generate = self.compiled(lambda z: self.G(z), reduce_retracing=True, autograph=False)
 
     # --- computation --------------------------------------------------------------------------------------
 
     def _t(self, a):
-        return tf.convert_to_tensor(np.asarray(a) if not isinstance(a, tf.Tensor) else a, dtype=self.dtype)
+        if isinstance(a, tf.Tensor):
+            return tf.convert_to_tensor(a, dtype=self.dtype)
+        # tf.constant: half of convert_to_tensor's cost per array, and the 1-D toy's step takes nine of them
+        return tf.constant(np.asarray(a), dtype=self.dtype)
 
     def _masks(self, batch, prefix, index=None):
         return [batch[f"{prefix}{j}"] if index is None else batch[f"{prefix}{j}"][index]
@@ -208,7 +212,7 @@ class Model(AdaptedModel):
         return out
 
     def generate(self, batch):
-        return self.G(self._t(batch["z"])).numpy()
+        return self._generate(self._t(batch["z"])).numpy()
 
     def discriminate(self, batch):
         return tf.math.sigmoid(self.D(self._t(batch["x"]))).numpy()
