@@ -453,7 +453,7 @@ def _consistency(b: Record, c: Record, regress: list, warn: list, improve: list)
     elif bo == "consistent" and co == "undecided":
         more = (c.get("details") or {}).get("further_seeds")
         warn.append("torch-tf consistency now undecided (was consistent)"
-                    + (f"; {further_seeds_text(more)} would likely decide it" if more else ""))
+                    + (f"; {further_seeds_text(more)}" if more else ""))
     bm, cm = ((r.get("expected") or {}).get("margin") for r in (b, c))
     if "margin" in (b.get("expected") or {}) and bm != cm:
         warn.append(f"equivalence margin changed from {bm} to {cm}")

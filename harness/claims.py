@@ -131,11 +131,12 @@ def per_seed_quantity(claim: Claim, runs: dict, framework: str) -> np.ndarray:
     return a - b
 
 
-def consistency(claim: Claim, runs: dict, deterministic: bool = False) -> Consistency:
+def consistency(claim: Claim, runs: dict, deterministic: bool = False, outcomes: bool = False) -> Consistency:
     """Are torch and tf consistent on this claim? The rank tests (Mann-Whitney on each input's finite per-seed
     values, Fisher's exact test on how many seeds were finite) give the p-value; the torch-minus-tf interval of
     the claim's per-seed quantity against the claim's equivalence margin decides *consistent*
-    (harness.consistency). `deterministic`: computed, not sampled, so the difference is exact."""
+    (harness.consistency). `deterministic`: computed, not sampled, so the difference is exact. `outcomes`: the
+    per-seed quantity is a declared success (1) or failure (0) (`uses_outcomes`), compared as rates."""
     from scipy import stats
 
     p_values, reach_p, notes = [], [], []
@@ -158,22 +159,33 @@ def consistency(claim: Claim, runs: dict, deterministic: bool = False) -> Consis
             notes.append(f"{metric}: Mann-Whitney p={p:.3g} (n={a.size}, {b.size})")
     p_min = min(p_values) if p_values else math.nan
     qa, qb = per_seed_quantity(claim, runs, "torch"), per_seed_quantity(claim, runs, "tf")
-    interval = cons.exact_difference(qa, qb) if deterministic else cons.difference(qa, qb)
+    try:
+        interval = cons.exact_difference(qa, qb) if deterministic else cons.difference(qa, qb, outcomes)
+    except ValueError as e:
+        raise ValueError(f"claim {claim.id!r}: {e}") from None
     margin, reason = cons.equivalence_margin(claim)
     verdict = cons.outcome(interval, margin, p_min, min(reach_p) if reach_p else math.nan)
     further = cons.further_seeds(interval, margin, qa, qb) if verdict == "undecided" else None
     shown = "none" if margin is None else f"+-{margin:.3g}"
     notes.append(f"torch - tf = {interval.estimate:.3g}, {cons.LEVEL:.0%} interval [{interval.lo:.3g}, "
                  f"{interval.hi:.3g}] ({interval.method}), margin {shown}: {verdict}"
-                 + (f"; {cons.further_seeds_text(further)} would likely decide it" if further else ""))
+                 + (f"; {cons.further_seeds_text(further)}" if further else ""))
     passed = {"consistent": True, "inconsistent": False}.get(verdict)
     return Consistency(claim, p_min, passed, "; ".join(notes), verdict, interval, margin, reason, further)
+
+
+def uses_outcomes(paper: Paper, claim: Claim) -> bool:
+    """The claim's per-seed quantity is one metric that its experiment declares an outcome (not a difference or
+    ratio of two metrics)."""
+    inputs = claim_inputs(claim)
+    return len(inputs) == 1 and inputs[0][1] in paper.experiment(inputs[0][0]).outcomes
 
 
 def evaluate_all(paper: Paper, runs: dict, frameworks: Sequence[str]):
     """-> (claim results per framework, consistency results when both frameworks ran)."""
     results = [evaluate(c, runs, fw) for c in paper.claims for fw in frameworks]
-    both = ([consistency(c, runs, all(paper.experiment(e).deterministic for e, _ in claim_inputs(c)))
+    both = ([consistency(c, runs, all(paper.experiment(e).deterministic for e, _ in claim_inputs(c)),
+                         uses_outcomes(paper, c))
              for c in paper.claims] if set(frameworks) == {"torch", "tf"} else [])
     return results, both
 

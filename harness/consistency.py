@@ -7,9 +7,10 @@ equivalence margin; *inconsistent* when a test rejects at CONSISTENCY_ALPHA; oth
 with about how many further seeds per framework would likely decide it, from the spread observed.
 
 The interval:
-- per-seed values that are all 0 or 1 (success rates, "every trial" claims): Newcombe's hybrid score interval
-  for a difference of proportions (Newcombe 1998, method 10), built from two Wilson intervals; it stays honest at
-  0/n and n/n, where a rank interval would collapse to a point;
+- a metric its experiment declares an outcome (each seed succeeds, 1, or fails, 0: converged, solved): the
+  difference of the two success rates, with Newcombe's hybrid score interval (Newcombe 1998, method 10) built from
+  two Wilson intervals; it stays honest at 0/n and n/n, where a rank interval would collapse to a point. Declared,
+  not guessed from the values: a fraction correct that is 1.0 in every seed is a measurement at its ceiling;
 - anything else: the Hodges-Lehmann shift (median of all pairwise torch-tf differences) with its
   distribution-free interval from the Mann-Whitney null distribution (Lehmann 1963; Hollander & Wolfe, sec. 4.3),
   exact for up to 40 seeds in all and by the normal approximation beyond. Too few seeds for 95% coverage give
@@ -106,17 +107,22 @@ def newcombe(a, b, level: float = LEVEL) -> Interval:
 
 def is_binary(values) -> bool:
     v = np.asarray(values, np.float64)
-    return bool(v.size) and bool(np.isin(v, (0.0, 1.0)).all())
+    return bool(np.isin(v, (0.0, 1.0)).all())
 
 
-def difference(torch_values, tf_values) -> Interval:
-    """torch minus tf over the finite per-seed values of the two frameworks."""
+def difference(torch_values, tf_values, outcomes: bool = False) -> Interval:
+    """torch minus tf over the finite per-seed values of the two frameworks. `outcomes`: the values are
+    declared successes and failures (1/0), compared as rates (Newcombe); else as measurements (Hodges-Lehmann)."""
     a = np.asarray(torch_values, np.float64)
     b = np.asarray(tf_values, np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if not a.size or not b.size:
         return Interval(math.nan, -math.inf, math.inf, "none", a.size, b.size)
-    if is_binary(a) and is_binary(b):
+    if outcomes:
+        if not (is_binary(a) and is_binary(b)):
+            bad = sorted({float(v) for v in np.concatenate([a, b]) if v not in (0.0, 1.0)})[:3]
+            raise ValueError(f"per-seed values declared outcomes (0 or 1) include {bad}: declare the metric a "
+                             "measurement (remove it from its Experiment's outcomes) or make it 0/1")
         return newcombe(a, b)
     return hodges_lehmann(a, b)
 
@@ -192,11 +198,12 @@ def further_seeds(interval: Interval, margin: float | None, torch_values=(), tf_
 
 
 def further_seeds_text(more: int, short: bool = False) -> str:
-    """"+N" / "about N more seeds per framework"; at FURTHER_SEEDS_CAP, that it is out of reach."""
+    """What more seeds would do for an undecided claim, as a whole clause (one wording everywhere): "+N" (short)
+    or "about N more seeds per framework would likely decide it"; at FURTHER_SEEDS_CAP, that they are out of reach."""
     if more >= FURTHER_SEEDS_CAP:
         cap = f"{FURTHER_SEEDS_CAP:,}"
-        return f"+{cap}+" if short else f"{cap} or more seeds per framework (out of reach)"
-    return f"+{more}" if short else f"about {more} more seeds per framework"
+        return f"+{cap}+" if short else f"out of reach: it would take {cap} or more seeds per framework"
+    return f"+{more}" if short else f"about {more} more seeds per framework would likely decide it"
 
 
 def outcome(interval: Interval, margin: float | None, p_value: float, reach_p: float = math.nan) -> str:

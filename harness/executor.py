@@ -365,15 +365,31 @@ def run_identity(paper: Paper, exp: Experiment, profile: str, data_dir) -> dict[
             "execution": execution.run_label(paper)}
 
 
-@cache
-def code_hash(package: str) -> str:
-    """sha256 of the package's Python files and of harness/data.py, which read the data they train on."""
+# Harness modules that only judge, record, price or show seed runs, never compute a run's metrics: editing one
+# keeps saved runs reusable. Every other harness module (the adapters, conventions, the training loop, the data
+# readers, numerics, this executor; any module added later) is part of a run's code identity.
+NOT_RUN_CODE = frozenset({
+    "__init__", "__main__", "agreement", "baseline", "bench", "bench_hw", "bench_modes", "bench_plain",
+    "bench_regress", "bench_table", "claims", "cli", "compare", "consistency", "diagnosis", "fidelity", "modes",
+    "plan", "plots", "repro", "report", "results", "tables", "tolerance", "version_matrix",
+})
+
+
+def code_files(package: str) -> list[Path]:
+    """The paper package's Python files and the harness modules a seed run executes (all but NOT_RUN_CODE)."""
     import importlib
 
-    digest = hashlib.sha256()
     folders = [Path(f) for f in importlib.import_module(package).__path__]
-    for path in sorted(p for folder in folders for p in folder.glob("*.py")) + [Path(__file__).with_name("data.py")]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    harness = sorted(p for p in Path(__file__).parent.glob("*.py") if p.stem not in NOT_RUN_CODE)
+    return sorted(p for folder in folders for p in folder.glob("*.py")) + harness
+
+
+@cache
+def code_hash(package: str) -> str:
+    """sha256 of `code_files`: a run saved by other training code is not reused (`--resume`)."""
+    digest = hashlib.sha256()
+    for path in code_files(package):
+        digest.update(path.parent.name.encode() + b"/" + path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -142,6 +142,9 @@ class Experiment:
     `dataset` names what it trains on (recorded with every result); `units` is the progress total
     per seed (e.g. sweeps). `deterministic`: computed without training or sampling (a schedule, a count),
     so its claims are compared strictly by the regression verdict rather than as a distribution over seeds.
+    `outcomes`: the metrics whose per-seed value is the seed's success (1) or failure (0), not a measurement
+    that happens to be 0 or 1 (a fraction correct can be 1.0 in every seed): torch and tf are compared on
+    them as success rates (harness.consistency).
     """
 
     name: str
@@ -152,6 +155,7 @@ class Experiment:
     units: Callable[[Any], int] = lambda config: 0
     description: str = ""
     deterministic: bool = False
+    outcomes: tuple[str, ...] = ()
 
 
 Statistic = Literal["median", "mean", "olympic", "min", "max"]

@@ -99,18 +99,47 @@ def test_an_estimate_almost_on_the_margin_is_out_of_reach_not_a_count_of_seeds()
     """0.1 from a 0.1 margin, less 1e-12: the 1/sqrt(n) rule asks for 5 * (0.4 / 1e-12)^2, about 8e23 seeds."""
     edge = cons.Interval(0.1 - 1e-12, -0.3, 0.5, "hodges-lehmann", 5, 5)
     assert cons.further_seeds(edge, 0.1) == cons.FURTHER_SEEDS_CAP
-    assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP) == "10,000 or more seeds per framework (out of reach)"
+    assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP) == \
+        "out of reach: it would take 10,000 or more seeds per framework"
     assert cons.further_seeds_text(cons.FURTHER_SEEDS_CAP, short=True) == "+10,000+"
-    assert cons.further_seeds_text(15) == "about 15 more seeds per framework"
+    assert cons.further_seeds_text(15) == "about 15 more seeds per framework would likely decide it"
 
 
 def test_success_rates_get_a_newcombe_interval_that_never_collapses_to_a_point():
     """All 5 seeds succeed in both frameworks: the rate difference is 0 but not known better than about +-0.4."""
-    iv = cons.difference([1.0] * 5, [1.0] * 5)
+    iv = cons.difference([1.0] * 5, [1.0] * 5, outcomes=True)
     assert iv.method == "newcombe" and iv.estimate == 0 and -0.6 < iv.lo < -0.3 and 0.3 < iv.hi < 0.6
     band = Band(id="b", experiment="e", metric="m", statistic="mean", lo=1.0, **COMMON)  # default margin 0.1
-    k = claims.consistency(band, runs([1.0] * 5, [1.0] * 5))
+    k = claims.consistency(band, runs([1.0] * 5, [1.0] * 5), outcomes=True)
     assert k.outcome == "undecided" and k.further_seeds > 50  # absence of evidence is not agreement
+
+
+def test_a_measurement_at_its_ceiling_is_not_taken_for_outcomes():
+    """A fraction correct that is 1.0 in every seed is a measurement: no spread, an interval of [0, 0], inside
+    the margin. Only a declared outcome metric gets the rate interval; the values alone do not decide."""
+    band = Band(id="b", experiment="e", metric="m", statistic="mean", lo=0.9, hi=1.0, **COMMON)  # margin 0.025
+    measured = claims.consistency(band, runs([1.0] * 5, [1.0] * 5))
+    assert measured.interval.method == "hodges-lehmann" and (measured.interval.lo, measured.interval.hi) == (0, 0)
+    assert measured.outcome == "consistent"
+    assert claims.consistency(band, runs([1.0] * 5, [1.0] * 5), outcomes=True).outcome == "undecided"
+
+
+def test_outcomes_must_be_zero_or_one():
+    with pytest.raises(ValueError, match=r"declared outcomes \(0 or 1\) include \[0\.5\]"):
+        cons.difference([1.0, 0.5], [1.0, 0.0], outcomes=True)
+
+
+def test_the_papers_declare_their_outcome_metrics():
+    """Every declared outcome is a metric some claim of the paper reads (a misspelt name would silently compare
+    rates as measurements), and the success/fail metrics named in the papers are declared."""
+    declared = set()
+    for paper in registry.papers().values():
+        read = {m for c in paper.claims for _, m in claim_inputs(c)}
+        for exp in paper.experiments:
+            assert set(exp.outcomes) <= read, (paper.key, exp.name, set(exp.outcomes) - read)
+            declared |= {(paper.key, m) for m in exp.outcomes}
+    assert {("backprop", "converged"), ("backprop", "heldout_at_least_2"), ("lstm", "success"), ("lstm", "stopped"),
+            ("alexnet", "tanh_censored")} <= declared
 
 
 def test_a_deterministic_difference_is_exact():

@@ -126,7 +126,7 @@ def test_claim_verdict_says_when_consistency_could_not_be_tested():
         "reproduced (both); too few seeds to test torch-tf consistency"  # a record from before the outcomes
     undecided = {"passed": None, "details": {"outcome": "undecided", "further_seeds": 7}}
     assert claim_verdict(torch_rec, tf_rec, undecided) == \
-        "reproduced (both); torch-tf consistency undecided (about 7 more seeds per framework)"
+        "reproduced (both); torch-tf consistency undecided (about 7 more seeds per framework would likely decide it)"
     consistent = {"passed": True, "expected": {"margin": 0.25}, "details": {"outcome": "consistent"}}
     assert claim_verdict(torch_rec, tf_rec, consistent) == "reproduced (both); torch-tf consistent (within +-0.250)"
     assert claim_verdict(torch_rec, tf_rec, {"passed": True}) == "reproduced (both)"
@@ -184,6 +184,20 @@ def test_resume_reuses_only_runs_with_the_same_identity_and_says_why_not(monkeyp
         assert len(again) == 2 and "older harness" in notes[0]
     finally:
         registry.papers.cache_clear()
+
+
+def test_a_runs_code_identity_covers_the_harness_code_that_trains_not_the_code_that_judges():
+    """A saved seed run is reused only with the same training code: the paper's package and the harness modules on
+    a run's path (adapters, the training loop, data readers); a change to how claims are judged keeps it."""
+    from pathlib import Path
+
+    files = executor.code_files("reproductions.lstm")
+    names = {(p.parent.name, p.stem) for p in files}
+    assert {("lstm", "tf_impl"), ("lstm", "paper"), ("harness", "adapters"), ("harness", "training"),
+            ("harness", "data"), ("harness", "conventions"), ("harness", "executor")} <= names
+    assert not {("harness", m) for m in ("consistency", "claims", "tables", "report")} & names
+    harness_modules = {p.stem for p in Path(executor.__file__).parent.glob("*.py")}
+    assert executor.NOT_RUN_CODE <= harness_modules  # no stale name that would exempt nothing
 
 
 def test_fidelity_still_exports_the_names_it_had_from_the_modules_that_define_them():

@@ -286,11 +286,15 @@ FAMILY_CLAIMS = (
 FAMILY_LR_X10 = FamilyTreesConfig(schedule=((1, 0.05, 0.5), (21, 0.1, 0.9)), sweeps=13_500)
 FAMILY_VARIANT_SETTING = _family_setting(FAMILY_LR_X10) + " (a variant: 10x the paper's epsilon, 9x its sweeps)"
 
+# per seed, success or failure (harness.spec.Experiment.outcomes); the rest are measurements
+SYMMETRY_OUTCOMES = ("converged", "mirror_124")
+FAMILY_OUTCOMES = ("heldout_at_least_2",)
+
 FAMILY_VARIANTS = (
     Experiment(name="family_trees_lr_x10", run=run_family_trees, dataset="generated:family-trees-104",
                configs={"tiny": replace(FAMILY_LR_X10, sweeps=1500), "reduced": FAMILY_LR_X10,
                         "paper": FAMILY_LR_X10},
-               seeds={"tiny": 1, "reduced": 5, "paper": 20}, units=lambda c: c.sweeps,
+               seeds={"tiny": 1, "reduced": 5, "paper": 20}, units=lambda c: c.sweeps, outcomes=FAMILY_OUTCOMES,
                description="family trees with 10x the paper's epsilon for 13,500 sweeps (diagnosis variant)"),
 )
 
@@ -321,16 +325,16 @@ PAPER = Paper(
                    configs={"tiny": SymmetryConfig(max_sweeps=6000), "reduced": SYMMETRY,
                             "paper": SYMMETRY},
                    seeds={"tiny": 4, "reduced": 20, "paper": 50}, units=lambda c: c.max_sweeps,
-                   description="Fig. 1: 6-2-1 net until all 64 patterns are within 0.5"),
+                   outcomes=SYMMETRY_OUTCOMES, description="Fig. 1: 6-2-1 net until all 64 patterns are within 0.5"),
         Experiment(name="symmetry_no_hidden", run=run_symmetry, dataset="generated:symmetry-64",
                    configs={"tiny": SymmetryConfig(n_hidden=0, max_sweeps=500), "reduced": NO_HIDDEN,
                             "paper": NO_HIDDEN},
                    seeds={"tiny": 2, "reduced": 20, "paper": 50}, units=lambda c: c.max_sweeps,
-                   description="the same task with no hidden layer"),
+                   outcomes=SYMMETRY_OUTCOMES, description="the same task with no hidden layer"),
         Experiment(name="family_trees", run=run_family_trees, dataset="generated:family-trees-104",
                    configs={"tiny": FAMILY, "reduced": FAMILY, "paper": FAMILY},
                    seeds={"tiny": 3, "reduced": 20, "paper": 50}, units=lambda c: c.sweeps,
-                   description="Figs. 2-4: kinship, 4 held-out examples per seed"),
+                   outcomes=FAMILY_OUTCOMES, description="Figs. 2-4: kinship, 4 held-out examples per seed"),
     ) + FAMILY_VARIANTS,
     claims=_symmetry_claims(SYMMETRY.max_sweeps) + FAMILY_CLAIMS + FAMILY_VARIANT_CLAIMS,
     agreement=(

@@ -581,8 +581,10 @@ def _blocks(net: NetConfig) -> str:
 
 
 def _experiment(name: str, run, dataset: str, configs: dict, description: str) -> Experiment:
+    # "stopped" (the stopping rule fired) and "success" are each seed's success or failure; the rest are
+    # measurements (a fraction correct is one, even when it is 1.0 in every seed)
     return Experiment(name=name, run=run, dataset=dataset, configs=configs, seeds=SEEDS,
-                      units=lambda c: c.max_sequences, description=description)
+                      units=lambda c: c.max_sequences, outcomes=("stopped", "success"), description=description)
 
 
 _T6A = TEMPORAL["reduced"]
