@@ -3,10 +3,12 @@
 Each case is timed per execution mode: the first call on its own (tracing, compiling, allocator warm-up),
 then repeats of at least `min_seconds` whose median items/second is the steady-state figure, with the
 spread (so one noisy repeat on a shared machine does not decide it). Beside it, in the same process: the
-paper's plain reference loop on the same work (harness overhead), the FLOPs per item (counted in torch),
-and a float32 GEMM's GFLOP/s (the achievable peak). Peak memory is the growth of the process's RSS
-high-water mark over its RSS before the first call, and is only recorded when the case ran in a fresh
-process (`isolate`), where no earlier case has already raised that mark.
+paper's plain reference loop on the same work (harness overhead), its repeats taken in turn with the
+harness's (harness, plain, harness, plain, ...) so that a machine slowing down or speeding up during the case
+weighs on both alike; the FLOPs per item (counted in torch), and a float32 GEMM's GFLOP/s (the achievable
+peak). Peak memory is the growth of the process's RSS high-water mark over its RSS before the first call,
+through the harness's warm-up (before the plain loop's model exists), and is only recorded when the case ran
+in a fresh process (`isolate`), where no earlier case has already raised that mark.
 """
 
 from __future__ import annotations
@@ -88,20 +90,20 @@ def check_min_seconds(min_seconds: float) -> float:
     return float(min_seconds)
 
 
-def time_calls(call: Callable[[], object], items: int, repeats: int, min_seconds: float):
-    """Median, (min, max) items/second over `repeats` repeats of at least `min_seconds`, and the calls made."""
-    rates, calls = [], 0
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        while True:
-            call()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        rates.append(n * items / elapsed)
-        calls += n
-    return float(np.median(rates)), (float(min(rates)), float(max(rates))), calls
+def time_repeat(call: Callable[[], object], items: int, min_seconds: float) -> tuple[float, int]:
+    """Items/second over one repeat of at least `min_seconds`, and the calls it made."""
+    n, start = 0, time.perf_counter()
+    while True:
+        call()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return n * items / elapsed, n
+
+
+def summarize(rates: list[float]) -> tuple[float, tuple[float, float]]:
+    """Median and (min, max) of the repeats' rates."""
+    return float(np.median(rates)), (float(min(rates)), float(max(rates)))
 
 
 def case_flops(paper: Paper, case: BenchmarkCase) -> float:
@@ -147,14 +149,19 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
     first_call_s = time.perf_counter() - start
     for _ in range(warmup - 1):
         method(batch)
-    rate, spread, calls = time_calls(lambda: method(batch), case.items, repeats, min_seconds)
     peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
     plain = _plain_call(paper, case, framework, batch, device)
-    plain_rate = plain_spread = None
-    if plain is not None:
-        for _ in range(warmup):
-            plain()
-        plain_rate, plain_spread, _ = time_calls(plain, case.items, repeats, min_seconds)
+    for _ in range(warmup if plain is not None else 0):
+        plain()
+    rates, plain_rates, calls = [], [], 0
+    for _ in range(repeats):  # in turn: drift during the case weighs on both (module docstring)
+        rate, n = time_repeat(lambda: method(batch), case.items, min_seconds)
+        rates.append(rate)
+        calls += n
+        if plain is not None:
+            plain_rates.append(time_repeat(plain, case.items, min_seconds)[0])
+    rate, spread = summarize(rates)
+    plain_rate, plain_spread = summarize(plain_rates) if plain_rates else (None, None)
     from .numerics import THREADS
 
     return BenchResult(paper.key, case.name, framework, case.method, case.unit, rate, spread, repeats, calls,

@@ -89,3 +89,25 @@ def test_cli_bench_prints_one_side_by_side_table_and_saves_records(tmp_path, cap
     recs = [r for r in results.read(tmp_path / "records.jsonl")[0] if r["kind"] == "benchmark"]
     cases = len(registry.get("backprop").benchmarks)
     assert {r["framework"] for r in recs} == {"torch", "tf"} and len(recs) == 2 * cases
+
+
+def test_harness_and_plain_repeats_are_taken_in_turn(monkeypatch):
+    """A machine that drifts during a case (another tenant, clock changes) must weigh on both figures alike: the
+    repeats go harness, plain, harness, plain ..., not all of one then all of the other."""
+    paper = registry.get("backprop")
+
+    def plain():
+        return None
+
+    order = []
+
+    def fake_repeat(call, items, min_seconds):
+        call()
+        order.append("plain" if call is plain else "harness")
+        return 100.0 if call is plain else 80.0, 1
+
+    monkeypatch.setattr(bench, "_plain_call", lambda *a, **k: plain)
+    monkeypatch.setattr(bench, "time_repeat", fake_repeat)
+    r = bench.time_case(paper, _case(paper, "symmetry-sweep"), "torch", repeats=3, min_seconds=0.01)
+    assert order == ["harness", "plain"] * 3
+    assert r.items_per_second == 80.0 and r.plain_items_per_second == 100.0 and r.overhead == pytest.approx(0.25)
