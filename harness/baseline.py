@@ -488,6 +488,7 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
             allow_missing: bool = False) -> Verdict:
     """Regression verdict of the newest current record per check against the newest baseline record."""
     verdict = Verdict()
+    baseline_records = list(baseline_records)
     cur_all, base_all = latest(current_records), latest(baseline_records)
     for r in (*cur_all, *base_all):
         check_claim_evidence(r)
@@ -497,7 +498,8 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
                              "verdict, they are not one)")
     cur = {key(r): r for r in cur_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
     base = {key(r): r for r in base_all if r.get("kind") not in ("benchmark", *DIAGNOSTIC_KINDS)}
-    if _compare_benchmarks_only(cur_all, base_all, cur, base, verdict):
+    bench_runs = [r for r in baseline_records if r.get("kind") == "benchmark"]  # every run, not only the newest
+    if _compare_benchmarks_only(cur_all, bench_runs, cur, base, verdict):
         return verdict
     verdict.new += [Change(k, "new check", None, r) for k, r in cur.items() if k not in base]
     if not any(k in cur for k in base):
@@ -552,14 +554,13 @@ def compare(current_records: Iterable[Record], baseline_records: Iterable[Record
     return verdict
 
 
-def _compare_benchmarks_only(cur_all: list[Record], base_all: list[Record], cur: Mapping, base: Mapping,
+def _compare_benchmarks_only(cur_all: list[Record], bench_base: list[Record], cur: Mapping, base: Mapping,
                              verdict: Verdict) -> bool:
-    """Compare the benchmark records (`bench_regress`); True when there is nothing else to compare (a bench
-    baseline), so the correctness verdict over zero checks does not fail it."""
+    """Compare the newest benchmark records against every run in the baseline (`bench_regress`); True when there
+    is nothing else to compare (a bench baseline), so the correctness verdict over zero checks does not fail it."""
     from . import bench_regress
 
     bench_cur = [r for r in cur_all if r.get("kind") == "benchmark"]
-    bench_base = [r for r in base_all if r.get("kind") == "benchmark"]
     bench_regress.compare_benchmarks(bench_cur, bench_base, verdict)
     if cur or base or not (bench_cur or bench_base):
         return False

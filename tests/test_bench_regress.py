@@ -11,10 +11,12 @@ from harness.bench_regress import SLOWDOWN_THRESHOLD, Timing, judge
 KIND = "Test CPU x2 / cpu"
 
 
-def bench(value, low, high, kind=KIND, check="c/train_step/eager", time="2026-01-01T00:00:00+00:00"):
+def bench(value, low, high, kind=KIND, check="c/train_step/eager", time="2026-01-01T00:00:00+00:00", plain=None):
+    details = {"min": low, "max": high, "machine_kind": kind}
+    if plain is not None:
+        details["plain_items_per_second"] = plain
     r = results.make_record(kind="benchmark", paper="resnet", framework="torch", check=check,
-                            metric="images_per_second", value=value, expected={}, passed=None,
-                            details={"min": low, "max": high, "machine_kind": kind})
+                            metric="images_per_second", value=value, expected={}, passed=None, details=details)
     r["time"] = time
     return r
 
@@ -72,3 +74,53 @@ def test_noise_alone_never_regresses(base, where):
     median = base.low + where * (base.high - base.low)
     cur = Timing(median, min(base.low, median), max(base.high, median))
     assert judge(base, cur) != "slower"
+
+
+def test_a_baseline_of_several_runs_bands_the_drift_between_them():
+    """Two quiet baseline runs 10% apart: a third run inside their range is the machine's drift, not a regression;
+    against either run alone (one run's narrow spread) the same figure would be flagged."""
+    early = bench(100, 99, 101, time="2026-01-01T00:00:00+00:00")
+    late = bench(90, 89, 91, time="2026-01-02T00:00:00+00:00")
+    now = bench(90.5, 90, 91)
+    assert compare([now], [early]).exit_code == 1  # -9.5% with disjoint spreads
+    v = compare([now], [early, late])
+    assert v.exit_code == 0 and not v.regressions and v.compared == 1
+    assert Timing.of_runs([early, late]) == Timing(95.0, 89, 101)
+
+
+def test_a_baseline_of_several_runs_still_catches_a_drop_below_all_of_them():
+    runs = [bench(100, 99, 101, time="2026-01-01T00:00:00+00:00"), bench(92, 91, 93, time="2026-01-02T00:00:00+00:00")]
+    v = compare([bench(80, 79, 81)], runs)
+    assert v.exit_code == 1 and "baseline 2 runs 91.0-101.0" in v.regressions[0].reason
+
+
+def test_runs_of_another_machine_kind_in_the_baseline_are_left_out_of_the_band():
+    runs = [bench(100, 99, 101, time="2026-01-01T00:00:00+00:00"),
+            bench(50, 40, 60, kind="Other CPU x8 / cpu", time="2026-01-02T00:00:00+00:00")]
+    v = compare([bench(80, 79, 81)], runs)
+    assert v.exit_code == 1 and "baseline 99.0-101.0" in v.regressions[0].reason
+
+
+def test_a_drop_its_plain_loop_shared_is_a_warning_that_says_so():
+    """The machine ran 20% slower: harness and plain loop (timed in turn in the same process) both fell alike."""
+    v = compare([bench(80, 79, 81, plain=88)], [bench(100, 99, 101, plain=110)])
+    assert v.exit_code == 0 and not v.regressions
+    assert "its plain loop alike (harness over plain +10% in the baseline, +10% now)" in v.warnings[0].reason
+
+
+def test_a_drop_of_the_harness_alone_is_a_regression():
+    """The harness step got 20% slower while its plain loop kept its speed: overhead +10% -> +37.5%."""
+    v = compare([bench(80, 79, 81, plain=110)], [bench(100, 99, 101, plain=110)])
+    assert v.exit_code == 1 and "slower: median -20.0%" in v.regressions[0].reason
+
+
+def test_several_baseline_runs_take_their_largest_overhead():
+    runs = [bench(100, 99, 101, plain=110, time="2026-01-01T00:00:00+00:00"),
+            bench(96, 95, 97, plain=110, time="2026-01-02T00:00:00+00:00")]
+    assert Timing.of_runs(runs).overhead == pytest.approx(110 / 96)
+    assert Timing.of_runs([*runs, bench(90, 89, 91)]).overhead is None  # a run without a plain loop
+
+
+def test_a_speed_up_its_plain_loop_shared_is_not_an_improvement():
+    assert not compare([bench(130, 129, 131, plain=143)], [bench(100, 99, 101, plain=110)]).improvements
+    assert compare([bench(130, 129, 131, plain=110)], [bench(100, 99, 101, plain=110)]).improvements
