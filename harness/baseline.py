@@ -486,7 +486,8 @@ DIAGNOSTIC_KINDS = ("budget", "diagnosis")  # harness.diagnosis: evidence about 
 
 def compare(current_records: Iterable[Record], baseline_records: Iterable[Record],
             allow_missing: bool = False) -> Verdict:
-    """Regression verdict of the newest current record per check against the newest baseline record."""
+    """Regression verdict of the newest current record per check against the newest baseline record (a benchmark
+    against every run of it the baseline holds: `bench_regress`)."""
     verdict = Verdict()
     baseline_records = list(baseline_records)
     cur_all, base_all = latest(current_records), latest(baseline_records)
