@@ -69,16 +69,14 @@ def judge(base: Timing, cur: Timing, threshold: float = SLOWDOWN_THRESHOLD) -> s
     higher is better."""
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be a fraction in (0, 1), got {threshold!r}")
+    plain = base.overhead is not None and cur.overhead is not None  # both runs timed the plain loop
     if cur.median < base.median * (1 - threshold):
         if cur.high >= base.low:
             return "noisy-slower"
-        if base.overhead is not None and cur.overhead is not None and cur.overhead <= base.overhead * (1 + threshold):
-            return "slower-with-plain"
-        return "slower"
+        return "slower-with-plain" if plain and cur.overhead <= base.overhead * (1 + threshold) else "slower"
     if cur.median > base.median * (1 + threshold) and cur.low > base.high:
-        known = base.overhead is not None and cur.overhead is not None
-        shared = known and cur.overhead >= base.overhead * (1 - threshold)
-        return "same" if shared else "faster"  # a faster machine is not a faster harness
+        # a faster machine is not a faster harness
+        return "same" if plain and cur.overhead >= base.overhead * (1 - threshold) else "faster"
     return "same"
 
 

@@ -105,11 +105,6 @@ def newcombe(a, b, level: float = LEVEL) -> Interval:
     return Interval(d, lo, hi, "newcombe", a.size, b.size)
 
 
-def is_binary(values) -> bool:
-    v = np.asarray(values, np.float64)
-    return bool(np.isin(v, (0.0, 1.0)).all())
-
-
 def difference(torch_values, tf_values, outcomes: bool = False) -> Interval:
     """torch minus tf over the finite per-seed values of the two frameworks. `outcomes`: the values are
     declared successes and failures (1/0), compared as rates (Newcombe); else as measurements (Hodges-Lehmann)."""
@@ -119,9 +114,9 @@ def difference(torch_values, tf_values, outcomes: bool = False) -> Interval:
     if not a.size or not b.size:
         return Interval(math.nan, -math.inf, math.inf, "none", a.size, b.size)
     if outcomes:
-        if not (is_binary(a) and is_binary(b)):
-            bad = sorted({float(v) for v in np.concatenate([a, b]) if v not in (0.0, 1.0)})[:3]
-            raise ValueError(f"per-seed values declared outcomes (0 or 1) include {bad}: declare the metric a "
+        bad = sorted({float(v) for v in np.concatenate([a, b]) if v not in (0.0, 1.0)})
+        if bad:
+            raise ValueError(f"per-seed values declared outcomes (0 or 1) include {bad[:3]}: declare the metric a "
                              "measurement (remove it from its Experiment's outcomes) or make it 0/1")
         return newcombe(a, b)
     return hodges_lehmann(a, b)
