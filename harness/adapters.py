@@ -227,6 +227,14 @@ class AdaptedModel:
             return function.get_concrete_function()
         return _ConcreteByTensorSpec(function)
 
+    def compiled_batch(self, fn: Callable[[dict], Any]) -> Callable[[Mapping], Any]:
+        """tf: `fn`, which takes a batch as {name: tensor}, compiled as `compiled` does and called with the batch's
+        NumPy arrays (already of the dtypes the step needs), converted with one tf.constant per dtype
+        (harness.packed_batch): for steps of tiny nets fed many arrays."""
+        from .packed_batch import PackedStep
+
+        return PackedStep(fn, self.mode)
+
     def on_device(self, tensor):
         """torch: a tensor built from a batch, moved to this model's device (the same tensor on the CPU)."""
         return tensor if self.device == "cpu" else tensor.to(self.device, non_blocking=False)

@@ -128,11 +128,7 @@ class Model(AdaptedModel):
         self._n_masks = len(c.d_units) + 1
         self._keys = ("x", "z", "z_g", *(f"d_mask{j}" for j in range(self._n_masks)),
                       *(f"g_mask{j}" for j in range(self._n_masks)))
-        ranks = {"x": 3, "z": 3, "z_g": 2, **{f"d_mask{j}": 3 for j in range(self._n_masks)},
-                 **{f"g_mask{j}": 2 for j in range(self._n_masks)}}
-        signature = [tf.TensorSpec([None] * ranks[k], dtype) for k in self._keys]
-        self._step = self.compiled(lambda *t: self._train_step(dict(zip(self._keys, t, strict=True))),
-                                 input_signature=signature, autograph=False)
+        self._step = self.compiled_batch(self._train_step)  # nine small arrays a step: one conversion
         self._generate = self.compiled(lambda z: self.G(z), reduce_retracing=True, autograph=False)
 
     # --- computation --------------------------------------------------------------------------------------
@@ -140,7 +136,7 @@ class Model(AdaptedModel):
     def _t(self, a):
         if isinstance(a, tf.Tensor):
             return tf.convert_to_tensor(a, dtype=self.dtype)
-        # tf.constant: half of convert_to_tensor's cost per array, and the 1-D toy's step takes nine of them
+        # tf.constant: half of convert_to_tensor's cost per array
         return tf.constant(np.asarray(a), dtype=self.dtype)
 
     def _masks(self, batch, prefix, index=None):
@@ -204,8 +200,7 @@ class Model(AdaptedModel):
 
     def train_step(self, batch):
         """One iteration of Algorithm 1: k D updates, then g_steps G updates (the same z_g)."""
-        b = self._tensors(batch)
-        d_losses, g_losses = self._step(*(b[k] for k in self._keys))
+        d_losses, g_losses = self._step({k: np.asarray(batch[k], self.dtype) for k in self._keys})
         out = {"loss": float(np.mean([float(v) for v in d_losses.numpy()]))}
         if self.config.g_steps:
             out["g_loss"] = float(g_losses.numpy()[-1])

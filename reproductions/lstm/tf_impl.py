@@ -267,7 +267,7 @@ class Model(AdaptedModel):
                 self.opt = keras.optimizers.Adam(
                     learning_rate=config.lr, beta_1=keras_scalar(0.9, dtype), beta_2=keras_scalar(0.999, dtype),
                     epsilon=keras_scalar(config.adam_epsilon, dtype), amsgrad=False)
-        self._train = self.compiled(self._train_step, autograph=False)
+        self._train = self.compiled_batch(lambda b: self._train_step(b["x"], b["y"], b["w"], b["m"]))
         self._grads = self.compiled(self._grad_fn, autograph=False)
         self._taps = self.compiled(lambda x, m: self.net.run(x, m, with_taps=True)[0], autograph=False)
         self._eval = self.compiled(lambda *args: self._loss(*args)[0], autograph=False)
@@ -310,7 +310,7 @@ class Model(AdaptedModel):
         if self.config.schedule == "per_step":  # a weight change after every time step (PerStep1997)
             loss, updates, _ = per_step_run(self, batch, apply=True)
             return {"loss": loss, "updates": updates}
-        return {"loss": float(self._train(*self._args(batch)))}
+        return {"loss": float(self._train({k: batch[k] for k in ("x", "y", "w", "m")}))}
 
     def _per_step_walker(self):
         """The per-step stepper, built once (its compiled step is traced once per batch size and dtype)."""
