@@ -151,8 +151,12 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
         method(batch)
     peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
     plain = _plain_call(paper, case, framework, batch, device)
+    # and again once the plain loop exists: in tf, tracing its function makes the harness's next call
+    # re-instantiate its own graph (0.65 s on LSTM adding-T100, 1.4 s on DDPM digits), which landed in the first
+    # repeat (3,961-11,778 sequences/s, 39-1,008 images/s)
     for _ in range(warmup if plain is not None else 0):
         plain()
+        method(batch)
     rates, plain_rates, calls = [], [], 0
     for _ in range(repeats):  # in turn: drift during the case weighs on both (module docstring)
         rate, n = time_repeat(lambda: method(batch), case.items, min_seconds)

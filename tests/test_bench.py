@@ -111,3 +111,36 @@ def test_harness_and_plain_repeats_are_taken_in_turn(monkeypatch):
     r = bench.time_case(paper, _case(paper, "symmetry-sweep"), "torch", repeats=3, min_seconds=0.01)
     assert order == ["harness", "plain"] * 3
     assert r.items_per_second == 80.0 and r.plain_items_per_second == 100.0 and r.overhead == pytest.approx(0.25)
+
+
+def test_the_harness_is_warmed_again_after_the_plain_loop_is_built(monkeypatch):
+    """Building the plain loop (in tf, tracing its function) made the harness's next call re-instantiate its
+    graph, and that call landed in the first timed repeat: every repeat must come after a harness call made
+    once the plain loop exists."""
+    paper = registry.get("backprop")
+    case = _case(paper, "symmetry-sweep")
+    calls = []
+
+    class Fake:
+        def train_step(self, batch):
+            calls.append("harness")
+
+    def plain():
+        calls.append("plain")
+
+    def make_plain(*a, **k):
+        calls.append("plain built")
+        return plain
+
+    def fake_repeat(call, items, min_seconds):
+        calls.append("repeat")
+        return 1.0, 1
+
+    monkeypatch.setattr(bench_modes, "build", lambda *a, **k: Fake())
+    monkeypatch.setattr(bench, "_plain_call", make_plain)
+    monkeypatch.setattr(bench, "time_repeat", fake_repeat)
+    bench.time_case(paper, case, "torch", repeats=2, min_seconds=0.01, warmup=2)
+    built, first_repeat = calls.index("plain built"), calls.index("repeat")
+    assert calls[:built] == ["harness", "harness"]  # the first call (timed on its own), then a warm-up
+    assert "harness" in calls[built:first_repeat] and "plain" in calls[built:first_repeat]
+    assert calls[first_repeat:] == ["repeat"] * 4
