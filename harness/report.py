@@ -205,7 +205,7 @@ def render_html(records: list[Mapping[str, Any]], figures: list[dict[str, Any]],
         benchmark=_rows(bench) if not bench.empty else None, benchmark_figure=section_figure.get("benchmark"),
         diagnoses=_rows(diagnosed) if not diagnosed.empty else None, diagnosis_legend=diagnosis.LEGEND.replace("*", ""),
         provenance=_rows(tables.provenance(records)),
-        dirty=any(str(r.get("git_sha") or "").endswith("-dirty") for r in records),
+        dirty=tables.any_dirty(records),
     )
 
 

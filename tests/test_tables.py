@@ -203,6 +203,15 @@ def test_readme_warns_about_a_dirty_tree(tmp_path):
     assert "uncommitted changes" in (tmp_path / "README.md").read_text()
 
 
+def test_a_dirty_record_superseded_by_a_clean_one_is_not_warned_about(tmp_path):
+    old = dict(claim("c", "torch", 1.0, True), git_sha="abc123-dirty", time="2026-01-01T00:00:00+00:00")
+    new = dict(claim("c", "torch", 1.0, True), git_sha="def456", time="2026-01-02T00:00:00+00:00")
+    tables.write_all([old, new], tmp_path / "t", tmp_path / "README.md")
+    assert "uncommitted changes" not in (tmp_path / "README.md").read_text()
+    tables.write_all([new, dict(old, time="2026-01-03T00:00:00+00:00")], tmp_path / "t", tmp_path / "README.md")
+    assert "uncommitted changes" in (tmp_path / "README.md").read_text()  # the dirty one is the newest: shown
+
+
 def test_write_all_with_no_claims_writes_only_agreement(records, tmp_path):
     only = [r for r in records if r["kind"] == "agreement"]
     written = tables.write_all(only, tmp_path)
