@@ -4,18 +4,19 @@ A case counts as slower only when ALL hold:
   - its median throughput fell by more than SLOWDOWN_THRESHOLD (7%, TorchBench's flag level);
   - the runs' spreads do not overlap: the current run's best repeat is below the baseline's worst;
   - where the case has a plain loop (timed in the same process, its repeats in turn with the harness's), the
-    harness's time relative to it grew by more than the threshold too. A machine that is slower today slows
-    both alike; a slower harness step does not.
+    harness's time relative to it grew by more than the threshold too, and beyond the repeats' spread: the
+    ratio's range over the current run's repeats lies above its range in the baseline. A machine that is slower
+    today slows both alike; a slower harness step does not.
 A drop beyond 7% whose repeats overlap the baseline's is noise, a warning. So is a drop the plain loop shared
-(overhead unchanged): the machine, the framework, or the network code both use; the warning says which figures
-moved, and a rerun tells them apart. A drop inside 7% is never reported. Timings depend on the machine, so
+(overhead unchanged, or changed inside its spread): the machine, the framework, or the network code both use;
+the warning says which figures moved, and a rerun tells them apart. A drop inside 7% is never reported. Timings depend on the machine, so
 records made on another machine kind are not comparable (the verdict says which kinds), never compared.
 
 A bench baseline may hold several quiet runs (every record of a case is kept, not only the newest): the
 baseline's band for a case is then its lowest and highest repeat over all of them, its median the median of
-their medians, and its overhead the largest. Why (README, *Benchmarks*): on the development VM two back-to-back
-quiet runs of the same code differ by up to 13% per case, runs an hour apart by up to 20%, while the
-harness-over-plain ratio moved by at most 7%.
+their medians, its overhead the largest and its overhead range the widest. Why (README, *Benchmarks*): on the
+development VM two back-to-back quiet runs of the same code differ by up to 15% per case, runs an hour apart by
+up to 20%, while the harness-over-plain ratio moved by at most 8%, inside its repeats' spread.
 """
 
 from __future__ import annotations
@@ -44,23 +45,42 @@ class Timing:
     low: float
     high: float
     overhead: float | None = None  # the harness's time per item over its plain loop's (None: no plain loop)
+    # the overhead's range over the repeats: the plain loop's slowest over the harness's fastest repeat, to its
+    # fastest over the harness's slowest (None: the overhead alone)
+    overhead_range: tuple[float, float] | None = None
+
+    @property
+    def overhead_low(self) -> float:
+        return self.overhead_range[0] if self.overhead_range else self.overhead
+
+    @property
+    def overhead_high(self) -> float:
+        return self.overhead_range[1] if self.overhead_range else self.overhead
 
     @classmethod
     def of(cls, record: Record) -> Timing:
         d = record.get("details") or {}
-        plain = d.get("plain_items_per_second")
+        plain, plain_spread = d.get("plain_items_per_second"), d.get("plain_spread")
         value = float(record["value"])
-        return cls(value, float(d.get("min", value)), float(d.get("max", value)),
-                   float(plain) / value if plain and value > 0 else None)
+        low, high = float(d.get("min", value)), float(d.get("max", value))
+        overhead = float(plain) / value if plain and value > 0 else None
+        band = (float(plain_spread[0]) / high, float(plain_spread[1]) / low) if overhead and plain_spread and low > 0 \
+            else None
+        return cls(value, low, high, overhead, band)
 
     @classmethod
     def of_runs(cls, records: list[Record]) -> Timing:
-        """One case over several runs: the median of their medians, the lowest and the highest repeat, and the
-        largest overhead (None unless every run has one)."""
+        """One case over several runs: the median of their medians, the lowest and the highest repeat, the
+        largest overhead and the widest overhead range (None unless every run has one)."""
         timings = [cls.of(r) for r in records]
         overheads = [t.overhead for t in timings]
+        if None in overheads:
+            return cls(float(median(t.median for t in timings)), min(t.low for t in timings),
+                       max(t.high for t in timings))
+        ranged = any(t.overhead_range for t in timings)
         return cls(float(median(t.median for t in timings)), min(t.low for t in timings), max(t.high for t in timings),
-                   None if None in overheads else max(overheads))
+                   max(overheads),
+                   (min(t.overhead_low for t in timings), max(t.overhead_high for t in timings)) if ranged else None)
 
 
 def judge(base: Timing, cur: Timing, threshold: float = SLOWDOWN_THRESHOLD) -> str:
@@ -73,11 +93,23 @@ def judge(base: Timing, cur: Timing, threshold: float = SLOWDOWN_THRESHOLD) -> s
     if cur.median < base.median * (1 - threshold):
         if cur.high >= base.low:
             return "noisy-slower"
-        return "slower-with-plain" if plain and cur.overhead <= base.overhead * (1 + threshold) else "slower"
+        if not plain:
+            return "slower"
+        harness_lost = cur.overhead > base.overhead * (1 + threshold) and cur.overhead_low > base.overhead_high
+        return "slower" if harness_lost else "slower-with-plain"
     if cur.median > base.median * (1 + threshold) and cur.low > base.high:
         # a faster machine is not a faster harness
-        return "same" if plain and cur.overhead >= base.overhead * (1 - threshold) else "faster"
+        if not plain:
+            return "faster"
+        harness_gained = cur.overhead < base.overhead * (1 - threshold) and cur.overhead_high < base.overhead_low
+        return "faster" if harness_gained else "same"
     return "same"
+
+
+def _overhead(t: Timing) -> str:
+    """'+10%', or '+10% (+4%..+16%)' with the range over the repeats."""
+    text = f"{t.overhead - 1:+.0%}"
+    return f"{text} ({t.overhead_low - 1:+.0%}..{t.overhead_high - 1:+.0%})" if t.overhead_range else text
 
 
 def _kind(r: Record) -> str | None:
@@ -122,8 +154,8 @@ def compare_benchmarks(current: Iterable[Record], baseline: Iterable[Record], ve
             verdict.warnings.append(Change(k, f"slower but within both runs' spread: {what}", b, c))
         elif outcome == "slower-with-plain":
             verdict.warnings.append(Change(
-                k, f"slower, and its plain loop alike (harness over plain {tb.overhead - 1:+.0%} in the baseline, "
-                   f"{tc.overhead - 1:+.0%} now): the machine, the framework or the network code both use, not "
+                k, f"slower, and its plain loop alike (harness over plain {_overhead(tb)} in the baseline, "
+                   f"{_overhead(tc)} now): the machine, the framework or the network code both use, not "
                    f"the harness; rerun to tell: {what}", b, c))
         elif outcome == "faster":
             verdict.improvements.append(Change(k, f"faster: {what}", b, c))
