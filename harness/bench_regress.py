@@ -9,8 +9,9 @@ A case counts as slower only when ALL hold:
     today slows both alike; a slower harness step does not.
 A drop beyond 7% whose repeats overlap the baseline's is noise, a warning. So is a drop the plain loop shared
 (overhead unchanged, or changed inside its spread): the machine, the framework, or the network code both use;
-the warning says which figures moved, and a rerun tells them apart. A drop inside 7% is never reported. Timings depend on the machine, so
-records made on another machine kind are not comparable (the verdict says which kinds), never compared.
+the warning says which figures moved, and a rerun tells them apart. A drop inside 7% is never reported.
+Timings depend on the machine, so records made on another machine kind are not comparable (the verdict says
+which kinds), never compared.
 
 A bench baseline may hold several quiet runs (every record of a case is kept, not only the newest): the
 baseline's band for a case is then its lowest and highest repeat over all of them, its median the median of
