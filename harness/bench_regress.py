@@ -16,8 +16,9 @@ which kinds), never compared.
 A bench baseline may hold several quiet runs (every record of a case is kept, not only the newest): the
 baseline's band for a case is then its lowest and highest repeat over all of them, its median the median of
 their medians, its overhead the largest and its overhead range the widest. Why (README, *Benchmarks*): on the
-development VM two back-to-back quiet runs of the same code differ by up to 15% per case, runs an hour apart by
-up to 20%, while the harness-over-plain ratio moved by at most 8%, inside its repeats' spread.
+development VM two back-to-back quiet runs of the same code differ by up to 20% per case (their plain loops
+alike), while the harness-over-plain ratio moved by a median 1.4%, and where it moved beyond 7% (at most 9.6%) it
+stayed inside its repeats' spread.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """tf: a compiled step fed a batch of many small NumPy arrays with one conversion per dtype, not one per array.
 
-Each tf.constant costs about 8 us on the development machine whatever the array's size, and each argument of a
+Each tf.constant costs about 9 us on the development machine whatever the array's size, and each argument of a
 concrete function costs more again. The 1-D GAN's step takes nine arrays (data, noise, dropout masks): converting
-and passing them one by one made the harness step 1.23x the plain loop, which builds its tensors once. `PackedStep`
+and passing them one by one made the harness step 1.30x the plain loop, which builds its tensors once (1.06-1.15x
+packed, one thread, fresh process). `PackedStep`
 concatenates the arrays of each dtype into one flat buffer, converts it once, and splits it back inside the traced
 graph (split and reshape copy values exactly: the step sees the arrays' own values), one concrete function per
 set of names, shapes and dtypes. In eager mode each array is converted on its own (nothing is traced to split in).
