@@ -106,3 +106,19 @@ def test_correlation_ignores_dead_units():
     assert paper._max_abs_correlation(activity, nationality) == pytest.approx(1.0)
     assert paper._max_abs_correlation(activity[:, :1], nationality) == 0.0
     assert not math.isnan(paper._max_abs_correlation(activity, nationality))
+
+
+def test_the_torch_fit_statistic_keeps_a_nan_and_counts_cases_within_half():
+    """The stopping rule reads the largest |o - d| and the fraction of cases with every output within 0.5;
+    a NaN output must come out as NaN (Python's max alone would skip it, depending on where it is)."""
+    torch = pytest.importorskip("torch")
+    from reproductions.backprop.torch_impl import Model
+
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    output = torch.tensor([[0.8, 0.1], [0.4, 0.3], [0.9, 0.45]])
+    largest, fraction = Model._fit(output, target)
+    assert largest == pytest.approx(0.7) and fraction == pytest.approx(1 / 3)
+    for row in range(3):
+        broken = output.clone()
+        broken[row, 1] = math.nan
+        assert math.isnan(Model._fit(broken, target)[0])

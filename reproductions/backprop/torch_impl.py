@@ -14,6 +14,8 @@ after sweep 20) the buffer is rescaled by old/new epsilon (harness.conventions).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -113,8 +115,11 @@ class Model(AdaptedModel):
     @staticmethod
     def _fit(output, target):
         """Per batch: the largest |o - d|, and the fraction of cases with every output within 0.5."""
-        worst = (output - target).abs().amax(dim=1)  # per case: every output within 0.5 iff its worst is
-        return worst.max().item(), (worst < 0.5).sum().item() / len(worst)
+        # per case: every output within 0.5 iff its worst is. One read-back of the per-case worsts (64 or 104
+        # values) costs less inside a sweep than two reductions and two read-backs (symmetry: 233 -> 217 us).
+        worst = (output - target).abs().amax(dim=1).tolist()
+        largest = math.nan if math.isnan(sum(worst)) else max(worst)  # Python's max would skip a NaN
+        return largest, sum(w < 0.5 for w in worst) / len(worst)
 
     def forward(self, batch, training=False):
         with torch.no_grad():
