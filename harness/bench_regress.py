@@ -75,13 +75,12 @@ class Timing:
         """One case over several runs: the median of their medians, the lowest and the highest repeat, the
         largest overhead and the widest overhead range (None unless every run has one)."""
         timings = [cls.of(r) for r in records]
+        band = float(median(t.median for t in timings)), min(t.low for t in timings), max(t.high for t in timings)
         overheads = [t.overhead for t in timings]
         if None in overheads:
-            return cls(float(median(t.median for t in timings)), min(t.low for t in timings),
-                       max(t.high for t in timings))
+            return cls(*band)
         ranged = any(t.overhead_range for t in timings)
-        return cls(float(median(t.median for t in timings)), min(t.low for t in timings), max(t.high for t in timings),
-                   max(overheads),
+        return cls(*band, max(overheads),
                    (min(t.overhead_low for t in timings), max(t.overhead_high for t in timings)) if ranged else None)
 
 

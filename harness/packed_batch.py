@@ -41,16 +41,17 @@ class PackedStep:
         for name, a in arrays.items():
             groups.setdefault(a.dtype, []).append(name)
         shapes = {k: a.shape for k, a in arrays.items()}
+        sizes = {k: a.size for k, a in arrays.items()}
 
         def unpack(*flats):
             tensors = {}
             for names, flat in zip(groups.values(), flats, strict=True):
-                parts = tf.split(flat, [int(np.prod(shapes[n])) for n in names]) if len(names) > 1 else [flat]
+                parts = tf.split(flat, [sizes[n] for n in names]) if len(names) > 1 else [flat]
                 tensors.update({n: tf.reshape(p, shapes[n]) for n, p in zip(names, parts, strict=True)})
             return self._fn({k: tensors[k] for k in arrays})  # the batch's own order
 
         function = tf.function(unpack, jit_compile=self._mode == "xla", autograph=False)
-        specs = [tf.TensorSpec([sum(int(np.prod(shapes[n])) for n in names)], tf.as_dtype(dtype))
+        specs = [tf.TensorSpec([sum(sizes[n] for n in names)], tf.as_dtype(dtype))
                  for dtype, names in groups.items()]
         return function.get_concrete_function(*specs), list(groups.items())
 
