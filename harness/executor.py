@@ -88,7 +88,8 @@ class PaperPlan:
                                "as diverged: it fails the claims that use it, and every verdict says so")
         if on_seed:
             on_seed({"key": list(key), "metrics": metrics, "dataset": dataset,
-                     "identity": self.identities[key[1]], **({"curves": seed_curves} if seed_curves else {}),
+                     "identity": self.identities[key[1]], "cpu_seconds": round(cpu, 3),
+                     **({"curves": seed_curves} if seed_curves else {}),
                      **({"diverged": diverged} if diverged else {})})
 
     def runs(self, datasets: dict | None = None, curves: dict | None = None) -> dict[tuple[str, str], list]:

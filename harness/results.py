@@ -434,7 +434,7 @@ def validate_run(entry: Mapping[str, Any]) -> None:
     """Raise ResultsError naming what is wrong with a saved seed run (decoded: NaN/inf as floats).
 
     {"key": [paper, experiment, framework, seed, profile, config hash, identity hash], "metrics": {name:
-    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}}; a run
+    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}, "cpu_seconds": the seed's CPU time where it ran (optional)}; a run
     whose training diverged has "diverged": where (a non-empty string) and may have no metric.
     Entries saved before the identity hash existed have a 6-item key: valid, but never reused (see
     executor.run_experiments)."""
@@ -469,6 +469,9 @@ def validate_run(entry: Mapping[str, Any]) -> None:
         validate_curves(entry["curves"])
     if entry.get("dataset") is not None and not isinstance(entry["dataset"], str):
         raise ResultsError(f"field 'dataset' must be a string, got {entry['dataset']!r:.80}")
+    cpu = entry.get("cpu_seconds")  # optional: runs saved before it was recorded have none
+    if cpu is not None and not (_is_number(cpu) and math.isfinite(cpu) and cpu >= 0):
+        raise ResultsError(f"field 'cpu_seconds' must be a number of seconds >= 0, got {cpu!r:.80}")
     identity = entry.get("identity")
     if identity is not None and not (isinstance(identity, Mapping) and all(
             isinstance(v, str | int) and not isinstance(v, bool) for v in identity.values())):

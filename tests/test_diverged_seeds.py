@@ -43,6 +43,8 @@ def test_a_diverged_seed_is_saved_and_the_others_still_run(tmp_path):
     assert isinstance(seeds[DIVERGING_SEED], executor.DivergedSeed)
     assert seeds[DIVERGING_SEED].message == "toy fit, step 3: loss inf; lower the learning rate or check the config"
     entry = saved[DIVERGING_SEED]
+    # each saved run says what its seed cost (CPU where it ran), so a user can see where a run's time went
+    assert all(isinstance(e["cpu_seconds"], float) and e["cpu_seconds"] >= 0 for e in saved)
     assert entry["metrics"] == {} and entry["diverged"] == seeds[DIVERGING_SEED].message
     assert len(notes) == 1 and "toy fit [torch] seed 1 diverged (toy fit, step 3: loss inf" in notes[0]
     path = tmp_path / "runs.jsonl"

@@ -310,6 +310,9 @@ def test_seed_runs_round_trip(tmp_path):
     ({"key": ["toy", "fit"]}, "field 'key' must be a list of 7 items"),
     ({"dataset": 3}, "field 'dataset' must be a string"),
     ({"identity": None}, "field 'identity' is missing"),
+    ({"cpu_seconds": -1.0}, "field 'cpu_seconds' must be a number of seconds >= 0"),
+    ({"cpu_seconds": math.nan}, "field 'cpu_seconds' must be a number of seconds >= 0"),
+    ({"cpu_seconds": "3 s"}, "field 'cpu_seconds' must be a number of seconds >= 0"),
 ])
 def test_seed_runs_are_validated_on_write_and_on_read(tmp_path, change, message):
     """Issue 11 defect 8: one schema for saved seed runs, on write and on read, with file:line."""
