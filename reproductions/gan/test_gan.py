@@ -72,6 +72,21 @@ def test_parzen_chunks_give_the_same_answer(monkeypatch):
     np.testing.assert_allclose(parzen.log_likelihoods(x, s, parzen.SIGMAS), whole, rtol=1e-12)
 
 
+def test_parzen_matches_the_textbook_logsumexp():
+    """log_likelihoods takes each row's maximum from one min of the distances and exponentiates in place: the
+    same numbers as the textbook expression (a difference matrix, then logsumexp per sigma), far points too."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(4)
+    x, s = rng.random((40, 6)), np.concatenate([rng.random((50, 6)), 30 + rng.random((5, 6))])
+    d2 = ((x[:, None, :] - s[None, :, :]) ** 2).sum(-1)
+    for k, sigma in enumerate(parzen.SIGMAS):
+        textbook = (logsumexp(-d2 / (2 * sigma**2), axis=1) - math.log(len(s))
+                    - x.shape[1] * math.log(sigma * math.sqrt(2 * math.pi)))
+        # the distances come from norms and a product (squared_distances): error ~ eps * 30^2 * 6 / (2 * 0.1^2)
+        np.testing.assert_allclose(parzen.log_likelihoods(x, s, parzen.SIGMAS)[k], textbook, rtol=1e-12, atol=1e-10)
+
+
 def test_the_papers_sigma_grid():
     assert len(parzen.SIGMAS) == 10
     assert parzen.SIGMAS[0] == pytest.approx(0.1) and parzen.SIGMAS[-1] == pytest.approx(1.0)
