@@ -240,8 +240,10 @@ class AdaptedModel:
         return tensor if self.device == "cpu" else tensor.to(self.device, non_blocking=False)
 
     def device_scope(self):
-        """tf: the `tf.device` scope the model was built in; torch: nothing to enter."""
-        if getattr(self, "framework", "torch") != "tf":
+        """tf: the `tf.device` scope the model was built in; torch: nothing to enter. Where tensorflow sees no
+        GPU, the CPU is the only place an op can go and the scope would change nothing: none is entered
+        (entering it around every call cost 19 us of a 270 us backprop sweep, measured in the same process)."""
+        if getattr(self, "framework", "torch") != "tf" or (self.device == "cpu" and not execution.tf_sees_gpu()):
             return contextlib.nullcontext()
         import tensorflow as tf
 

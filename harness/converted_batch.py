@@ -2,7 +2,8 @@
 
 Full-batch training (backprop's symmetry and family-trees sweeps) passes the same NumPy arrays every step; for
 networks that small, converting them again each step costs as much as the step's arithmetic. Reuse is keyed on
-the arrays' identity *and* their values (compared with a private copy), so an array changed in place, or a new
+the arrays' identity *and* their bytes (compared with a private copy of them, dtype and shape included: cheaper
+than np.array_equal, and exact where it is not, e.g. -0.0 against 0.0), so an array changed in place, or a new
 array under the same key, is converted again: the tensors always hold the values passed.
 """
 
@@ -24,10 +25,15 @@ class ConvertedBatch:
         if not self._same(batch):
             self._tensors = self._convert(batch)
             self._arrays = dict(batch)
-            self._copies = {k: np.array(v, copy=True) for k, v in batch.items()}
+            self._copies = {k: _fingerprint(v) for k, v in batch.items()}
         return self._tensors
 
     def _same(self, batch: Mapping) -> bool:
         arrays = self._arrays
         return (arrays is not None and arrays.keys() == batch.keys()
-                and all(batch[k] is arrays[k] and np.array_equal(batch[k], self._copies[k]) for k in batch))
+                and all(batch[k] is arrays[k] and _fingerprint(batch[k]) == self._copies[k] for k in batch))
+
+
+def _fingerprint(array) -> tuple:
+    a = np.asarray(array)
+    return a.dtype.str, a.shape, a.tobytes()

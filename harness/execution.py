@@ -16,6 +16,7 @@ there, so no implementation repeats it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -89,6 +90,14 @@ def resolve_device(name: str | None) -> str:
         raise ConfigError(f"device {name!r} is not available: {have}; use --device cpu, or install the CUDA "
                           "builds of torch and tensorflow (README)")
     return f"cuda:{index}"
+
+
+@functools.cache
+def tf_sees_gpu() -> bool:
+    """Whether tensorflow has a GPU it could place an op on (asked once per process)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def tf_device(device: str) -> str:

@@ -37,3 +37,14 @@ def test_a_new_array_or_a_new_key_is_converted_again():
     tensors({"x": x})
     assert tensors({"x": x.copy()})["x"].sum() == 12 and len(calls) == 2  # equal values, another array
     assert set(tensors({"x": x, "target": x[:, :1]})) == {"x", "target"} and len(calls) == 3
+
+
+def test_a_sign_of_zero_or_a_reshape_in_place_is_a_change():
+    """np.array_equal would call -0.0 and 0.0 equal and keep the old tensor; the bytes, dtype and shape do not."""
+    tensors, calls = _counting()
+    batch = {"x": np.zeros((2, 3), np.float32)}
+    tensors(batch)
+    batch["x"][0, 0] = -0.0
+    assert np.signbit(tensors(batch)["x"][0, 0]) and len(calls) == 2
+    batch["x"].shape = (3, 2)
+    assert tensors(batch)["x"].shape == (3, 2) and len(calls) == 3

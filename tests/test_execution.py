@@ -3,6 +3,8 @@ refusals (exit 2), and agreement in every mode a paper declares for its reproduc
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,27 @@ def test_models_expose_mode_and_device_with_todays_defaults():
         model = registry.model_class(paper, fw)(case.config, seed=0, dtype="float64")
         assert (model.mode, model.device) == (execution.DEFAULT_MODE[fw], "cpu")
         assert model.execution["mode"] == execution.DEFAULT_MODE[fw]
+
+
+def test_tf_models_enter_a_device_scope_only_where_an_op_could_go_elsewhere(monkeypatch):
+    """The tf.device scope around every public method pins ops to the model's device; where tensorflow sees no
+    GPU it could not change anything and is not entered (a cost per call of the tiny nets' steps)."""
+    paper = registry.get("backprop")
+    case = probe_case(paper)
+    model = registry.model_class(paper, "tf")(case.config, seed=0, dtype="float64")
+    batch = case.make_batches(np.random.default_rng(0), "float64", 1)[0]
+    monkeypatch.setattr(execution, "tf_sees_gpu", lambda: False)
+    assert isinstance(model.device_scope(), contextlib.nullcontext)
+    unscoped = model.forward(batch)
+    monkeypatch.setattr(execution, "tf_sees_gpu", lambda: True)  # a GPU beside the CPU the model is on
+    scope = model.device_scope()
+    assert not isinstance(scope, contextlib.nullcontext)
+    with scope:
+        pass
+    scoped = model.forward(batch)
+    assert unscoped.keys() == scoped.keys() and all(np.array_equal(unscoped[k], scoped[k]) for k in scoped)
+    torch_model = registry.model_class(paper, "torch")(case.config, seed=0, dtype="float64")
+    assert isinstance(torch_model.device_scope(), contextlib.nullcontext)
 
 
 def test_unsupported_mode_is_a_config_error_naming_the_supported_ones():
