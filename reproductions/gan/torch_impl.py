@@ -27,7 +27,7 @@ from torch import nn
 from harness import conventions
 from harness.adapters import AdaptedModel, TorchParams
 
-from .paper import PARAM_RENAME
+from .paper import PARAM_RENAME, mean_loss
 
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 MOMENTUM_BUFFER_RESCALE = conventions.torch_momentum_buffer_rescale
@@ -186,7 +186,7 @@ class Model(AdaptedModel):
             loss.backward()
             self.opt_d.step()
             d_losses.append(loss.item())
-        out = {"loss": float(np.mean(d_losses))}
+        out = {"loss": mean_loss(d_losses)}
         for _ in range(c.g_steps):
             self._lr_for_next_update("G", self.opt_g)
             self.opt_g.zero_grad(set_to_none=True)
