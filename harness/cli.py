@@ -356,6 +356,8 @@ def cmd_reproduce(args) -> int:
     # driver, and counts local workers only (Ray's are not this process's children).
     print(f"reproduce: {time.perf_counter() - start:.1f} s wall, {sum(p.cpu_seconds for p in plans):.1f} s CPU in "
           f"the seeds, {_cpu_seconds():.1f} s in this process and its local workers", file=sys.stderr)
+    if any(p.ran for p in plans):
+        print(_where_the_cpu_went(plans), file=sys.stderr)
     _out(report.verdict_summary(all_records, RESULTS_DIR))  # printed before the last writes can fail
     if fallbacks:  # the silent path exists only without a data directory; even then it is said, here
         which = ", ".join(f"{k} [{', '.join(sorted(v))}]" for k, v in fallbacks.items())
@@ -366,6 +368,24 @@ def cmd_reproduce(args) -> int:
     print(f"{sink.written} records appended to {sink.path}", file=sys.stderr)
     failed = [r for r in all_records if r["passed"] is False]
     return 1 if failed else 0
+
+
+def _where_the_cpu_went(plans, shown: int = 8) -> str:
+    """The experiments (per framework) whose seeds took the most CPU in this run, with their share: where a
+    faster reproduction has to come from (every seed's own figure is in runs.jsonl, `cpu_seconds`)."""
+    import pandas as pd
+
+    from . import tables
+
+    rows = [[plan.paper.key, exp, framework, seeds, cpu]
+            for plan in plans for (framework, exp), (seeds, cpu) in plan.cpu_by.items()]
+    total = sum(r[4] for r in rows) or 1.0
+    rows.sort(key=lambda r: -r[4])
+    df = pd.DataFrame([[*r[:4], f"{r[4]:.1f}", f"{100 * r[4] / total:.1f}%"] for r in rows[:shown]],
+                      columns=["paper", "experiment", "framework", "seeds", "CPU s", "share"])
+    rest = f"; the other {len(rows) - shown}: {100 * sum(r[4] for r in rows[shown:]) / total:.1f}%" \
+        if len(rows) > shown else ""
+    return f"where the CPU went ({len(rows)} experiment x framework{rest}):\n" + tables.to_terminal(df)
 
 
 def _curve_note(note: str) -> None:

@@ -70,6 +70,7 @@ class PaperPlan:
     done: dict[tuple, tuple] = field(default_factory=dict)  # key -> (metrics, dataset, curves, diverged)
     ran: int = 0  # seeds run now (not reused)
     cpu_seconds: float = 0.0  # their CPU time, each measured in the process that ran it
+    cpu_by: dict = field(default_factory=dict)  # (framework, experiment) -> [seeds run now, their CPU seconds]
 
     def pending(self) -> list[tuple]:
         return [t for t in self.tasks if t[3] not in self.done]
@@ -83,6 +84,9 @@ class PaperPlan:
         self.done[key] = (metrics, dataset, seed_curves, diverged)
         self.ran += 1
         self.cpu_seconds += cpu
+        spent = self.cpu_by.setdefault((key[2], key[1]), [0, 0.0])
+        spent[0] += 1
+        spent[1] += cpu
         if diverged:  # a finding, not a crash: the other seeds go on and the claims count this one
             (on_note or print)(f"{self.paper.key} {key[1]} [{key[2]}] seed {key[3]} diverged ({diverged}); saved "
                                "as diverged: it fails the claims that use it, and every verdict says so")

@@ -434,7 +434,8 @@ def validate_run(entry: Mapping[str, Any]) -> None:
     """Raise ResultsError naming what is wrong with a saved seed run (decoded: NaN/inf as floats).
 
     {"key": [paper, experiment, framework, seed, profile, config hash, identity hash], "metrics": {name:
-    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int}, "cpu_seconds": the seed's CPU time where it ran (optional)}; a run
+    number, ...} (at least one; NaN and inf allowed), "dataset": str, "identity": {what: str or int},
+    "cpu_seconds": the seed's CPU time where it ran (optional)}; a run
     whose training diverged has "diverged": where (a non-empty string) and may have no metric.
     Entries saved before the identity hash existed have a 6-item key: valid, but never reused (see
     executor.run_experiments)."""

@@ -100,6 +100,23 @@ def test_reproduce_table_compare_round_trip(tmp_path):
     assert same.returncode == 0, same.stdout + same.stderr
 
 
+def test_reproduce_says_where_the_cpu_went_and_saves_each_seeds(tmp_path):
+    result = harness("reproduce", "toy", "--profile", "tiny", results=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    by_experiment = {}
+    for run in runs:
+        by_experiment.setdefault((run["key"][1], run["key"][2]), []).append(run["cpu_seconds"])
+    table = result.stderr[result.stderr.index("where the CPU went"):]
+    assert f"({len(by_experiment)} experiment x framework)" in table.splitlines()[0]
+    rows = {tuple(line.split()[1:4]): float(line.split()[4]) for line in table.splitlines()[3:3 + len(by_experiment)]}
+    for (exp, framework), seconds in by_experiment.items():  # a row each: its seeds and their CPU, as saved
+        # (saved to the millisecond, shown to a tenth)
+        assert abs(rows[(exp, framework, str(len(seconds)))] - sum(seconds)) <= 0.05 + 1e-3 * len(seconds)
+    again = harness("reproduce", "toy", "--profile", "tiny", "--resume", results=tmp_path)
+    assert again.returncode == 0 and "where the CPU went" not in again.stderr  # nothing ran: nothing to say
+
+
 def test_compare_fails_on_a_flipped_claim(tmp_path):
     assert harness("reproduce", "toy", "--profile", "tiny", results=tmp_path).returncode == 0
     lines = (tmp_path / "records.jsonl").read_text().splitlines()
