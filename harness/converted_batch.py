@@ -18,20 +18,20 @@ class ConvertedBatch:
     def __init__(self, convert: Callable[[Mapping], dict]):
         self._convert = convert  # batch -> {key: tensor}
         self._arrays: dict | None = None  # the batch's own arrays (held, so their ids stay theirs)
-        self._copies: dict = {}
+        self._fingerprints: dict = {}
         self._tensors: dict = {}
 
     def __call__(self, batch: Mapping) -> dict:
         if not self._same(batch):
             self._tensors = self._convert(batch)
             self._arrays = dict(batch)
-            self._copies = {k: _fingerprint(v) for k, v in batch.items()}
+            self._fingerprints = {k: _fingerprint(v) for k, v in batch.items()}
         return self._tensors
 
     def _same(self, batch: Mapping) -> bool:
         arrays = self._arrays
         return (arrays is not None and arrays.keys() == batch.keys()
-                and all(batch[k] is arrays[k] and _fingerprint(batch[k]) == self._copies[k] for k in batch))
+                and all(batch[k] is arrays[k] and _fingerprint(batch[k]) == self._fingerprints[k] for k in batch))
 
 
 def _fingerprint(array) -> tuple:

@@ -69,8 +69,12 @@ class PaperPlan:
     tasks: list[tuple]  # (framework, experiment, seed, key)
     done: dict[tuple, tuple] = field(default_factory=dict)  # key -> (metrics, dataset, curves, diverged)
     ran: int = 0  # seeds run now (not reused)
-    cpu_seconds: float = 0.0  # their CPU time, each measured in the process that ran it
     cpu_by: dict = field(default_factory=dict)  # (framework, experiment) -> [seeds run now, their CPU seconds]
+
+    @property
+    def cpu_seconds(self) -> float:
+        """The CPU time of the seeds run now, each measured in the process that ran it."""
+        return sum(cpu for _, cpu in self.cpu_by.values())
 
     def pending(self) -> list[tuple]:
         return [t for t in self.tasks if t[3] not in self.done]
@@ -83,7 +87,6 @@ class PaperPlan:
         metrics, dataset, seed_curves, diverged, cpu = result
         self.done[key] = (metrics, dataset, seed_curves, diverged)
         self.ran += 1
-        self.cpu_seconds += cpu
         spent = self.cpu_by.setdefault((key[2], key[1]), [0, 0.0])
         spent[0] += 1
         spent[1] += cpu
