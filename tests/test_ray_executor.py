@@ -62,10 +62,12 @@ def harness(*args, results_dir) -> tuple[int, str]:
 
 
 def without_time(path: Path) -> list[str]:
-    """The file's JSON lines with the wall-clock time dropped, sorted (Ray saves runs in finishing order)."""
+    """The file's JSON lines with the measured times dropped (the wall-clock time of a record, a seed run's CPU
+    seconds), sorted (Ray saves runs in finishing order)."""
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     for entry in entries:
         entry.pop("time", None)
+        assert entry.pop("cpu_seconds", 0.0) >= 0
     return sorted(json.dumps(e, sort_keys=True) for e in entries)
 
 
