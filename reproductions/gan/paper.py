@@ -49,8 +49,8 @@ PARAM_RENAME = ((r"/hidden/(\d+)/", r"/h\1/"),)
 
 def mean_loss(values: list[float]) -> float:
     """An iteration's mean D loss over its k updates, as np.mean gives it; with one update (the paper's k = 1)
-    that loss itself, which np.mean would return too (v / 1): np.mean costs 30-50 us inside the step loop
-    (measured, both frameworks), 3-5% of a 1-D iteration."""
+    that loss itself, which np.mean would return too (v / 1): np.mean cost 30-50 us inside tf's 1-D step loop
+    (measured in the same process), 3-5% of an iteration."""
     return values[0] if len(values) == 1 else float(np.mean(values))
 
 
