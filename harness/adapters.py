@@ -304,12 +304,9 @@ def _with_execution(cls, init):
         self.device = execution.resolve_device(device)
         self.execution = execution.describe(self.mode, self.device, framework)
         self._execution_set = True
-        if framework == "tf" and self.device != "cpu":
-            import tensorflow as tf
-
-            if not tf.config.list_physical_devices("GPU"):
-                raise ConfigError(f"device {self.device!r}: tensorflow sees no GPU (a CPU-only build?); install "
-                                  "a CUDA build of tensorflow (README) or use --device cpu")
+        if framework == "tf" and self.device != "cpu" and not execution.tf_sees_gpu():
+            raise ConfigError(f"device {self.device!r}: tensorflow sees no GPU (a CPU-only build?); install "
+                              "a CUDA build of tensorflow (README) or use --device cpu")
         token = _PLACEMENT.set((self.mode, self.device))
         try:
             with self.device_scope():

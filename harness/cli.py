@@ -377,15 +377,15 @@ def _where_the_cpu_went(plans, shown: int = 8) -> str:
 
     from . import tables
 
-    rows = [[plan.paper.key, exp, framework, seeds, cpu]
-            for plan in plans for (framework, exp), (seeds, cpu) in plan.cpu_by.items()]
-    total = sum(r[4] for r in rows) or 1.0
-    rows.sort(key=lambda r: -r[4])
-    df = pd.DataFrame([[*r[:4], f"{r[4]:.1f}", f"{100 * r[4] / total:.1f}%"] for r in rows[:shown]],
-                      columns=["paper", "experiment", "framework", "seeds", "CPU s", "share"])
-    rest = f"; the other {len(rows) - shown}: {100 * sum(r[4] for r in rows[shown:]) / total:.1f}%" \
-        if len(rows) > shown else ""
-    return f"where the CPU went ({len(rows)} experiment x framework{rest}):\n" + tables.to_terminal(df)
+    spent = pd.DataFrame([(plan.paper.key, exp, framework, seeds, cpu) for plan in plans
+                          for (framework, exp), (seeds, cpu) in plan.cpu_by.items()],
+                         columns=["paper", "experiment", "framework", "seeds", "cpu"])
+    spent = spent.sort_values("cpu", ascending=False, kind="stable")
+    share = 100 * spent["cpu"] / (spent["cpu"].sum() or 1.0)
+    top = spent.head(shown).assign(**{"CPU s": spent["cpu"].map("{:.1f}".format),
+                                      "share": share.map("{:.1f}%".format)}).drop(columns="cpu")
+    rest = f"; the other {len(spent) - shown}: {share.iloc[shown:].sum():.1f}%" if len(spent) > shown else ""
+    return f"where the CPU went ({len(spent)} experiment x framework{rest}):\n" + tables.to_terminal(top)
 
 
 def _curve_note(note: str) -> None:

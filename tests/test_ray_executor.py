@@ -67,7 +67,8 @@ def without_time(path: Path) -> list[str]:
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     for entry in entries:
         entry.pop("time", None)
-        assert entry.pop("cpu_seconds", 0.0) >= 0
+        if path.name == "runs.jsonl":
+            assert entry.pop("cpu_seconds", -1.0) >= 0, "a seed run saved without its CPU seconds"
     return sorted(json.dumps(e, sort_keys=True) for e in entries)
 
 
