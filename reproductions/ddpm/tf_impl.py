@@ -40,15 +40,15 @@ from harness.conventions import keras_floatx, keras_scalar
 
 from .configs import unet_plan
 
-# Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 # Reproductions train in XLA (tf.function(jit_compile=True)): at the reduced scale (bench cases, float32, one
 # thread, the same host and hour) the digits U-Net's train step runs 1,699 images/s against 966 under plain
 # tf.function and its T = 100 sampling chain 71 samples/s against 45; the first call costs 8.4 s against 3.6 s,
-# recovered within 170 steps (28 ms saved a step) of the 500 a digits seed takes. The moons MLP's train step is slower in XLA (159k
-# against 187k points/s) but a moons seed is 4 s of CPU against 52 s for a digits seed. XLA agrees with eager
-# (results/modes.md) and with torch (tests/test_execution.py runs the agreement protocol in it).
+# recovered within 170 steps (28 ms saved a step) of the 500 a digits seed takes. The moons MLP's train step is
+# slower in XLA (159k against 187k points/s), but a moons seed is 4 s of CPU against 52 s for a digits seed. XLA
+# agrees with eager (results/modes.md) and with torch (tests/test_execution.py runs the agreement protocol in it).
 REPRO_MODE = "xla"
 
+# Module-level so that tests can inject porting bugs (paper.py `mutations`); read at call time.
 GN_EPS = 1e-6
 ATTN_SOFTMAX_AXIS = 2  # w[b, i, j]: normalise over the keys j
 
