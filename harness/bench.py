@@ -3,10 +3,10 @@
 Each case is timed per execution mode: the first call on its own (tracing, compiling, allocator warm-up),
 then repeats of at least `min_seconds` whose median items/second is the steady-state figure, with the
 spread (so one noisy repeat on a shared machine does not decide it). Beside it, in the same process: the
-paper's plain reference loop on the same work (harness overhead), its repeats taken in turn with the
-harness's (harness, plain, harness, plain, ...) so that a machine slowing down or speeding up during the case
-weighs on both alike; the FLOPs per item (counted in torch), and a float32 GEMM's GFLOP/s (the achievable
-peak). Peak memory is the growth of the process's RSS high-water mark over its RSS before the first call,
+paper's plain reference loop on the same work in the same execution mode (harness overhead), its repeats taken
+in turn with the harness's (harness, plain, harness, plain, ...) so that a machine slowing down or speeding up
+during the case weighs on both alike; the FLOPs per item (counted in torch), and a float32 GEMM's GFLOP/s (the
+achievable peak). Peak memory is the growth of the process's RSS high-water mark over its RSS before the first call,
 through the harness's warm-up (before the plain loop's model exists), and is only recorded when the case ran
 in a fresh process (`isolate`), where no earlier case has already raised that mark.
 """
@@ -113,10 +113,11 @@ def case_flops(paper: Paper, case: BenchmarkCase) -> float:
     return bench_hw.count_flops(lambda: getattr(model, case.method)(batch)) / case.items
 
 
-def _plain_call(paper: Paper, case: BenchmarkCase, framework: str, batch, device: str):
-    """The paper's plain loop on the case (None without one), on a default-mode model of its own built on
-    `device`; on a GPU each torch call waits for its kernels, as the harness step's loss.item() does."""
-    model = bench_modes.build(paper, case, framework, bench_modes.modes(paper, framework, None)[0], device)
+def _plain_call(paper: Paper, case: BenchmarkCase, framework: str, batch, mode: str, device: str):
+    """The paper's plain loop on the case (None without one), on a model of its own built in the row's `mode`
+    on `device` (harness.bench_plain: the loop runs in that mode, so "vs plain" is the harness's cost, not the
+    mode's); on a GPU each torch call waits for its kernels, as the harness step's loss.item() does."""
+    model = bench_modes.build(paper, case, framework, mode, device)
     scope = getattr(model, "device_scope", contextlib.nullcontext)
     with scope():
         plain = bench_plain.plain_step(paper, case, framework, batch, model=model)
@@ -150,7 +151,7 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
     for _ in range(warmup - 1):
         method(batch)
     peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
-    plain = _plain_call(paper, case, framework, batch, device)
+    plain = _plain_call(paper, case, framework, batch, mode, device)
     # and again once the plain loop exists: in tf, tracing its function makes the harness's next call
     # re-instantiate its own graph (0.65 s on LSTM adding-T100, 1.4 s on DDPM digits), which landed in the first
     # repeat (3,961-11,778 sequences/s, 39-1,008 images/s)

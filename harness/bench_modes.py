@@ -8,12 +8,14 @@ from .spec import BenchmarkCase, Paper
 
 
 def modes(paper: Paper, framework: str, requested: str | None) -> tuple[str, ...]:
-    """The modes to time: `requested` ('all', one mode, or None for the default), checked against what the
-    paper's model accepts in that framework. A mode names its framework (`compile` is torch's, `xla` tf's):
-    the other framework is timed in its default mode."""
+    """The modes to time: `requested` ('all', 'repro', one mode, or None for the default), checked against what
+    the paper's model accepts in that framework. A mode names its framework (`compile` is torch's, `xla` tf's):
+    the other framework is timed in its default mode. 'repro': the mode the paper's reproductions train in."""
     available, default = tuple(execution.modes_for(paper, framework)), execution.DEFAULT_MODE[framework]
     if requested is None:
         return (default,)
+    if requested == "repro":
+        return (execution.repro_mode(paper, framework),)
     if requested == "all":
         return available
     if requested not in execution.MODES[framework] and any(requested in m for m in execution.MODES.values()):

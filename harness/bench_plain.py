@@ -6,6 +6,11 @@ classes and optimizer as the impl, tensors already on the device, no Model wrapp
 or None when it has no plain loop for that case. `model`, when given, is a harness Model whose networks (and so
 weights) the loop uses, so a test can check the loop computes the harness step's loss. A paper without plain.py
 has no plain figure; the table shows '-' rather than a guess.
+
+The loop runs in the mode of the `model` it is given (the mode of the benchmark row), so that a row's "vs plain"
+is the harness's own cost, not a mode's: torch networks are already placed and compiled by the model's mode
+(channels_last, torch.compile), and tf loops compile their step with `plain_function(model)`: the loop's own
+tf.function, with XLA in `xla` and none in `eager`, without the harness's call path.
 """
 
 from __future__ import annotations
@@ -23,3 +28,18 @@ def plain_step(paper: Paper, case: BenchmarkCase, framework: str, batch, dtype: 
             raise  # plain.py exists but imports something missing: an error, not "no plain loop"
         return None
     return module.plain_step(case.name, framework, case.config, batch, dtype or case.dtype, model=model)
+
+
+def plain_function(model):
+    """tf: a decorator that compiles a plain loop's step as `model`'s mode compiles the harness's (no model: the
+    default, tf.function): unchanged in eager, tf.function, or tf.function(jit_compile=True) in xla."""
+    mode = getattr(model, "mode", "function")
+
+    def compile_step(fn):
+        if mode == "eager":
+            return fn
+        import tensorflow as tf
+
+        return tf.function(fn, autograph=False, jit_compile=mode == "xla")
+
+    return compile_step

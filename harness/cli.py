@@ -638,8 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_positive_int, default=3)
     p.add_argument("--min-seconds", type=_positive_seconds, default=1.0, help="minimum time per repeat (> 0)")
     p.add_argument("--mode", default=None,
-                   help="execution mode to time (e.g. eager, compile, function, xla) or 'all'; default: each "
-                        "framework's default mode")
+                   help="execution mode to time (e.g. eager, compile, function, xla), 'all', or 'repro' (the mode "
+                        "each paper's reproductions train in, REPRO_MODE); default: each framework's default mode")
     p.add_argument("--isolate", action="store_true",
                    help="each case in a fresh process (slower to start; records peak RSS growth)")
     p.add_argument("--threads", default="pinned", type=_bench_threads,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import bench, bench_modes, bench_table, registry
+from harness import bench, bench_modes, bench_plain, bench_table, execution, registry
 from harness.errors import ConfigError
 
 
@@ -41,6 +41,15 @@ def test_an_unsupported_mode_is_a_config_error_naming_the_supported_ones():
     # the defaults are today's behaviour: torch eager, tf steps in tf.function
     assert bench_modes.modes(paper, "torch", None) == ("eager",)
     assert bench_modes.modes(paper, "tf", None) == ("function",)
+
+
+def test_repro_names_the_mode_each_papers_reproductions_train_in():
+    for key in ("backprop", "resnet", "ddpm"):
+        paper = registry.get(key)
+        for fw in ("torch", "tf"):
+            assert bench_modes.modes(paper, fw, "repro") == (execution.repro_mode(paper, fw),)
+    assert bench_modes.modes(registry.get("ddpm"), "tf", "repro") == ("xla",)
+    assert bench_modes.modes(registry.get("resnet"), "torch", "repro") == ("channels_last",)
 
 
 @pytest.mark.parametrize("framework", ["torch", "tf"])
@@ -144,3 +153,37 @@ def test_the_harness_is_warmed_again_after_the_plain_loop_is_built(monkeypatch):
     assert calls[:built] == ["harness", "harness"]  # the first call (timed on its own), then a warm-up
     assert "harness" in calls[built:first_repeat] and "plain" in calls[built:first_repeat]
     assert calls[first_repeat:] == ["repeat"] * 4
+
+
+def test_the_plain_loop_is_built_in_the_rows_mode(monkeypatch):
+    """`_plain_call` gives the plain loop a model built in the benchmark row's mode, not the default one."""
+    paper = registry.get("backprop")
+    case = _case(paper, "symmetry-sweep")
+    built = []
+
+    def fake_build(paper_, case_, framework, mode, device="cpu"):
+        built.append((framework, mode, device))
+        return object()
+
+    monkeypatch.setattr(bench_modes, "build", fake_build)
+    monkeypatch.setattr(bench_plain, "plain_step", lambda *a, **k: (lambda: None))
+    bench._plain_call(paper, case, "tf", batch={}, mode="xla", device="cpu")
+    assert built == [("tf", "xla", "cpu")]
+
+
+def _row(framework, mode, rate, plain, case="digits-train-step"):
+    return bench.BenchResult("ddpm", case, framework, "train_step", "images", rate, (rate, rate), 3, 10, mode=mode,
+                             plain_items_per_second=plain)
+
+
+def test_best_modes_compares_the_harness_best_mode_with_the_plain_loops_best():
+    rows = [_row("tf", "function", 966.0, 970.0), _row("tf", "xla", 1699.0, 1750.0), _row("tf", "eager", 500.0, None),
+            _row("torch", "eager", 1490.0, 1500.0)]  # one torch mode: nothing to pick
+    best = bench_table.best_modes(rows)
+    assert len(best) == 1
+    (row,) = best.to_dict("records")
+    assert row["framework"] == "tf" and row["harness best"].startswith("xla: 1,699.0")
+    assert row["plain best"] == "xla: 1,750.0" and row["vs best plain"] == f"{1750 / 1699 - 1:+.0%}"
+    text = bench_table.render(rows)
+    assert "vs best plain" in text and "harness best" in text
+    assert "vs best plain" not in bench_table.render(rows[-1:])  # one mode per side: no such table

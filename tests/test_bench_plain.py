@@ -57,3 +57,40 @@ def test_predict_is_the_eval_forward_output(key, case_name, framework):
     batch = case.make_batch(np.random.default_rng(0), "float64")
     expected = model.forward(batch)["output"]
     np.testing.assert_allclose(model.predict(batch), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+MODE_CASES = [("backprop", "tf", "eager"), ("ddpm", "tf", "xla"), ("resnet", "torch", "channels_last")]
+
+
+@pytest.mark.parametrize(("key", "framework", "mode"), MODE_CASES)
+def test_plain_loop_runs_in_the_mode_of_the_model_it_is_given(key, framework, mode):
+    """A benchmark row's plain loop runs in the row's mode (its "vs plain" is then the harness's cost, not the
+    mode's): given a model built in `mode`, the loop still computes the harness step's loss in that mode."""
+    paper = registry.get(key)
+    case = _first_train_case(paper)
+    cls = registry.model_class(paper, framework)
+    batch = case.make_batch(np.random.default_rng(0), "float64")
+    harness_model = cls(case.config, seed=0, dtype="float64", mode=mode)
+    plain_model = cls(case.config, seed=0, dtype="float64", mode=mode)
+    harness_loss = harness_model.train_step(batch)["loss"]
+    step = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model)
+    assert _loss(step()) == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
+
+
+def test_plain_function_compiles_as_the_models_mode_does():
+    import tensorflow as tf
+
+    class Model:
+        def __init__(self, mode):
+            self.mode = mode
+
+    def step():
+        return tf.constant(1.0) + 1.0
+
+    assert bench_plain.plain_function(Model("eager"))(step) is step  # eager: the Python function itself
+    traced, compiled, default = (bench_plain.plain_function(m)(step) for m in (Model("function"), Model("xla"), None))
+    assert float(traced()) == float(compiled()) == float(default()) == 2.0
+    # only an XLA-compiled function has compiler IR to show
+    assert "HloModule" in compiled.experimental_get_compiler_ir()(stage="hlo")
+    with pytest.raises(Exception):  # noqa: B017 (tf raises its own error types for a function without jit_compile)
+        traced.experimental_get_compiler_ir()(stage="hlo")

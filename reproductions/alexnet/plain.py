@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     train = case_name.endswith("-train")
@@ -59,14 +61,14 @@ def _tf(config, batch, dtype, train, model):
     masks = None if config.dropout <= 0 else {
         n: tf.constant(np.asarray(batch[f"mask_{n}"], dtype=dtype)) for n in config.fc_names[:-1]}
     if not train:
-        forward = tf.function(lambda: net(x)["output"], autograph=False)
+        forward = plain_function(model)(lambda: net(x)["output"])
         return lambda: forward().numpy()
     opt = keras.optimizers.SGD(learning_rate=config.lr_at(0), momentum=config.momentum)
     variables = net.trainable_variables
     opt.build(variables)
     wd = tf.constant(config.weight_decay, dtype=dtype)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             loss = tf_impl.cross_entropy(net(x, masks)["output"], y)

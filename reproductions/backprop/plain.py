@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     return (_torch if framework == "torch" else _tf)(config, batch, dtype, model)
@@ -51,7 +53,7 @@ def _tf(config, batch, dtype, model):
     variables = net.trainable_variables
     opt.build(variables)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             loss = tf_impl.summed_squared_error(net(tensors)["output"], tensors["target"], config.margin)

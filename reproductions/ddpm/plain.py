@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     sample = "-sample" in case_name
@@ -93,7 +95,7 @@ def _tf_train(config, batch, dtype, model):
                                 **({"global_clipnorm": c.grad_clip} if c.grad_clip else {}))
     opt.build(variables)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             xt = diffusion.q_sample(b["x0"], b["t"], b["noise"])
@@ -113,7 +115,7 @@ def _tf_sample(config, batch, dtype, model):
     net, diffusion = model.net, model.diffusion
     x_T, z = tf.constant(np.asarray(batch["x_T"], dtype=dtype)), tf.constant(np.asarray(batch["z"], dtype=dtype))
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def sample():
         def body(i, x):
             t = tf.fill([tf.shape(x)[0]], i)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     if case_name.endswith("-generate"):
@@ -43,7 +45,7 @@ def _tf_generate(config, batch, dtype, model):
 
     G = (model or tf_impl.Model(config, 0, dtype)).G
     z = tf.constant(np.asarray(batch["z"], dtype=dtype))
-    generate = tf.function(lambda: G(z), autograph=False)
+    generate = plain_function(model)(lambda: G(z))
     return lambda: generate().numpy()
 
 
@@ -103,7 +105,7 @@ def _tf(config, batch, dtype, model):
     opt_d.build(d_vars)
     opt_g.build(g_vars)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         d_losses = []
         for i in range(c.k):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 _KEYS = ("x", "y", "w", "m")
 
 
@@ -60,7 +62,7 @@ def _tf(config, batch, dtype, model):
     opt.build(variables)
     mean = config.loss == "step_mean"
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             out = net.run(x, m, with_taps=False)[1]

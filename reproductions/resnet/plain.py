@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     train = case_name.endswith("-train")
@@ -63,14 +65,14 @@ def _tf(config, batch, dtype, train, model):
         net = tf_impl.ResNet(config, dtype)
         net(x[:2])
     if not train:
-        forward = tf.function(lambda: net(x, training=False)["output"], autograph=False)
+        forward = plain_function(model)(lambda: net(x, training=False)["output"])
         return lambda: forward().numpy()
     opt = keras.optimizers.SGD(learning_rate=config.lr_at(0), momentum=config.momentum)
     variables = net.trainable_variables
     opt.build(variables)
     wd = tf.constant(config.weight_decay, dtype=dtype)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, net(x, training=True)["output"]))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.bench_plain import plain_function
+
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
     train = case_name.endswith("-train")
@@ -65,7 +67,7 @@ def _tf(config, batch, dtype, train, model):
     t = {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "y" else dtype) for k, v in batch.items()}
     if not train:
         x = {"x": t["x"]}
-        predict = tf.function(lambda: net(x, training=False)["output"], autograph=False)
+        predict = plain_function(model)(lambda: net(x, training=False)["output"])
         return lambda: predict().numpy()
     variables = net.trainable_variables
     opt = keras.optimizers.AdamW(learning_rate=learning_rate(config, 1), weight_decay=config.weight_decay,
@@ -73,7 +75,7 @@ def _tf(config, batch, dtype, train, model):
                                  epsilon=tf_impl.ADAM_EPSILON_HAT(config.adam_eps, config.beta2, 1))
     opt.build(variables)
 
-    @tf.function(autograph=False)
+    @plain_function(model)
     def step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
