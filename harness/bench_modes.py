@@ -21,8 +21,9 @@ def modes(paper: Paper, framework: str, requested: str | None) -> tuple[str, ...
     if requested not in execution.MODES[framework] and any(requested in m for m in execution.MODES.values()):
         return (default,)
     if requested not in available:
-        raise ConfigError(f"{paper.key} {framework}: mode {requested!r} is not supported here; supported: "
-                          f"{', '.join(available)} (or 'all')")
+        why = execution.unsupported_modes(registry.model_class(paper, framework)).get(requested)
+        raise ConfigError(f"{paper.key} {framework}: mode {requested!r} is not supported here"
+                          f"{f' ({why})' if why else ''}; supported: {', '.join(available)} (or 'all')")
     return (requested,)
 
 
@@ -32,3 +33,11 @@ def build(paper: Paper, case: BenchmarkCase, framework: str, mode: str, device: 
     if mode == execution.DEFAULT_MODE[framework] and device == "cpu":  # a test's toy Model takes no mode=
         return cls(case.config, seed=0, dtype=case.dtype)
     return execution.build_model(cls, case.config, seed=0, dtype=case.dtype, mode=mode, device=device)
+
+
+def not_timed(paper: Paper, framework: str, requested: str | None) -> dict[str, str]:
+    """With `--mode all`: the modes the paper's implementation declares it cannot run, and why."""
+    if requested != "all":
+        return {}
+    return execution.unsupported_modes(registry.model_class(paper, framework))
+

@@ -527,6 +527,8 @@ def cmd_bench(args) -> int:
     for paper in papers:  # an unsupported --mode is a usage error before anything is timed
         for fw in frameworks:
             bench_modes.modes(paper, fw, args.mode)
+            for mode, why in bench_modes.not_timed(paper, fw, args.mode).items():
+                print(f"{paper.key} {fw}: mode {mode} not timed: {why}", file=sys.stderr)
     threads = None if args.threads == "pinned" else os.cpu_count() if args.threads == "all" else int(args.threads)
     device = execution.resolve_device(args.device)  # a GPU that is not there: ConfigError (exit 2) before timing
     env = numerics.environment(frameworks, device)

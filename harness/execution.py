@@ -138,7 +138,13 @@ def impl_supported(model_cls) -> tuple[str, ...]:
     modes = MODES[framework]
     if framework == "torch" and not getattr(importlib.import_module(model_cls.__module__), "CHANNELS_LAST", False):
         modes = tuple(m for m in modes if m != "channels_last")
-    return modes
+    return tuple(m for m in modes if m not in unsupported_modes(model_cls))
+
+
+def unsupported_modes(model_cls) -> dict[str, str]:
+    """Modes an implementation declares it cannot run, each with why (`UNSUPPORTED_MODES` in its module): they
+    are not offered (`modes_for`), and `bench --mode all` and `python -m harness.modes` say why they are absent."""
+    return dict(getattr(importlib.import_module(model_cls.__module__), "UNSUPPORTED_MODES", {}))
 
 
 RUN_DEVICE_ENV = "HARNESS_DEVICE"  # reproduce --device: set by the CLI, inherited by worker processes

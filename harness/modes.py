@@ -67,7 +67,12 @@ def measure_mode(paper: Paper, case: AgreementCase, framework: str, mode: str) -
 
 def measure(paper: Paper) -> list[dict]:
     case = probe_case(paper)
-    return [measure_mode(paper, case, fw, mode) for fw in FRAMEWORKS for mode in execution.modes_for(paper, fw)]
+    rows = [measure_mode(paper, case, fw, mode) for fw in FRAMEWORKS for mode in execution.modes_for(paper, fw)]
+    for fw in FRAMEWORKS:  # declared unrunnable: a row that says why, not a silent gap
+        for mode, why in execution.unsupported_modes(registry.model_class(paper, fw)).items():
+            rows.append({"paper": paper.key, "case": case.name, "framework": fw, "mode": mode,
+                         "execution": execution.describe(mode, "cpu", fw), "error": f"declared unsupported: {why}"})
+    return rows
 
 
 def _agrees(row: dict) -> str:

@@ -187,3 +187,10 @@ def test_best_modes_compares_the_harness_best_mode_with_the_plain_loops_best():
     text = bench_table.render(rows)
     assert "vs best plain" in text and "harness best" in text
     assert "vs best plain" not in bench_table.render(rows[-1:])  # one mode per side: no such table
+
+
+def test_mode_all_names_the_modes_an_impl_declares_it_cannot_run():
+    paper = registry.get("alexnet")
+    assert "xla" not in bench_modes.modes(paper, "tf", "all")
+    assert "MaxPool" in bench_modes.not_timed(paper, "tf", "all")["xla"]
+    assert bench_modes.not_timed(paper, "tf", "function") == {} and bench_modes.not_timed(paper, "torch", "all") == {}

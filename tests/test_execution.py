@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 import pytest
 
-from harness import agreement, execution, executor, registry
+from harness import agreement, bench_modes, execution, executor, registry
 from harness.errors import ConfigError
 from harness.modes import probe_case
 from tests.conftest import papers
@@ -33,6 +33,25 @@ def test_channels_last_only_for_convolutional_papers():
     assert "channels_last" in execution.modes_for(registry.get("resnet"), "torch")
     assert "channels_last" not in execution.modes_for(registry.get("backprop"), "torch")
     assert execution.modes_for(registry.get("backprop"), "tf") == ("eager", "function", "xla")
+
+
+def test_a_mode_an_impl_declares_unsupported_is_not_offered_and_really_cannot_run():
+    """AlexNet tf declares XLA unsupported (no deterministic MaxPool gradient): it is not offered, `bench --mode xla`
+    is refused with the reason, `--mode all` says it was not timed; and building it anyway still fails on the first
+    train step, so the declaration cannot outlive its cause unnoticed."""
+    paper = registry.get("alexnet")
+    cls = registry.model_class(paper, "tf")
+    assert "xla" in execution.unsupported_modes(cls) and "xla" not in execution.modes_for(paper, "tf")
+    with pytest.raises(ConfigError, match=r"mode 'xla' is not supported here \(XLA has no deterministic MaxPool.*"
+                                          r"supported: eager, function"):
+        bench_modes.modes(paper, "tf", "xla")
+    case = probe_case(paper)
+    model = cls(case.config, seed=0, dtype="float32", mode="function")
+    model.mode = "xla"  # past the constructor's check, as if the declaration were missing
+    model._step = model.compiled(model._train_step)
+    batch = case.make_batches(np.random.default_rng(0), "float32", 1)[0]
+    with pytest.raises(Exception, match="MaxPool"):
+        model.train_step(batch)
 
 
 def test_resolve_device():

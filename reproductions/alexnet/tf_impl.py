@@ -34,6 +34,10 @@ from .paper import PARAM_RENAME
 # Module-level so that tests can inject porting bugs (paper.py `mutations`); read when the model is built.
 ACTIVATIONS = {"relu": tf.nn.relu, "tanh": tf.math.tanh}
 PADDING = "explicit"  # "same" is the porting bug (asymmetric at stride > 1)
+# With op determinism on (harness.numerics), XLA refuses the training step: "GPU MaxPool gradient ops do not yet have
+# a deterministic XLA implementation" (UnimplementedError, on the CPU too; results/modes.md).
+UNSUPPORTED_MODES = {"xla": "XLA has no deterministic MaxPool gradient: tf raises UnimplementedError with op "
+                            "determinism on"}
 
 
 class LocalResponseNorm(keras.layers.Layer):
