@@ -219,10 +219,7 @@ class AdaptedModel:
         arguments costs more than a whole step of the tiny nets."""
         if self.mode == "eager":
             return fn
-        import tensorflow as tf
-
-        options.setdefault("autograph", False)
-        function = tf.function(fn, jit_compile=self.mode == "xla", **options)
+        function = execution.tf_compiled(fn, self.mode, **options)
         if options.get("input_signature") is not None:
             return function.get_concrete_function()
         return _ConcreteByTensorSpec(function)

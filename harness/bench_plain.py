@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 
+from . import execution
 from .spec import BenchmarkCase, Paper
 
 
@@ -31,15 +32,7 @@ def plain_step(paper: Paper, case: BenchmarkCase, framework: str, batch, dtype: 
 
 
 def plain_function(model):
-    """tf: a decorator that compiles a plain loop's step as `model`'s mode compiles the harness's (no model: the
-    default, tf.function): unchanged in eager, tf.function, or tf.function(jit_compile=True) in xla."""
-    mode = getattr(model, "mode", "function")
-
-    def compile_step(fn):
-        if mode == "eager":
-            return fn
-        import tensorflow as tf
-
-        return tf.function(fn, autograph=False, jit_compile=mode == "xla")
-
-    return compile_step
+    """tf: a decorator that compiles a plain loop's step as `model`'s mode compiles the harness's
+    (execution.tf_compiled; no model: the default, tf.function), without the harness's call path."""
+    mode = getattr(model, "mode", execution.DEFAULT_MODE["tf"])
+    return lambda fn: execution.tf_compiled(fn, mode)

@@ -100,6 +100,17 @@ def tf_sees_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def tf_compiled(fn, mode: str, **options):
+    """tf: `fn` as `mode` runs it: itself (eager), tf.function, or tf.function(jit_compile=True) (xla), autograph
+    off unless `options` say otherwise. The one place a tf mode becomes a compiler: the models' steps
+    (AdaptedModel.compiled, packed_batch) and the plain loops' (bench_plain) compile alike."""
+    if mode == "eager":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=mode == "xla", **{"autograph": False, **options})
+
+
 def tf_device(device: str) -> str:
     """The `tf.device` string of a resolved device (`cuda:N` -> `/GPU:N`)."""
     return "/CPU:0" if device == "cpu" else "/GPU:" + device.split(":")[1]

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from . import execution
+
 
 class PackedStep:
     def __init__(self, fn: Callable[[dict], object], mode: str):
@@ -50,7 +52,7 @@ class PackedStep:
                 tensors.update({n: tf.reshape(p, shapes[n]) for n, p in zip(names, parts, strict=True)})
             return self._fn({k: tensors[k] for k in arrays})  # the batch's own order
 
-        function = tf.function(unpack, jit_compile=self._mode == "xla", autograph=False)
+        function = execution.tf_compiled(unpack, self._mode)
         specs = [tf.TensorSpec([sum(sizes[n] for n in names)], tf.as_dtype(dtype))
                  for dtype, names in groups.items()]
         return function.get_concrete_function(*specs), list(groups.items())
