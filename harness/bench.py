@@ -3,9 +3,10 @@
 Each case is timed per execution mode: the first call on its own (tracing, compiling, allocator warm-up),
 then repeats of at least `min_seconds` whose median items/second is the steady-state figure, with the
 spread (so one noisy repeat on a shared machine does not decide it). Beside it, in the same process: the
-paper's plain reference loop on the same work in the same execution mode (harness overhead), its repeats taken
-in turn with the harness's (harness, plain, harness, plain, ...) so that a machine slowing down or speeding up
-during the case weighs on both alike; the FLOPs per item (counted in torch), and a float32 GEMM's GFLOP/s (the
+paper's plain reference loop on the same work in the same execution mode (harness overhead), on tensors made
+once and on tensors made from the case's arrays every call (harness.bench_plain), its repeats taken in turn with
+the harness's (harness, plain, plain fed, harness, ...) so that a machine slowing down or speeding up during the
+case weighs on all alike; the FLOPs per item (counted in torch), and a float32 GEMM's GFLOP/s (the
 achievable peak). Peak memory is the growth of the process's RSS high-water mark over its RSS before the first call,
 through the harness's warm-up (before the plain loop's model exists), and is only recorded when the case ran
 in a fresh process (`isolate`), where no earlier case has already raised that mark.
@@ -43,6 +44,8 @@ class BenchResult:
     first_call_s: float | None = None  # tracing / compiling / warm-up, apart from the steady state
     plain_items_per_second: float | None = None  # the paper's plain loop on the same work, None without one
     plain_spread: tuple[float, float] | None = None
+    plain_fed_items_per_second: float | None = None  # the plain loop making its tensors from the arrays every call
+    plain_fed_spread: tuple[float, float] | None = None
     flops_per_item: float | None = None
     gemm_gflops: float | None = None  # float32 GEMM peak measured in the same process
     peak_rss_growth_bytes: int | None = None  # only in a fresh process (see module docstring)
@@ -55,6 +58,13 @@ class BenchResult:
         if not self.plain_items_per_second:
             return None
         return self.plain_items_per_second / self.items_per_second - 1
+
+    @property
+    def fed_overhead(self) -> float | None:
+        """Harness time per item over the plain loop's fed its tensors every call, minus one."""
+        if not self.plain_fed_items_per_second:
+            return None
+        return self.plain_fed_items_per_second / self.items_per_second - 1
 
     @property
     def gflops(self) -> float | None:
@@ -72,8 +82,8 @@ class BenchResult:
         """The figure as one results record (kind "benchmark", never passed or failed)."""
         details = {k: v for k, v in asdict(self).items() if k not in ("paper", "case", "framework", "spread",
                                                                      "items_per_second", "unit")}
-        details.update(min=self.spread[0], max=self.spread[1], overhead=self.overhead, gflops=self.gflops,
-                       peak_fraction=self.peak_fraction)
+        details.update(min=self.spread[0], max=self.spread[1], overhead=self.overhead,
+                       fed_overhead=self.fed_overhead, gflops=self.gflops, peak_fraction=self.peak_fraction)
         return results.make_record(
             kind="benchmark", paper=self.paper, framework=self.framework, check=self.check,
             metric=f"{self.unit}_per_second", value=self.items_per_second, expected={}, passed=None,
@@ -113,27 +123,37 @@ def case_flops(paper: Paper, case: BenchmarkCase) -> float:
     return bench_hw.count_flops(lambda: getattr(model, case.method)(batch)) / case.items
 
 
-def _plain_call(paper: Paper, case: BenchmarkCase, framework: str, batch, mode: str, device: str):
-    """The paper's plain loop on the case (None without one), on a model of its own built in the row's `mode`
-    on `device` (harness.bench_plain: the loop runs in that mode, so "vs plain" is the harness's cost, not the
-    mode's); on a GPU each torch call waits for its kernels, as the harness step's loss.item() does."""
+def _plain_calls(paper: Paper, case: BenchmarkCase, framework: str, batch, mode: str, device: str):
+    """The paper's plain loop on the case, (once, fed) (harness.bench_plain.PlainLoop.calls), or None without
+    one; on a model of its own built in the row's `mode` on `device` (the loop runs in that mode, so "vs plain" is
+    the harness's cost, not the mode's); on a GPU each torch call waits for its kernels, as the harness step's
+    loss.item() does."""
     model = bench_modes.build(paper, case, framework, mode, device)
     scope = getattr(model, "device_scope", contextlib.nullcontext)
     with scope():
-        plain = bench_plain.plain_step(paper, case, framework, batch, model=model)
-    if plain is None:
-        return None
-    if framework == "torch" and device != "cpu":
+        loop = bench_plain.plain_step(paper, case, framework, batch, model=model)
+        if loop is None:
+            return None
+        calls = loop.calls(batch)
+    if device == "cpu":
+        return calls
+    synchronize = None
+    if framework == "torch":
         from . import numerics
 
         synchronize = numerics.import_framework("torch").cuda.synchronize
-        return lambda: (plain(), synchronize())
 
-    def call():
-        with scope():
-            return plain()
+    def on_device(plain):
+        def call():
+            with scope():
+                out = plain()
+            if synchronize:
+                synchronize()
+            return out
 
-    return call if device != "cpu" else plain
+        return call
+
+    return tuple(on_device(plain) for plain in calls)
 
 
 def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 3, min_seconds: float = 1.0,
@@ -151,27 +171,29 @@ def time_case(paper: Paper, case: BenchmarkCase, framework: str, repeats: int = 
     for _ in range(warmup - 1):
         method(batch)
     peak = bench_hw.peak_rss_bytes() - rss_before if fresh_process and rss_before else None
-    plain = _plain_call(paper, case, framework, batch, mode, device)
+    plains = _plain_calls(paper, case, framework, batch, mode, device) or ()
     # and again once the plain loop exists: in tf, tracing its function makes the harness's next call
     # re-instantiate its own graph (0.65 s on LSTM adding-T100, 1.4 s on DDPM digits), which landed in the first
     # repeat (3,961-11,778 sequences/s, 39-1,008 images/s)
-    for _ in range(warmup if plain is not None else 0):
-        plain()
+    for _ in range(warmup if plains else 0):
+        for plain in plains:
+            plain()
         method(batch)
-    rates, plain_rates, calls = [], [], 0
-    for _ in range(repeats):  # in turn: drift during the case weighs on both (module docstring)
+    rates, plain_rates, calls = [], [[] for _ in plains], 0
+    for _ in range(repeats):  # in turn: drift during the case weighs on all (module docstring)
         rate, n = time_repeat(lambda: method(batch), case.items, min_seconds)
         rates.append(rate)
         calls += n
-        if plain is not None:
-            plain_rates.append(time_repeat(plain, case.items, min_seconds)[0])
+        for plain, timed in zip(plains, plain_rates, strict=True):
+            timed.append(time_repeat(plain, case.items, min_seconds)[0])
     rate, spread = summarize(rates)
-    plain_rate, plain_spread = summarize(plain_rates) if plain_rates else (None, None)
+    (plain_rate, plain_spread), (fed_rate, fed_spread) = [summarize(r) for r in plain_rates] or [(None, None)] * 2
     from .numerics import THREADS
 
     return BenchResult(paper.key, case.name, framework, case.method, case.unit, rate, spread, repeats, calls,
                        mode=mode, threads=THREADS, first_call_s=first_call_s, plain_items_per_second=plain_rate,
-                       plain_spread=plain_spread, flops_per_item=flops_per_item, gemm_gflops=gemm_gflops,
+                       plain_spread=plain_spread, plain_fed_items_per_second=fed_rate, plain_fed_spread=fed_spread,
+                       flops_per_item=flops_per_item, gemm_gflops=gemm_gflops,
                        peak_rss_growth_bytes=peak, machine_kind=bench_regress.machine_kind(), device=device)
 
 

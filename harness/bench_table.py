@@ -13,13 +13,14 @@ def _pct(x: float | None, signed: bool = False) -> str:
 
 
 def frame(rows: list[BenchResult]) -> pd.DataFrame:
-    """Per framework: mode, steady-state rate, first call, harness overhead over the plain loop, GFLOP/s and
-    its share of the GEMM peak, peak RSS growth."""
+    """Per framework: mode, steady-state rate, first call, harness overhead over the plain loop (its tensors made
+    once, and made every call), GFLOP/s and its share of the GEMM peak, peak RSS growth."""
     df = pd.DataFrame([{
         "paper": r.paper, "case": r.case, "threads": r.threads, "framework": r.framework, "mode": r.mode,
         "rate": f"{r.items_per_second:,.1f} {r.unit}/s ({r.spread[0]:,.0f}-{r.spread[1]:,.0f})",
         "1st call": f"{r.first_call_s:.2f} s" if r.first_call_s is not None else "-",
         "vs plain": _pct(r.overhead, signed=True),
+        "vs fed": _pct(r.fed_overhead, signed=True),
         "GFLOP/s (% GEMM)": "-" if r.gflops is None else f"{r.gflops:.1f} ({_pct(r.peak_fraction)})",
         "peak RSS": "-" if r.peak_rss_growth_bytes is None else f"+{r.peak_rss_growth_bytes / 2**20:.0f} MiB",
     } for r in rows])
@@ -39,8 +40,9 @@ def render(rows: list[BenchResult]) -> str:
         return "(no benchmark cases ran)"
     headers = ["paper", "case", "thr"] + [f"{fw} {col}" for fw, col in df.columns]
     body = [[*idx, *vals] for idx, vals in zip(df.index, df.values.tolist(), strict=True)]
-    note = ("vs plain: harness time per item over the paper's plain loop in the same mode (+5% = 5% slower; '-' = "
-            "no plain.py); "
+    note = ("vs plain: harness time per item over the paper's plain loop in the same mode, its tensors made once "
+            "(+5% = 5% slower; '-' = no plain.py); vs fed: over the same loop making its tensors from the case's "
+            "arrays every call, as the harness does (harness.bench_plain); "
             "% GEMM: of a float32 square matmul timed in the same process; peak RSS: growth over the RSS before "
             "the first call, measured only with --isolate (a fresh process per case)")
     out = tabulate(body, headers=headers, disable_numparse=True) + "\n" + note
@@ -54,10 +56,11 @@ def render(rows: list[BenchResult]) -> str:
 
 def best_modes(rows: list[BenchResult]) -> pd.DataFrame:
     """Per case, threads and framework timed in two or more modes: the harness's fastest mode and rate, the
-    plain loop's fastest, and the harness's time per item over that plain loop's (+5%: 5% slower)."""
+    plain loop's fastest, and the harness's time per item over that plain loop's (+5%: 5% slower), and over the
+    fastest of the loop fed its tensors every call."""
     df = pd.DataFrame([{"paper": r.paper, "case": r.case, "thr": r.threads, "framework": r.framework,
                         "mode": r.mode, "unit": r.unit, "rate": r.items_per_second,
-                        "plain": r.plain_items_per_second} for r in rows])
+                        "plain": r.plain_items_per_second, "fed": r.plain_fed_items_per_second} for r in rows])
     if df.empty:
         return df
     out = []
@@ -67,10 +70,13 @@ def best_modes(rows: list[BenchResult]) -> pd.DataFrame:
         fastest = g.loc[g["rate"].idxmax()]
         plain = g.dropna(subset=["plain"])
         best_plain = plain.loc[plain["plain"].idxmax()] if not plain.empty else None
+        fed = g.dropna(subset=["fed"])
+        best_fed = fed.loc[fed["fed"].idxmax()] if not fed.empty else None
         out.append({
             "paper": paper, "case": case, "thr": threads, "framework": fw,
             "harness best": f"{fastest['mode']}: {fastest['rate']:,.1f} {fastest['unit']}/s",
             "plain best": "-" if best_plain is None else f"{best_plain['mode']}: {best_plain['plain']:,.1f}",
             "vs best plain": "-" if best_plain is None else _pct(best_plain["plain"] / fastest["rate"] - 1, True),
+            "vs best fed": "-" if best_fed is None else _pct(best_fed["fed"] / fastest["rate"] - 1, True),
         })
     return pd.DataFrame(out)

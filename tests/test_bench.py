@@ -101,25 +101,31 @@ def test_cli_bench_prints_one_side_by_side_table_and_saves_records(tmp_path, cap
 
 
 def test_harness_and_plain_repeats_are_taken_in_turn(monkeypatch):
-    """A machine that drifts during a case (another tenant, clock changes) must weigh on both figures alike: the
-    repeats go harness, plain, harness, plain ..., not all of one then all of the other."""
+    """A machine that drifts during a case (another tenant, clock changes) must weigh on every figure alike: the
+    repeats go harness, plain, plain fed, harness, ..., not all of one then all of the other."""
     paper = registry.get("backprop")
 
     def plain():
         return None
 
+    def fed():
+        return None
+
     order = []
+    rates = {plain: 100.0, fed: 90.0}
 
     def fake_repeat(call, items, min_seconds):
         call()
-        order.append("plain" if call is plain else "harness")
-        return 100.0 if call is plain else 80.0, 1
+        order.append({plain: "plain", fed: "fed"}.get(call, "harness"))
+        return rates.get(call, 80.0), 1
 
-    monkeypatch.setattr(bench, "_plain_call", lambda *a, **k: plain)
+    monkeypatch.setattr(bench, "_plain_calls", lambda *a, **k: (plain, fed))
     monkeypatch.setattr(bench, "time_repeat", fake_repeat)
     r = bench.time_case(paper, _case(paper, "symmetry-sweep"), "torch", repeats=3, min_seconds=0.01)
-    assert order == ["harness", "plain"] * 3
+    assert order == ["harness", "plain", "fed"] * 3
     assert r.items_per_second == 80.0 and r.plain_items_per_second == 100.0 and r.overhead == pytest.approx(0.25)
+    assert r.plain_fed_items_per_second == 90.0 and r.fed_overhead == pytest.approx(0.125)
+    assert r.to_record({})["details"]["fed_overhead"] == pytest.approx(0.125)
 
 
 def test_the_harness_is_warmed_again_after_the_plain_loop_is_built(monkeypatch):
@@ -139,24 +145,24 @@ def test_the_harness_is_warmed_again_after_the_plain_loop_is_built(monkeypatch):
 
     def make_plain(*a, **k):
         calls.append("plain built")
-        return plain
+        return plain, plain
 
     def fake_repeat(call, items, min_seconds):
         calls.append("repeat")
         return 1.0, 1
 
     monkeypatch.setattr(bench_modes, "build", lambda *a, **k: Fake())
-    monkeypatch.setattr(bench, "_plain_call", make_plain)
+    monkeypatch.setattr(bench, "_plain_calls", make_plain)
     monkeypatch.setattr(bench, "time_repeat", fake_repeat)
     bench.time_case(paper, case, "torch", repeats=2, min_seconds=0.01, warmup=2)
     built, first_repeat = calls.index("plain built"), calls.index("repeat")
     assert calls[:built] == ["harness", "harness"]  # the first call (timed on its own), then a warm-up
     assert "harness" in calls[built:first_repeat] and "plain" in calls[built:first_repeat]
-    assert calls[first_repeat:] == ["repeat"] * 4
+    assert calls[first_repeat:] == ["repeat"] * 6
 
 
 def test_the_plain_loop_is_built_in_the_rows_mode(monkeypatch):
-    """`_plain_call` gives the plain loop a model built in the benchmark row's mode, not the default one."""
+    """`_plain_calls` gives the plain loop a model built in the benchmark row's mode, not the default one."""
     paper = registry.get("backprop")
     case = _case(paper, "symmetry-sweep")
     built = []
@@ -166,24 +172,26 @@ def test_the_plain_loop_is_built_in_the_rows_mode(monkeypatch):
         return object()
 
     monkeypatch.setattr(bench_modes, "build", fake_build)
-    monkeypatch.setattr(bench_plain, "plain_step", lambda *a, **k: (lambda: None))
-    bench._plain_call(paper, case, "tf", batch={}, mode="xla", device="cpu")
+    monkeypatch.setattr(bench_plain, "plain_step", lambda *a, **k: bench_plain.PlainLoop(dict, lambda t: None))
+    bench._plain_calls(paper, case, "tf", batch={}, mode="xla", device="cpu")
     assert built == [("tf", "xla", "cpu")]
 
 
-def _row(framework, mode, rate, plain, case="digits-train-step"):
+def _row(framework, mode, rate, plain, case="digits-train-step", fed=None):
     return bench.BenchResult("ddpm", case, framework, "train_step", "images", rate, (rate, rate), 3, 10, mode=mode,
-                             plain_items_per_second=plain)
+                             plain_items_per_second=plain, plain_fed_items_per_second=fed)
 
 
 def test_best_modes_compares_the_harness_best_mode_with_the_plain_loops_best():
-    rows = [_row("tf", "function", 966.0, 970.0), _row("tf", "xla", 1699.0, 1750.0), _row("tf", "eager", 500.0, None),
+    rows = [_row("tf", "function", 966.0, 970.0, fed=1710.0), _row("tf", "xla", 1699.0, 1750.0, fed=1600.0),
+            _row("tf", "eager", 500.0, None),
             _row("torch", "eager", 1490.0, 1500.0)]  # one torch mode: nothing to pick
     best = bench_table.best_modes(rows)
     assert len(best) == 1
     (row,) = best.to_dict("records")
     assert row["framework"] == "tf" and row["harness best"].startswith("xla: 1,699.0")
     assert row["plain best"] == "xla: 1,750.0" and row["vs best plain"] == f"{1750 / 1699 - 1:+.0%}"
+    assert row["vs best fed"] == f"{1710 / 1699 - 1:+.0%}"  # the fastest fed loop, whichever mode it ran in
     text = bench_table.render(rows)
     assert "vs best plain" in text and "harness best" in text
     assert "vs best plain" not in bench_table.render(rows[-1:])  # one mode per side: no such table

@@ -1,6 +1,6 @@
 """Each paper's plain reference loop does the harness's work: on the same weights and batch (float64, where the
-same maths agree to rounding), the loop's first step computes the harness train step's loss, and its step
-changes the weights (the next loss differs)."""
+same maths agree to rounding), the loop's first step computes the harness train step's loss, on tensors made
+once and on tensors made every call alike, and its step changes the weights (the next loss differs)."""
 
 import importlib
 
@@ -34,12 +34,14 @@ def test_plain_loop_step_matches_the_harness_train_step_loss(key, framework):
     case = _first_train_case(paper)
     cls = registry.model_class(paper, framework)
     batch = case.make_batch(np.random.default_rng(0), "float64")
-    harness_model, plain_model = cls(case.config, seed=0, dtype="float64"), cls(case.config, seed=0, dtype="float64")
-    harness_loss = harness_model.train_step(batch)["loss"]
-    step = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model)
-    first, second = _loss(step()), _loss(step())
-    assert np.isfinite(first) and first == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
-    assert second != first  # the loop updates the weights it was given
+    harness_loss = cls(case.config, seed=0, dtype="float64").train_step(batch)["loss"]
+    for variant in ("once", "fed"):
+        plain_model = cls(case.config, seed=0, dtype="float64")
+        loop = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model)
+        step = dict(zip(("once", "fed"), loop.calls(batch), strict=True))[variant]
+        first, second = _loss(step()), _loss(step())
+        assert np.isfinite(first) and first == pytest.approx(harness_loss, rel=1e-10, abs=1e-12), variant
+        assert second != first, variant  # the loop updates the weights it was given
 
 
 PREDICT_CASES = [(key, case.name) for key, paper in registry.papers().items() for case in paper.benchmarks
@@ -73,8 +75,41 @@ def test_plain_loop_runs_in_the_mode_of_the_model_it_is_given(key, framework, mo
     harness_model = cls(case.config, seed=0, dtype="float64", mode=mode)
     plain_model = cls(case.config, seed=0, dtype="float64", mode=mode)
     harness_loss = harness_model.train_step(batch)["loss"]
-    step = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model)
-    assert _loss(step()) == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
+    once, _ = bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=plain_model).calls(batch)
+    assert _loss(once()) == pytest.approx(harness_loss, rel=1e-10, abs=1e-12)
+
+
+def test_once_makes_the_tensors_once_and_fed_every_call():
+    made, seen = [], []
+
+    def inputs(batch):
+        made.append(dict(batch))
+        return {"x": batch["x"] * 2}
+
+    once, fed = bench_plain.PlainLoop(inputs, lambda t: seen.append(t["x"]) or t["x"]).calls({"x": 1})
+    assert len(made) == 1
+    once(), once()
+    assert len(made) == 1
+    fed(), fed()
+    assert len(made) == 3 and seen == [2, 2, 2, 2]
+
+
+def test_a_tf_function_step_is_called_through_one_concrete_function():
+    """tf.function matches its arguments on every call; the plain loop calls the concrete function of the batch's
+    tensors, as the harness does (harness.adapters), and so traces once."""
+    import tensorflow as tf
+
+    traces = []
+
+    @tf.function
+    def step(t):
+        traces.append(1)
+        return t["x"] * 2.0
+
+    once, fed = bench_plain.PlainLoop(lambda b: {"x": tf.constant(b["x"])}, step, bench_plain.tf_numpy).calls(
+        {"x": np.ones(3)})
+    assert once().tolist() == fed().tolist() == fed().tolist() == [2.0] * 3
+    assert len(traces) == 1
 
 
 def test_plain_function_compiles_as_the_models_mode_does():

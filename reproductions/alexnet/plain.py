@@ -1,12 +1,11 @@
 """Plain reference loops for the benchmark: the impl's AlexNet with its dropout masks, cross-entropy and SGD,
-tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no error read back).
-The interface (and `model=`) is harness.bench_plain's."""
+no Model wrapper (no lr schedule, no error read back). The interface (and `model=`) is harness.bench_plain's."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.bench_plain import plain_function
+from harness.bench_plain import PlainLoop, plain_function, tf_numpy
 
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
@@ -22,29 +21,36 @@ def _torch(config, batch, dtype, train, model):
     if model is None:
         model = torch_impl.Model(config, 0, dtype)
     net, torch_dtype = model.net, getattr(torch, dtype)
-    device = next(net.parameters()).device  # the model's: the tensors are put there once
-    x = torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(device, torch_dtype)
-    y = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
-    masks = None if config.dropout <= 0 else {
-        n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=torch_dtype, device=device)
-        for n in config.fc_names[:-1]}
-    if not train:
-        def forward():
-            with torch.no_grad():
-                return net(x)["output"]
+    device = next(net.parameters()).device  # the model's
 
-        return forward
+    def inputs(batch):
+        t = {"x": torch.from_numpy(np.ascontiguousarray(np.asarray(batch["x"]).transpose(0, 3, 1, 2))).to(
+            device, torch_dtype)}
+        if train:
+            t["y"] = torch.as_tensor(np.asarray(batch["y"]), dtype=torch.int64, device=device)
+            t["masks"] = None if config.dropout <= 0 else {
+                n: torch.as_tensor(np.asarray(batch[f"mask_{n}"]), dtype=torch_dtype, device=device)
+                for n in config.fc_names[:-1]}
+        return t
+
+    if not train:
+
+        def forward(t):
+            with torch.no_grad():
+                return net(t["x"])["output"]
+
+        return PlainLoop(inputs, forward)
     opt = torch.optim.SGD(net.parameters(), lr=config.lr_at(0), momentum=config.momentum,
                           weight_decay=config.weight_decay)
 
-    def step():
+    def step(t):
         opt.zero_grad(set_to_none=True)
-        loss = torch_impl.cross_entropy(net(x, masks)["output"], y)
+        loss = torch_impl.cross_entropy(net(t["x"], t["masks"])["output"], t["y"])
         loss.backward()
         opt.step()
         return loss
 
-    return step
+    return PlainLoop(inputs, step)
 
 
 def _tf(config, batch, dtype, train, model):
@@ -56,24 +62,29 @@ def _tf(config, batch, dtype, train, model):
     if model is None:
         model = tf_impl.Model(config, 0, dtype)
     net = model.net
-    x = tf.constant(np.asarray(batch["x"], dtype=dtype))
-    y = tf.constant(np.asarray(batch["y"]), dtype=tf.int64)
-    masks = None if config.dropout <= 0 else {
-        n: tf.constant(np.asarray(batch[f"mask_{n}"], dtype=dtype)) for n in config.fc_names[:-1]}
+
+    def inputs(batch):
+        t = {"x": tf.constant(np.asarray(batch["x"], dtype=dtype))}
+        if train:
+            t["y"] = tf.constant(np.asarray(batch["y"]), dtype=tf.int64)
+            if config.dropout > 0:
+                t["masks"] = {n: tf.constant(np.asarray(batch[f"mask_{n}"], dtype=dtype))
+                              for n in config.fc_names[:-1]}
+        return t
+
     if not train:
-        forward = plain_function(model)(lambda: net(x)["output"])
-        return lambda: forward().numpy()
+        return PlainLoop(inputs, plain_function(model)(lambda t: net(t["x"])["output"]), tf_numpy)
     opt = keras.optimizers.SGD(learning_rate=config.lr_at(0), momentum=config.momentum)
     variables = net.trainable_variables
     opt.build(variables)
     wd = tf.constant(config.weight_decay, dtype=dtype)
 
     @plain_function(model)
-    def step():
+    def step(t):
         with tf.GradientTape() as tape:
-            loss = tf_impl.cross_entropy(net(x, masks)["output"], y)
+            loss = tf_impl.cross_entropy(net(t["x"], t.get("masks"))["output"], t["y"])
         grads = tape.gradient(loss, variables)
         opt.apply_gradients(zip([g + wd * v for g, v in zip(grads, variables, strict=True)], variables, strict=True))
         return loss
 
-    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does
+    return PlainLoop(inputs, step, tf_numpy)

@@ -1,6 +1,6 @@
 """Plain reference loops for the benchmark: the impl's denoising network and diffusion process (Algorithm 1's
-training step, Algorithm 2's sampling chain), Adam and global-norm clipping, tensors built once, no Model wrapper
-(no numpy conversion per call, no warmup schedule, no loss read back per step in torch).
+training step, Algorithm 2's sampling chain), Adam and global-norm clipping, no Model wrapper
+(no warmup schedule, no loss read back per step in torch).
 
 `model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
 test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.bench_plain import plain_function
+from harness.bench_plain import PlainLoop, plain_function, tf_numpy
 
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
@@ -39,24 +39,28 @@ def _torch_train(config, batch, dtype, model):
 
     model = model or torch_impl.Model(config, 0, dtype)
     net, diffusion, c = model.net, model.diffusion, config
-    device = next(net.parameters()).device  # the model's: the tensors are put there once
-    x0, noise = _torch_tensor(c, batch["x0"], dtype, device), _torch_tensor(c, batch["noise"], dtype, device)
-    t = torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64, device=device)
-    masks = {k: _torch_tensor(c, v, dtype, device) for k, v in batch.items() if k.startswith("mask/")}
+    device = next(net.parameters()).device  # the model's
+
+    def inputs(batch):
+        b = {k: _torch_tensor(c, batch[k], dtype, device) for k in ("x0", "noise")}
+        b["t"] = torch.as_tensor(np.asarray(batch["t"]), dtype=torch.int64, device=device)
+        b["masks"] = {k: _torch_tensor(c, v, dtype, device) for k, v in batch.items() if k.startswith("mask/")}
+        return b
+
     opt = torch.optim.Adam(net.parameters(), lr=c.lr, eps=c.adam_eps)
     params = list(net.parameters())
 
-    def step():
+    def step(b):
         opt.zero_grad(set_to_none=True)
-        xt = diffusion.q_sample(x0, t, noise)
-        loss = diffusion.loss(net.run(xt, t, masks, None), x0, xt, t, noise)
+        xt = diffusion.q_sample(b["x0"], b["t"], b["noise"])
+        loss = diffusion.loss(net.run(xt, b["t"], b["masks"], None), b["x0"], xt, b["t"], b["noise"])
         loss.backward()
         if c.grad_clip:
             torch_impl.clip_global_norm([p.grad for p in params], c.grad_clip)
         opt.step()
         return loss
 
-    return step
+    return PlainLoop(inputs, step)
 
 
 def _torch_sample(config, batch, dtype, model):
@@ -67,17 +71,20 @@ def _torch_sample(config, batch, dtype, model):
     model = model or torch_impl.Model(config, 0, dtype)
     net, diffusion = model.net, model.diffusion
     device = next(net.parameters()).device
-    x_T, z = _torch_tensor(config, batch["x_T"], dtype, device), _torch_tensor(config, batch["z"], dtype, device)
-    ts = [torch.full((x_T.shape[0],), i, dtype=torch.int64, device=device) for i in range(config.T)]
+    n = len(batch["x_T"])
+    ts = [torch.full((n,), i, dtype=torch.int64, device=device) for i in range(config.T)]  # the loop's own
 
-    def sample():
+    def inputs(batch):
+        return _torch_tensor(config, batch["x_T"], dtype, device), _torch_tensor(config, batch["z"], dtype, device)
+
+    def sample(b):
+        x, z = b
         with torch.no_grad():
-            x = x_T
             for i in reversed(range(config.T)):
                 x = diffusion.p_step(net.run(x, ts[i]), x, ts[i], z[i])
             return x
 
-    return sample
+    return PlainLoop(inputs, sample)
 
 
 def _tf_train(config, batch, dtype, model):
@@ -88,22 +95,25 @@ def _tf_train(config, batch, dtype, model):
 
     model = model or tf_impl.Model(config, 0, dtype)
     net, diffusion, c = model.net, model.diffusion, config
-    b = {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "t" else dtype) for k, v in batch.items()}
-    masks = {k: v for k, v in b.items() if k.startswith("mask/")}
+
+    def inputs(batch):
+        return {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "t" else dtype) for k, v in batch.items()}
+
     variables = net.trainable_variables
     opt = keras.optimizers.Adam(learning_rate=c.lr, epsilon=c.adam_eps,
                                 **({"global_clipnorm": c.grad_clip} if c.grad_clip else {}))
     opt.build(variables)
 
     @plain_function(model)
-    def step():
+    def step(b):
+        masks = {k: v for k, v in b.items() if k.startswith("mask/")}
         with tf.GradientTape() as tape:
             xt = diffusion.q_sample(b["x0"], b["t"], b["noise"])
             loss = diffusion.loss(net.run(xt, b["t"], masks, None), b["x0"], xt, b["t"], b["noise"])
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
-    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does
+    return PlainLoop(inputs, step, tf_numpy)
 
 
 def _tf_sample(config, batch, dtype, model):
@@ -113,14 +123,18 @@ def _tf_sample(config, batch, dtype, model):
 
     model = model or tf_impl.Model(config, 0, dtype)
     net, diffusion = model.net, model.diffusion
-    x_T, z = tf.constant(np.asarray(batch["x_T"], dtype=dtype)), tf.constant(np.asarray(batch["z"], dtype=dtype))
+
+    def inputs(batch):
+        return tf.constant(np.asarray(batch["x_T"], dtype=dtype)), tf.constant(np.asarray(batch["z"], dtype=dtype))
 
     @plain_function(model)
-    def sample():
+    def sample(b):
+        x_T, z = b
+
         def body(i, x):
             t = tf.fill([tf.shape(x)[0]], i)
             return i - 1, diffusion.p_step(net.run(x, t), x, t, tf.gather(z, i))
 
         return tf.while_loop(lambda i, x: i >= 0, body, (tf.constant(config.T - 1, tf.int64), x_T))[1]
 
-    return lambda: sample().numpy()
+    return PlainLoop(inputs, sample, tf_numpy)

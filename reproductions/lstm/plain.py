@@ -1,6 +1,6 @@
 """Plain reference loops for the benchmark: the impl's recurrent network, the weighted squared error and its
-optimizer (SGD or Adam, as configured), tensors built once, no Model wrapper (no numpy conversion per call, no
-per-step epsilon adjustment, no loss read back per step in torch).
+optimizer (SGD or Adam, as configured), no Model wrapper (no per-step epsilon adjustment, no loss read back per
+step in torch).
 
 `model`, when given, is a harness Model of the same framework whose network the loop trains (its weights), so a
 test can compare the loop's first loss with the harness step's; without one the loop builds its own."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.bench_plain import plain_function
+from harness.bench_plain import PlainLoop, plain_function, tf_numpy
 
 _KEYS = ("x", "y", "w", "m")
 
@@ -24,8 +24,11 @@ def _torch(config, batch, dtype, model):
     from . import torch_impl
 
     net = (model or torch_impl.Model(config, 0, dtype)).net
-    device = next(net.parameters()).device  # the model's: the tensors are put there once
-    x, y, w, m = (torch.from_numpy(np.asarray(batch[k])).to(device) for k in _KEYS)
+    device = next(net.parameters()).device  # the model's
+
+    def inputs(batch):
+        return [torch.from_numpy(np.asarray(batch[k])).to(device) for k in _KEYS]
+
     params = [p for p in net.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=config.lr)
@@ -33,7 +36,8 @@ def _torch(config, batch, dtype, model):
         opt = torch.optim.Adam(params, lr=config.lr, eps=config.adam_epsilon)
     mean = config.loss == "step_mean"
 
-    def step():
+    def step(t):
+        x, y, w, m = t
         opt.zero_grad(set_to_none=True)
         out = net.run(x, m, with_taps=False)[1]
         loss = (0.5 * w * ((out - y) ** 2).sum(-1)).sum()
@@ -43,7 +47,7 @@ def _torch(config, batch, dtype, model):
         opt.step()
         return loss
 
-    return step
+    return PlainLoop(inputs, step)
 
 
 def _tf(config, batch, dtype, model):
@@ -53,7 +57,10 @@ def _tf(config, batch, dtype, model):
     from . import tf_impl
 
     net = (model or tf_impl.Model(config, 0, dtype)).net
-    x, y, w, m = (tf.constant(np.asarray(batch[k])) for k in _KEYS)
+
+    def inputs(batch):
+        return [tf.constant(np.asarray(batch[k])) for k in _KEYS]
+
     variables = net.trainable_variables
     if config.optimizer == "sgd":
         opt = keras.optimizers.SGD(learning_rate=config.lr)
@@ -63,7 +70,8 @@ def _tf(config, batch, dtype, model):
     mean = config.loss == "step_mean"
 
     @plain_function(model)
-    def step():
+    def step(t):
+        x, y, w, m = t
         with tf.GradientTape() as tape:
             out = net.run(x, m, with_taps=False)[1]
             loss = tf.reduce_sum(0.5 * w * tf.reduce_sum((out - y) ** 2, axis=-1))
@@ -74,4 +82,4 @@ def _tf(config, batch, dtype, model):
         opt.apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True) if g is not None])
         return loss
 
-    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does
+    return PlainLoop(inputs, step, tf_numpy)

@@ -1,13 +1,12 @@
 """Plain reference loops for the benchmark: the impl's ViT (or its ResNet baseline), cross-entropy and AdamW,
-tensors built once, no Model wrapper (no numpy conversion per call, no lr schedule, no loss read back per
-step in torch). torch's ViT still holds its key bias at zero (the network's own rule, not the harness's).
-The interface (and `model=`) is harness.bench_plain's."""
+no Model wrapper (no lr schedule, no loss read back per step in torch). torch's ViT still holds its key bias at
+zero (the network's own rule, not the harness's). The interface (and `model=`) is harness.bench_plain's."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.bench_plain import plain_function
+from harness.bench_plain import PlainLoop, plain_function, tf_numpy
 
 
 def plain_step(case_name: str, framework: str, config, batch, dtype: str, model=None):
@@ -23,28 +22,31 @@ def _torch(config, batch, dtype, train, model):
     from .configs import learning_rate
 
     net = (model or torch_impl.Model(config, 0, dtype)).net
-    device = next(net.parameters()).device  # the model's: the tensors are put there once
-    t = {}
-    for k, v in batch.items():
-        v = np.asarray(v)
-        if k == "y":
-            t[k] = torch.from_numpy(v.astype(np.int64)).to(device)
-        else:
-            t[k] = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if k == "x" else v).to(
-                device, getattr(torch, dtype))
-    if not train:
-        x = {"x": t["x"]}
+    device = next(net.parameters()).device  # the model's
 
-        def predict():
+    def inputs(batch):
+        t = {}
+        for k, v in batch.items():
+            v = np.asarray(v)
+            if k == "y":
+                t[k] = torch.from_numpy(v.astype(np.int64)).to(device)
+            elif train or k == "x":
+                t[k] = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if k == "x" else v).to(
+                    device, getattr(torch, dtype))
+        return t if train else {"x": t["x"]}
+
+    if not train:
+
+        def predict(x):
             with torch.no_grad():
                 return net(x)["output"]
 
-        return predict
+        return PlainLoop(inputs, predict)
     opt = torch.optim.AdamW(net.parameters(), lr=learning_rate(config, 1), betas=(config.beta1, config.beta2),
                             eps=config.adam_eps, weight_decay=config.weight_decay)
     attentions = [block.attn for block in net.blocks] if config.arch == "vit" else []
 
-    def step():
+    def step(t):
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(net(t, training=True)["output"], t["y"])
         loss.backward()
@@ -53,7 +55,7 @@ def _torch(config, batch, dtype, train, model):
         opt.step()
         return loss
 
-    return step
+    return PlainLoop(inputs, step)
 
 
 def _tf(config, batch, dtype, train, model):
@@ -64,11 +66,13 @@ def _tf(config, batch, dtype, train, model):
     from .configs import learning_rate
 
     net = (model or tf_impl.Model(config, 0, dtype)).net
-    t = {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "y" else dtype) for k, v in batch.items()}
+
+    def inputs(batch):
+        return {k: tf.constant(np.asarray(v), dtype=tf.int64 if k == "y" else dtype) for k, v in batch.items()
+                if train or k == "x"}
+
     if not train:
-        x = {"x": t["x"]}
-        predict = plain_function(model)(lambda: net(x, training=False)["output"])
-        return lambda: predict().numpy()
+        return PlainLoop(inputs, plain_function(model)(lambda x: net(x, training=False)["output"]), tf_numpy)
     variables = net.trainable_variables
     opt = keras.optimizers.AdamW(learning_rate=learning_rate(config, 1), weight_decay=config.weight_decay,
                                  beta_1=config.beta1, beta_2=config.beta2,
@@ -76,11 +80,11 @@ def _tf(config, batch, dtype, train, model):
     opt.build(variables)
 
     @plain_function(model)
-    def step():
+    def step(t):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=t["y"], logits=net(t, training=True)["output"]))
         opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
-    return lambda: step().numpy()  # .numpy(): wait for the step, as the harness's float(loss) does
+    return PlainLoop(inputs, step, tf_numpy)
