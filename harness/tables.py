@@ -34,7 +34,7 @@ DIFF = "|torch-tf|"  # ASCII on purpose: a Unicode minus breaks pdflatex and som
 AGREEMENT_COLUMNS = ["check", "dtype", "kind", "max abs", "max rel", "tol", "first divergence", "verdict",
                      "tol reason"]
 CLAIM_COLUMNS = ["claim", "paper", "setting", "torch", "tf", DIFF, "rule", "verdict"]
-BENCHMARK_COLUMNS = ["paper", "check", "framework", "metric", "value", "min", "max"]
+BENCHMARK_COLUMNS = ["paper", "check", "framework", "metric", "value", "min", "max", "vs plain", "vs fed"]
 
 SCI_COLUMNS = {"max abs", "max rel", "tol"}
 NUM_COLUMNS = {"torch", "tf", DIFF, "value", "min", "max", "f64 err/tol", "f32 err/tol"}
@@ -280,8 +280,14 @@ def benchmark_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         details = r.get("details") or {}
         rows.append({"paper": r["paper"], "check": r["check"], "framework": r["framework"],
                      "metric": r["metric"], "value": r.get("value"), "min": details.get("min"),
-                     "max": details.get("max")})
+                     "max": details.get("max"), "vs plain": _signed_pct(details.get("overhead")),
+                     "vs fed": _signed_pct(details.get("fed_overhead"))})
     return _frame(rows, BENCHMARK_COLUMNS)
+
+
+def _signed_pct(x) -> str | None:
+    """The harness's time per item over a plain loop's, minus one, as bench prints it (+5%: 5% slower)."""
+    return f"{x:+.0%}" if is_number(x) else None
 
 
 # --- the one-screen summary ---------------------------------------------------------------------------------

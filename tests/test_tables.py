@@ -64,7 +64,8 @@ def records():
         claim("resnet-claim", "torch", 8.0, True, paper="resnet", reported=8.75, source="Table 6"),
         results.make_record(kind="benchmark", paper="resnet", framework="torch", check="tiny/train_step",
                             metric="images_per_second", value=1234.5678, expected={}, passed=None,
-                            numerics=ENV, git_sha="abc123", time=T1, details={"min": 1200.0, "max": 1300.0}),
+                            numerics=ENV, git_sha="abc123", time=T1,
+                            details={"min": 1200.0, "max": 1300.0, "overhead": 0.052, "fed_overhead": -0.013}),
     ]
 
 
@@ -169,6 +170,9 @@ def test_write_all(records, tmp_path):
     assert neither["tf"] == "nan" and neither["torch"] == "5000.0"
     no_torch = csv[csv["claim"] == "no-torch"].iloc[0]
     assert no_torch["torch"] == "" and no_torch[tables.DIFF] == ""  # no result: empty, not "nan"
+
+    bench = pd.read_csv(io.StringIO((out / "benchmark.csv").read_text()), keep_default_na=False).iloc[0]
+    assert (bench["vs plain"], bench["vs fed"]) == ("+5%", "-1%")  # the harness's overhead, as bench prints it
 
     md = (out / "backprop_claims.md").read_text()
     assert "8 hidden units" not in md and "| reduced " in md  # the setting's profile stays, its text leaves
