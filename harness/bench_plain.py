@@ -9,8 +9,7 @@ has no plain figure; the table shows '-' rather than a guess.
 A loop is timed two ways. `once`: its tensors made from the case's arrays once, before the repeats (the plain
 loop as first defined: tensors already on the device). `fed`: made from the same arrays every call, as the
 harness makes them (its train_step is handed NumPy arrays) and as any loop over real data must. In tf a step on
-tensors made just before it costs more than on tensors made long before (ViT train in XLA, one process: 9.3 ms
-on the same tensors, 10.2 ms on tensors converted that call, of which the conversion itself is 0.04 ms), so the
+tensors made just before it costs more than the conversion itself (README, Benchmarks, has the figures), so the
 harness's own cost is its time over the `fed` loop's, and `once` bounds what a loop can get at all.
 
 The loop runs in the mode of the `model` it is given (the mode of the benchmark row), so that a row's "vs plain"
