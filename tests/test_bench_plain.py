@@ -61,6 +61,31 @@ def test_predict_is_the_eval_forward_output(key, case_name, framework):
     np.testing.assert_allclose(model.predict(batch), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
 
 
+OUTPUT_CASES = [(key, case.name) for key, paper in registry.papers().items() for case in paper.benchmarks
+                if case.method != "train_step"]
+
+
+def _numpy(value, like):
+    """A plain loop's output as the harness returns it: NumPy, and NHWC where torch's loop computed NCHW."""
+    a = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    return np.moveaxis(a, 1, -1) if a.ndim == 4 and a.shape != like.shape else a
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf"])
+@pytest.mark.parametrize(("key", "case_name"), OUTPUT_CASES)
+def test_plain_loop_computes_the_harness_output(key, case_name, framework):
+    """Inference, generation and sampling cases: the loop's output, from tensors made once and made every call,
+    is the harness method's on the same weights and batch (float64)."""
+    paper = registry.get(key)
+    case = next(c for c in paper.benchmarks if c.name == case_name)
+    model = registry.model_class(paper, framework)(case.config, seed=0, dtype="float64")
+    batch = case.make_batch(np.random.default_rng(0), "float64")
+    expected = np.asarray(getattr(model, case.method)(batch))
+    for call in bench_plain.plain_step(paper, case, framework, batch, dtype="float64", model=model).calls(batch):
+        np.testing.assert_allclose(_numpy(call(), expected), expected, rtol=1e-10,
+                                   atol=1e-12 * np.abs(expected).max())
+
+
 MODE_CASES = [("backprop", "tf", "eager"), ("ddpm", "tf", "xla"), ("resnet", "torch", "channels_last")]
 
 

@@ -39,7 +39,7 @@ def _torch(config, batch, dtype, train, model):
 
         def forward(t):
             with torch.no_grad():
-                net(t["x"])
+                return net(t["x"])["output"]
 
         return PlainLoop(inputs, forward)
     opt = torch.optim.SGD(net.parameters(), lr=config.lr_at(0), momentum=config.momentum,

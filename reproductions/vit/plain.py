@@ -27,13 +27,15 @@ def _torch(config, batch, dtype, train, model):
     def inputs(batch):
         t = {}
         for k, v in batch.items():
+            if not train and k != "x":  # inference reads the images alone, as the harness's predict does
+                continue
             v = np.asarray(v)
             if k == "y":
                 t[k] = torch.from_numpy(v.astype(np.int64)).to(device)
-            elif train or k == "x":
+            else:
                 t[k] = torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2)) if k == "x" else v).to(
                     device, getattr(torch, dtype))
-        return t if train else {"x": t["x"]}
+        return t
 
     if not train:
 
