@@ -67,16 +67,23 @@ def best_modes(rows: list[BenchResult]) -> pd.DataFrame:
     for (paper, case, threads, fw), g in df.groupby(["paper", "case", "thr", "framework"], sort=False):
         if len(g) < 2:
             continue
-        fastest = g.loc[g["rate"].idxmax()]
-        plain = g.dropna(subset=["plain"])
-        best_plain = plain.loc[plain["plain"].idxmax()] if not plain.empty else None
-        fed = g.dropna(subset=["fed"])
-        best_fed = fed.loc[fed["fed"].idxmax()] if not fed.empty else None
+        fastest, best_plain, best_fed = (_fastest(g, column) for column in ("rate", "plain", "fed"))
         out.append({
             "paper": paper, "case": case, "thr": threads, "framework": fw,
             "harness best": f"{fastest['mode']}: {fastest['rate']:,.1f} {fastest['unit']}/s",
             "plain best": "-" if best_plain is None else f"{best_plain['mode']}: {best_plain['plain']:,.1f}",
-            "vs best plain": "-" if best_plain is None else _pct(best_plain["plain"] / fastest["rate"] - 1, True),
-            "vs best fed": "-" if best_fed is None else _pct(best_fed["fed"] / fastest["rate"] - 1, True),
+            "vs best plain": _over(best_plain, "plain", fastest["rate"]),
+            "vs best fed": _over(best_fed, "fed", fastest["rate"]),
         })
     return pd.DataFrame(out)
+
+
+def _fastest(group: pd.DataFrame, column: str) -> pd.Series | None:
+    """The group's row with the highest rate in `column`, among rows that have one (None: no row has)."""
+    rows = group.dropna(subset=[column])
+    return None if rows.empty else rows.loc[rows[column].idxmax()]
+
+
+def _over(loop: pd.Series | None, column: str, harness_rate: float) -> str:
+    """The harness's time per item over that loop's, minus one ('-' without a loop)."""
+    return "-" if loop is None else _pct(loop[column] / harness_rate - 1, signed=True)
